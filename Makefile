@@ -1,0 +1,42 @@
+# Two commands set everything up on a fresh machine: `make demo` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip
+
+.PHONY: demo test lint format bench clean
+
+$(VENV)/.base:
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	touch $@
+
+$(VENV)/.demo: $(VENV)/.base pyproject.toml
+	$(PIP) install -q -e ".[train,viz]"
+	touch $@
+
+$(VENV)/.test: $(VENV)/.base pyproject.toml
+	$(PIP) install -q -e ".[test,train,viz]"
+	touch $@
+
+$(VENV)/.bench: $(VENV)/.test
+	$(PIP) install -q -e ".[bench]"
+	touch $@
+
+demo: $(VENV)/.demo
+	$(VENV)/bin/chainrule demo
+
+test: $(VENV)/.test
+	$(VENV)/bin/ruff check src tests examples benchmarks
+	$(VENV)/bin/ruff format --check src tests examples benchmarks
+	$(PY) -m pytest -n 2 tests src --doctest-modules
+
+format: $(VENV)/.test
+	$(VENV)/bin/ruff format src tests examples benchmarks
+	$(VENV)/bin/ruff check --fix src tests examples benchmarks
+
+bench: $(VENV)/.bench
+	$(PY) -m benchmarks.run
+
+clean:
+	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .ruff_cache

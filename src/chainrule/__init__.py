@@ -1,0 +1,121 @@
+"""chainrule: reverse-mode automatic differentiation you can see.
+
+Example:
+    >>> import chainrule as cr
+    >>> w = cr.tensor([2.0, -3.0, -3.0], requires_grad=True)
+    >>> x = cr.tensor([-1.0, -2.0])
+    >>> f = cr.sigmoid(w[0] * x[0] + w[1] * x[1] + w[2])
+    >>> f.backward()
+    >>> round(f.item(), 2), [round(g, 2) for g in w.grad.tolist()]
+    (0.73, [-0.2, -0.39, 0.2])
+"""
+
+from . import (
+    _methods,  # noqa: F401  (binds operators and methods to Tensor)
+    autograd,
+)
+from .autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from .creation import (
+    arange,
+    empty,
+    eye,
+    full,
+    full_like,
+    linspace,
+    ones,
+    rand,
+    rand_like,
+    randint,
+    randn,
+    randn_like,
+    zeros,
+)
+from .dtypes import (
+    bool_,
+    double,
+    float16,
+    float32,
+    float64,
+    get_default_dtype,
+    int32,
+    int64,
+    long,
+    set_default_dtype,
+)
+from .functions import (
+    abs,
+    add,
+    allclose,
+    amax,
+    amin,
+    argmax,
+    argmin,
+    broadcast_to,
+    cat,
+    chunk,
+    clamp,
+    clip,
+    concat,
+    concatenate,
+    cos,
+    div,
+    eq,
+    exp,
+    expand,
+    expm1,
+    flatten,
+    flip,
+    gather,
+    ge,
+    gt,
+    index_select,
+    isnan,
+    le,
+    log,
+    log1p,
+    logical_and,
+    logical_not,
+    logical_or,
+    logsumexp,
+    lt,
+    matmul,
+    max,
+    maximum,
+    mean,
+    min,
+    minimum,
+    mm,
+    mul,
+    ne,
+    neg,
+    pad,
+    permute,
+    pow,
+    relu,
+    reshape,
+    rsqrt,
+    sigmoid,
+    sign,
+    sin,
+    split,
+    sqrt,
+    square,
+    squeeze,
+    stack,
+    std,
+    sub,
+    sum,
+    swapaxes,
+    tanh,
+    transpose,
+    true_divide,
+    unsqueeze,
+    var,
+    where,
+)
+from .random import Generator, manual_seed
+from .tensor import Tensor, as_tensor, ones_like, tensor, zeros_like
+
+bool = bool_  # noqa: A001 - PyTorch's name (chainrule.bool)
+float = float32  # noqa: A001
+__version__ = "0.1.0"

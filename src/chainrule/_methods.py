@@ -1,0 +1,91 @@
+"""Bind the public functions to :class:`~chainrule.Tensor` as methods and operators."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from . import functions as F
+from .ops import shape as S
+from .tensor import Tensor
+
+
+def _r(fn: Any) -> Any:
+    return lambda self, other: fn(other, self)
+
+
+def _view(self: Tensor, *shape: Any) -> Tensor:
+    return F.reshape(self, *shape)
+
+
+def _transpose(self: Tensor, dim0: int | None = None, dim1: int | None = None) -> Tensor:
+    if dim0 is None and dim1 is None:  # NumPy habit: reverse all dims
+        return F.permute(self, tuple(reversed(range(self.ndim))))
+    return F.transpose(self, dim0, dim1)
+
+
+def _permute(self: Tensor, *dims: Any) -> Tensor:
+    return F.permute(self, *dims)
+
+
+def _expand(self: Tensor, *sizes: Any) -> Tensor:
+    return F.expand(self, *sizes)
+
+
+def _T(self: Tensor) -> Tensor:  # noqa: N802
+    return F.permute(self, tuple(reversed(range(self.ndim)))) if self.ndim > 1 else self
+
+
+def _mT(self: Tensor) -> Tensor:  # noqa: N802
+    return S.mT(self)
+
+
+def _pow(self: Tensor, exponent: Any) -> Tensor:
+    return F.pow(self, exponent)
+
+
+def _rpow(self: Tensor, base: Any) -> Tensor:
+    return F.pow(
+        F.as_tensor(base, dtype=self.dtype) if not isinstance(base, Tensor) else base, self
+    )
+
+
+def _abs(self: Tensor) -> Tensor:
+    return F.abs(self)
+
+
+METHODS = {
+    # operators
+    "__add__": F.add, "__radd__": _r(F.add), "__sub__": F.sub, "__rsub__": _r(F.sub),
+    "__mul__": F.mul, "__rmul__": _r(F.mul), "__truediv__": F.div, "__rtruediv__": _r(F.div),
+    "__pow__": _pow, "__rpow__": _rpow, "__matmul__": F.matmul, "__rmatmul__": _r(F.matmul),
+    "__neg__": F.neg, "__pos__": lambda self: self, "__abs__": _abs,
+    "__eq__": F.eq, "__ne__": F.ne, "__lt__": F.lt, "__le__": F.le, "__gt__": F.gt,
+    "__ge__": F.ge, "__and__": F.logical_and, "__or__": F.logical_or,
+    "__invert__": F.logical_not, "__getitem__": F.getitem,
+    # methods with PyTorch's names
+    "add": F.add, "sub": F.sub, "mul": F.mul, "div": F.div, "neg": F.neg, "pow": F.pow,
+    "matmul": F.matmul, "mm": F.matmul, "exp": F.exp, "log": F.log, "log1p": F.log1p,
+    "expm1": F.expm1, "sqrt": F.sqrt, "rsqrt": F.rsqrt, "abs": F.abs, "sign": F.sign,
+    "sin": F.sin, "cos": F.cos, "tanh": F.tanh, "sigmoid": F.sigmoid, "relu": F.relu,
+    "square": F.square, "clamp": F.clamp, "clip": F.clamp, "maximum": F.maximum,
+    "minimum": F.minimum, "eq": F.eq, "ne": F.ne, "lt": F.lt, "le": F.le, "gt": F.gt,
+    "ge": F.ge, "isnan": F.isnan, "logical_not": F.logical_not, "sum": F.sum, "mean": F.mean,
+    "var": F.var, "std": F.std, "amax": F.amax, "amin": F.amin, "max": F.max, "min": F.min,
+    "argmax": F.argmax, "argmin": F.argmin, "logsumexp": F.logsumexp, "reshape": F.reshape,
+    "view": _view, "permute": _permute, "transpose": _transpose, "swapaxes": F.transpose,
+    "squeeze": F.squeeze, "unsqueeze": F.unsqueeze, "flatten": F.flatten, "expand": _expand,
+    "broadcast_to": F.broadcast_to, "flip": F.flip, "split": F.split, "chunk": F.chunk,
+    "gather": F.gather, "index_select": F.index_select,
+    "expand_as": lambda self, other: F.broadcast_to(self, other.shape),
+    "view_as": lambda self, other: F.reshape(self, other.shape),
+    "reshape_as": lambda self, other: F.reshape(self, other.shape),
+    "all": lambda self: Tensor._wrap(np.asarray(self._data.all())),
+    "any": lambda self: Tensor._wrap(np.asarray(self._data.any())),
+}  # fmt: skip
+
+for _name, _fn in METHODS.items():
+    setattr(Tensor, _name, _fn)
+Tensor.T = property(_T)  # type: ignore[attr-defined]
+Tensor.mT = property(_mT)  # type: ignore[attr-defined]

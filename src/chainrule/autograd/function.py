@@ -1,0 +1,109 @@
+"""``Function``: a user-defined op with its own forward and backward."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .grad_mode import STATE, no_grad, set_grad_enabled
+from .node import Node
+
+
+class FunctionCtx:
+    """What ``forward`` leaves for ``backward``: saved tensors and any attributes set on it."""
+
+    def __init__(self) -> None:
+        self.saved_tensors: tuple = ()
+        self.needs_input_grad: tuple = ()
+
+    def save_for_backward(self, *tensors: Any) -> None:
+        """Keep ``tensors`` for ``backward`` (read them back as ``ctx.saved_tensors``)."""
+        self.saved_tensors = tensors
+
+
+class _FunctionOp:
+    """Adapter so the engine runs a ``Function`` like any primitive."""
+
+    def __init__(self, cls: type) -> None:
+        self.cls = cls
+        self.name = cls.__name__
+
+    def formula(self, i: int) -> str:
+        return getattr(self.cls, "formula", "") or f"{self.name}.backward"
+
+    def backward(self, node: Node, g: Any, ans: Any, create_graph: bool) -> list:
+        from ..tensor import Tensor
+
+        gt = g if isinstance(g, Tensor) else Tensor._wrap(g)
+        with set_grad_enabled(create_graph):
+            grads = self.cls.backward(node.ctx, gt)
+        if not isinstance(grads, tuple):
+            grads = (grads,)
+        tensor_args = [a for a in node.inputs or () if isinstance(a, Tensor)]
+        if len(grads) < len(node.inputs or ()) and len(grads) == len(tensor_args):
+            it = iter(grads)
+            grads = tuple(next(it) if isinstance(a, Tensor) else None for a in node.inputs or ())
+        out = []
+        for a, gr in zip(node.inputs or (), grads):
+            if gr is None or not isinstance(a, Tensor) or not a.requires_grad:
+                out.append(None)
+                continue
+            if not isinstance(gr, Tensor):
+                gr = Tensor(gr)
+            if tuple(gr.shape) != tuple(a.shape):
+                raise RuntimeError(
+                    f"{self.name}.backward returned a gradient of shape {tuple(gr.shape)} for an "
+                    f"input of shape {tuple(a.shape)}"
+                )
+            out.append(gr if create_graph else gr._data)
+        return out
+
+
+class Function:
+    """Define an op by its forward and backward; use it with ``MyFunction.apply(...)``.
+
+    Seed 003's sigmoid gate as one node, with local derivative sigma * (1 - sigma):
+
+    Example:
+        >>> import chainrule as cr
+        >>> class Sigmoid(Function):
+        ...     @staticmethod
+        ...     def forward(ctx, x):
+        ...         s = 1 / (1 + (-x).exp())
+        ...         ctx.save_for_backward(s)
+        ...         return s
+        ...     @staticmethod
+        ...     def backward(ctx, grad_output):
+        ...         (s,) = ctx.saved_tensors
+        ...         return grad_output * s * (1 - s)
+        >>> w = cr.tensor([2.0, -3.0, -3.0], requires_grad=True)
+        >>> x = cr.tensor([-1.0, -2.0])
+        >>> f = Sigmoid.apply(w[0] * x[0] + w[1] * x[1] + w[2])
+        >>> f.backward()
+        >>> [round(v, 2) for v in w.grad.tolist()]
+        [-0.2, -0.39, 0.2]
+    """
+
+    @staticmethod
+    def forward(ctx: FunctionCtx, *args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError("a Function subclass must define forward(ctx, *args)")
+
+    @staticmethod
+    def backward(ctx: FunctionCtx, *grad_outputs: Any) -> Any:
+        raise NotImplementedError("a Function subclass must define backward(ctx, grad_output)")
+
+    @classmethod
+    def apply(cls, *args: Any, **kwargs: Any) -> Any:
+        """Run ``forward`` without recording, then record one node whose rule is ``backward``."""
+        from ..tensor import Tensor
+
+        ctx = FunctionCtx()
+        ctx.needs_input_grad = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
+        with no_grad():
+            out = cls.forward(ctx, *args, **kwargs)
+        if not isinstance(out, Tensor):
+            raise TypeError(f"{cls.__name__}.forward must return a single Tensor")
+        if any(ctx.needs_input_grad) and STATE.enabled:
+            out = Tensor._wrap(out._data)
+            out.requires_grad = True
+            out._node = Node(_FunctionOp(cls), args, {}, ctx)
+        return out

@@ -1,0 +1,211 @@
+"""Factories: ``zeros, ones, full, arange, linspace, eye, rand, randn, randint`` and ``*_like``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from . import dtypes
+from .backend import to_device
+from .random import Generator, default_rng
+from .tensor import Tensor, ones_like, zeros_like
+
+__all__ = [
+    "zeros", "ones", "full", "empty", "arange", "linspace", "eye", "rand", "randn", "randint",
+    "zeros_like", "ones_like", "full_like", "rand_like", "randn_like",
+]  # fmt: skip
+
+
+def _shape(size: tuple) -> tuple:
+    if len(size) == 1 and isinstance(size[0], (tuple, list)):
+        return tuple(int(s) for s in size[0])
+    return tuple(int(s) for s in size)
+
+
+def _make(arr: Any, requires_grad: bool, device: Any) -> Tensor:
+    if device is not None:
+        arr = to_device(arr, str(device))
+    t = Tensor._wrap(arr)
+    if requires_grad:
+        t.requires_grad = True
+    return t
+
+
+def _float(dtype: Any) -> np.dtype:
+    return np.dtype(dtype) if dtype is not None else dtypes.get_default_dtype()
+
+
+def zeros(*size: Any, dtype: Any = None, requires_grad: bool = False, device: Any = None) -> Tensor:
+    """A tensor of zeros. Example: ``zeros(2, 3).shape == (2, 3)``.
+
+    Example:
+        >>> zeros(2)
+        tensor([0., 0.])
+    """
+    return _make(np.zeros(_shape(size), _float(dtype)), requires_grad, device)
+
+
+def ones(*size: Any, dtype: Any = None, requires_grad: bool = False, device: Any = None) -> Tensor:
+    """A tensor of ones.
+
+    Example:
+        >>> ones(2)
+        tensor([1., 1.])
+    """
+    return _make(np.ones(_shape(size), _float(dtype)), requires_grad, device)
+
+
+def empty(*size: Any, dtype: Any = None, requires_grad: bool = False, device: Any = None) -> Tensor:
+    """An uninitialized tensor (here: zeros, so nothing undefined leaks).
+
+    Example:
+        >>> empty(2).shape
+        (2,)
+    """
+    return zeros(*size, dtype=dtype, requires_grad=requires_grad, device=device)
+
+
+def full(
+    size: Any, fill_value: Any, dtype: Any = None, requires_grad: bool = False, device: Any = None
+) -> Tensor:
+    """A tensor filled with ``fill_value`` (its dtype follows the value, as in PyTorch).
+
+    Example:
+        >>> full((2,), 7)
+        tensor([7, 7])
+    """
+    if dtype is None:
+        dtype = Tensor(fill_value).dtype
+    shape = (int(size),) if isinstance(size, int) else tuple(size)
+    return _make(np.full(shape, fill_value, np.dtype(dtype)), requires_grad, device)
+
+
+def arange(
+    start: Any, end: Any = None, step: Any = 1, dtype: Any = None, requires_grad: bool = False,
+    device: Any = None,
+) -> Tensor:  # fmt: skip
+    """Values from ``start`` up to (not including) ``end`` in steps of ``step``.
+
+    Example:
+        >>> arange(3)
+        tensor([0, 1, 2])
+    """
+    if end is None:
+        start, end = 0, start
+    if step == 0:
+        raise ValueError("arange: step must be nonzero")
+    if dtype is None:
+        is_int = all(isinstance(v, (int, np.integer)) for v in (start, end, step))
+        dtype = dtypes.int64 if is_int else dtypes.get_default_dtype()
+    return _make(np.arange(start, end, step).astype(dtype), requires_grad, device)
+
+
+def linspace(
+    start: float, end: float, steps: int, dtype: Any = None, requires_grad: bool = False,
+    device: Any = None,
+) -> Tensor:  # fmt: skip
+    """``steps`` evenly spaced values from ``start`` to ``end`` inclusive.
+
+    Example:
+        >>> linspace(0, 1, 3)
+        tensor([0. , 0.5, 1. ])
+    """
+    return _make(np.linspace(start, end, int(steps)).astype(_float(dtype)), requires_grad, device)
+
+
+def eye(
+    n: int, m: int | None = None, dtype: Any = None, requires_grad: bool = False,
+    device: Any = None,
+) -> Tensor:  # fmt: skip
+    """The identity matrix (``n`` by ``m``).
+
+    Example:
+        >>> eye(2)
+        tensor([[1., 0.],
+                [0., 1.]])
+    """
+    return _make(np.eye(n, m, dtype=_float(dtype)), requires_grad, device)
+
+
+def _rng(generator: Generator | None) -> np.random.Generator:
+    return generator.numpy if generator is not None else default_rng()
+
+
+def rand(
+    *size: Any, generator: Generator | None = None, dtype: Any = None,
+    requires_grad: bool = False, device: Any = None,
+) -> Tensor:  # fmt: skip
+    """Uniform samples on [0, 1).
+
+    Example:
+        >>> bool(((rand(100) >= 0) & (rand(100) < 1)).all())
+        True
+    """
+    arr = _rng(generator).random(_shape(size), dtype=np.float64).astype(_float(dtype))
+    return _make(arr, requires_grad, device)
+
+
+def randn(
+    *size: Any, generator: Generator | None = None, dtype: Any = None,
+    requires_grad: bool = False, device: Any = None,
+) -> Tensor:  # fmt: skip
+    """Standard normal samples.
+
+    Example:
+        >>> randn(2, 3).shape
+        (2, 3)
+    """
+    arr = _rng(generator).standard_normal(_shape(size)).astype(_float(dtype))
+    return _make(arr, requires_grad, device)
+
+
+def randint(
+    low: int, high: int | None = None, size: Any = (), generator: Generator | None = None,
+    dtype: Any = None, device: Any = None,
+) -> Tensor:  # fmt: skip
+    """Random integers in [low, high) (``randint(high, size)`` works too, as in PyTorch).
+
+    Example:
+        >>> bool((randint(0, 3, (50,)) < 3).all())
+        True
+    """
+    if high is None:
+        low, high = 0, low
+    elif isinstance(high, (tuple, list)):
+        low, high, size = 0, low, high
+    shape = (int(size),) if isinstance(size, int) else tuple(size)
+    arr = _rng(generator).integers(low, high, shape).astype(dtype or dtypes.int64)
+    return _make(arr, False, device)
+
+
+def full_like(t: Tensor, fill_value: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """A tensor of ``t``'s shape filled with ``fill_value``.
+
+    Example:
+        >>> full_like(zeros(2), 3.0)
+        tensor([3., 3.])
+    """
+    out = ones_like(t, dtype=dtype)
+    out._data *= fill_value
+    return out.requires_grad_(requires_grad) if requires_grad else out
+
+
+def rand_like(t: Tensor, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """Uniform samples with ``t``'s shape and dtype.
+
+    Example:
+        >>> rand_like(zeros(3)).shape
+        (3,)
+    """
+    return rand(*t.shape, dtype=dtype or t.dtype, requires_grad=requires_grad, device=t.device)
+
+
+def randn_like(t: Tensor, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """Normal samples with ``t``'s shape and dtype.
+
+    Example:
+        >>> randn_like(zeros(3)).shape
+        (3,)
+    """
+    return randn(*t.shape, dtype=dtype or t.dtype, requires_grad=requires_grad, device=t.device)

@@ -1,0 +1,1075 @@
+"""The public functions, with PyTorch's signatures (``dim``/``keepdim``; NumPy's ``axis``/
+``keepdims`` accepted too). Each one checks its arguments, then calls primitives.
+"""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Sequence
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from .ops import elementwise as E
+from .ops import index as I
+from .ops import linalg as L
+from .ops import reduce as R
+from .ops import shape as S
+from .tensor import Tensor, as_tensor
+
+
+def _t(x: Any) -> Tensor:
+    return x if isinstance(x, Tensor) else as_tensor(x)
+
+
+def _operand(x: Any) -> Any:
+    # Python numbers stay numbers (NumPy keeps float32 float32 with them), arrays stay arrays.
+    if isinstance(x, (Tensor, int, float, bool)):
+        return x
+    if isinstance(x, np.ndarray) or type(x).__module__.startswith("cupy"):
+        return as_tensor(x)
+    if isinstance(x, (list, tuple, np.generic)):
+        return as_tensor(x)
+    raise TypeError(f"unsupported operand of type {type(x).__name__}")
+
+
+def _binary(prim: Any, a: Any, b: Any) -> Tensor:
+    a, b = _operand(a), _operand(b)
+    try:
+        return prim(a, b)
+    except ValueError as e:
+        if "broadcast" in str(e):
+            raise ValueError(
+                f"{prim.name.lower()}: shapes {tuple(np.shape(_raw(a)))} and "
+                f"{tuple(np.shape(_raw(b)))} cannot be broadcast together"
+            ) from None
+        raise
+
+
+def _raw(x: Any) -> Any:
+    return x._data if isinstance(x, Tensor) else x
+
+
+def _dim_arg(dim: Any, axis: Any) -> Any:
+    return axis if dim is None else dim
+
+
+def _keep(keepdim: bool, keepdims: bool | None) -> bool:
+    return bool(keepdims) if keepdims is not None else bool(keepdim)
+
+
+# ----- arithmetic ------------------------------------------------------------------------
+def add(input: Any, other: Any, alpha: float = 1) -> Tensor:
+    """``input + alpha * other``, broadcasting.
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.add(cr.tensor([1.0, 2.0]), 1.0)
+        tensor([2., 3.])
+    """
+    return _binary(E.add, input, other if alpha == 1 else _operand(other) * alpha)
+
+
+def sub(input: Any, other: Any, alpha: float = 1) -> Tensor:
+    """``input - alpha * other``, broadcasting.
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.sub(cr.tensor([1.0, 2.0]), 1.0)
+        tensor([0., 1.])
+    """
+    return _binary(E.sub, input, other if alpha == 1 else _operand(other) * alpha)
+
+
+def mul(input: Any, other: Any) -> Tensor:
+    """Elementwise product, broadcasting.
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.mul(cr.tensor([1.0, 2.0]), 3.0)
+        tensor([3., 6.])
+    """
+    return _binary(E.mul, input, other)
+
+
+def div(input: Any, other: Any) -> Tensor:
+    """Elementwise true division, broadcasting.
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.div(cr.tensor([1.0, 2.0]), 2.0)
+        tensor([0.5, 1. ])
+    """
+    return _binary(E.div, input, other)
+
+
+true_divide = div
+
+
+def neg(input: Tensor) -> Tensor:
+    """``-input``.
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.neg(cr.tensor([1.0]))
+        tensor([-1.])
+    """
+    return E.neg(_t(input))
+
+
+def pow(input: Any, exponent: Any) -> Tensor:  # noqa: A001
+    """``input ** exponent``; the exponent may be a number or a tensor.
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.pow(cr.tensor([2.0, 3.0]), 2)
+        tensor([4., 9.])
+    """
+    return _binary(E.pow, input, exponent)
+
+
+def matmul(input: Any, other: Any) -> Tensor:
+    """Matrix product with NumPy's rules: batched, broadcast, 1-D operands promoted then removed.
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.matmul(cr.ones(2, 3), cr.ones(3)).tolist()
+        [3.0, 3.0]
+    """
+    a, b = _t(input), _t(other)
+    if a.ndim == 0 or b.ndim == 0:
+        raise ValueError(
+            f"matmul: both arguments need at least 1 dimension, got shapes {a.shape} and {b.shape}"
+        )
+    return L.matmul(a, b)
+
+
+mm = matmul
+
+
+# ----- elementwise -----------------------------------------------------------------------
+def exp(input: Tensor) -> Tensor:
+    """e to the power of each element.
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.exp(cr.tensor(0.0))
+        tensor(1.)
+    """
+    return E.exp(_t(input))
+
+
+def log(input: Tensor) -> Tensor:
+    """Natural logarithm.
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.log(cr.tensor(1.0))
+        tensor(0.)
+    """
+    return E.log(_t(input))
+
+
+def log1p(input: Tensor) -> Tensor:
+    """``log(1 + x)``, accurate for small x.
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.log1p(cr.tensor(0.0))
+        tensor(0.)
+    """
+    return E.log1p(_t(input))
+
+
+def expm1(input: Tensor) -> Tensor:
+    """``exp(x) - 1``, accurate for small x.
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.expm1(cr.tensor(0.0))
+        tensor(0.)
+    """
+    return E.expm1(_t(input))
+
+
+def sqrt(input: Tensor) -> Tensor:
+    """Square root.
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.sqrt(cr.tensor(4.0))
+        tensor(2.)
+    """
+    return E.sqrt(_t(input))
+
+
+def abs(input: Tensor) -> Tensor:  # noqa: A001
+    """Absolute value; the gradient is ``sign(x)`` (0 at 0).
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.abs(cr.tensor(-2.0))
+        tensor(2.)
+    """
+    return E.abs(_t(input))
+
+
+def sign(input: Tensor) -> Tensor:
+    """Sign: -1, 0 or 1 (gradient 0).
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.sign(cr.tensor(-2.0))
+        tensor(-1.)
+    """
+    return E.sign(_t(input))
+
+
+def sin(input: Tensor) -> Tensor:
+    """Sine.
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.sin(cr.tensor(0.0))
+        tensor(0.)
+    """
+    return E.sin(_t(input))
+
+
+def cos(input: Tensor) -> Tensor:
+    """Cosine.
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.cos(cr.tensor(0.0))
+        tensor(1.)
+    """
+    return E.cos(_t(input))
+
+
+def tanh(input: Tensor) -> Tensor:
+    """Hyperbolic tangent.
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.tanh(cr.tensor(0.0))
+        tensor(0.)
+    """
+    return E.tanh(_t(input))
+
+
+def sigmoid(input: Tensor) -> Tensor:
+    """The logistic sigmoid ``1 / (1 + e^-x)``, stable for large ``|x|``.
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.sigmoid(cr.tensor(0.0))
+        tensor(0.5)
+    """
+    return E.sigmoid(_t(input))
+
+
+def relu(input: Tensor) -> Tensor:
+    """``max(x, 0)``.
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.relu(cr.tensor([-1.0, 2.0]))
+        tensor([0., 2.])
+    """
+    return E.relu(_t(input))
+
+
+def square(input: Tensor) -> Tensor:
+    """``input * input``.
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.square(cr.tensor(3.0))
+        tensor(9.)
+    """
+    return E.pow(_t(input), 2)
+
+
+def rsqrt(input: Tensor) -> Tensor:
+    """``1 / sqrt(input)``.
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.rsqrt(cr.tensor(4.0))
+        tensor(0.5)
+    """
+    return 1 / E.sqrt(_t(input))
+
+
+def clamp(input: Tensor, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002
+    """Limit values to ``[min, max]``; the gradient is 1 inside, 0 outside.
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.clamp(cr.tensor([-2.0, 0.5, 2.0]), -1, 1)
+        tensor([-1. ,  0.5,  1. ])
+    """
+    x = _t(input)
+    if min is None and max is None:
+        raise ValueError("clamp: at least one of 'min' or 'max' must not be None")
+    if isinstance(min, Tensor) or isinstance(max, Tensor):
+        if min is not None:
+            x = maximum(x, min)
+        return minimum(x, max) if max is not None else x
+    return E.clamp(x, min, max)
+
+
+clip = clamp
+
+
+def maximum(input: Any, other: Any) -> Tensor:
+    """Elementwise maximum; at ties each side gets half the gradient (as in PyTorch).
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.maximum(cr.tensor([1.0, 5.0]), cr.tensor([3.0, 2.0]))
+        tensor([3., 5.])
+    """
+    return _binary(E.maximum, input, other)
+
+
+def minimum(input: Any, other: Any) -> Tensor:
+    """Elementwise minimum; at ties each side gets half the gradient (as in PyTorch).
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.minimum(cr.tensor([1.0, 5.0]), cr.tensor([3.0, 2.0]))
+        tensor([1., 2.])
+    """
+    return _binary(E.minimum, input, other)
+
+
+def where(condition: Any, input: Any, other: Any) -> Tensor:
+    """``input`` where ``condition`` holds, else ``other``, broadcasting all three.
+
+    Example:
+        >>> import chainrule as cr
+        >>> x = cr.tensor([-1.0, 2.0])
+        >>> cr.where(x > 0, x, 0.0)
+        tensor([0., 2.])
+    """
+    c = _t(condition)
+    if c.dtype != np.bool_:
+        c = I.cast(c, dtype=np.dtype(bool))
+    try:
+        return E.where(c, _operand(input), _operand(other))
+    except ValueError:
+        raise ValueError(
+            f"where: shapes {c.shape}, {np.shape(_raw(_operand(input)))} and "
+            f"{np.shape(_raw(_operand(other)))} cannot be broadcast together"
+        ) from None
+
+
+# ----- comparisons and logic (not differentiable) ---------------------------------------
+def _compare(name: str, fn: Any) -> Any:
+    def cmp(input: Any, other: Any) -> Tensor:
+        a, b = _raw(_operand(input)), _raw(_operand(other))
+        try:
+            return Tensor._wrap(fn(a, b))
+        except ValueError:
+            raise ValueError(
+                f"{name}: shapes {np.shape(a)} and {np.shape(b)} cannot be broadcast together"
+            ) from None
+
+    cmp.__name__ = name
+    cmp.__doc__ = (
+        f"Elementwise ``{name}`` comparison, a bool tensor (no gradient).\n\n"
+        "Example:\n    >>> import chainrule as cr\n"
+        f"    >>> cr.{name}(cr.tensor([1.0, 2.0]), 1.0).dtype\n    dtype('bool')\n"
+    )
+    return cmp
+
+
+eq = _compare("eq", lambda a, b: a == b)
+ne = _compare("ne", lambda a, b: a != b)
+lt = _compare("lt", lambda a, b: a < b)
+le = _compare("le", lambda a, b: a <= b)
+gt = _compare("gt", lambda a, b: a > b)
+ge = _compare("ge", lambda a, b: a >= b)
+logical_and = _compare(
+    "logical_and", lambda a, b: np.logical_and(a, b) if isinstance(a, np.ndarray) else a & b
+)
+logical_or = _compare(
+    "logical_or", lambda a, b: np.logical_or(a, b) if isinstance(a, np.ndarray) else a | b
+)
+
+
+def logical_not(input: Tensor) -> Tensor:
+    """Elementwise not, as a bool tensor.
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.logical_not(cr.tensor([True, False]))
+        tensor([False,  True])
+    """
+    return Tensor._wrap(_t(input)._data == 0)
+
+
+def isnan(input: Tensor) -> Tensor:
+    """Where the elements are NaN.
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.isnan(cr.tensor([float('nan'), 1.0]))
+        tensor([ True, False])
+    """
+    x = _t(input)._data
+    return Tensor._wrap(x != x)
+
+
+def allclose(input: Tensor, other: Tensor, rtol: float = 1e-5, atol: float = 1e-8) -> bool:
+    """True if ``|input - other| <= atol + rtol * |other|`` everywhere.
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.allclose(cr.tensor([1.0]), cr.tensor([1.0 + 1e-9]))
+        True
+    """
+    return bool(np.allclose(np.asarray(_t(input)), np.asarray(_t(other)), rtol=rtol, atol=atol))
+
+
+# ----- reductions ------------------------------------------------------------------------
+def sum(  # noqa: A001
+    input: Tensor, dim: Any = None, keepdim: bool = False, *, dtype: Any = None,
+    axis: Any = None, keepdims: bool | None = None,
+) -> Tensor:  # fmt: skip
+    """Sum over ``dim`` (an int, a tuple, or all dims).
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.sum(cr.ones(2, 3), dim=1)
+        tensor([3., 3.])
+    """
+    x = _t(input)
+    if dtype is not None:
+        x = I.cast(x, dtype=np.dtype(dtype))
+    elif x.dtype.kind in "bi":
+        x = I.cast(x, dtype=np.dtype("int64"))
+    axes = S.normalize_dims(_dim_arg(dim, axis), x.ndim, "sum")
+    return S.sum(x, axes, _keep(keepdim, keepdims))
+
+
+def mean(
+    input: Tensor, dim: Any = None, keepdim: bool = False, *, dtype: Any = None,
+    axis: Any = None, keepdims: bool | None = None,
+) -> Tensor:  # fmt: skip
+    """Mean over ``dim``; floating tensors only, as in PyTorch.
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.mean(cr.tensor([1.0, 2.0, 3.0]))
+        tensor(2.)
+    """
+    x = _t(input)
+    if dtype is not None:
+        x = I.cast(x, dtype=np.dtype(dtype))
+    if x.dtype.kind not in "fc":
+        raise TypeError(
+            f"mean: could not infer output dtype; input dtype is {x.dtype}, "
+            "pass dtype= or use a floating tensor"
+        )
+    axes = S.normalize_dims(_dim_arg(dim, axis), x.ndim, "mean")
+    n = _count(x.shape, axes)
+    return S.sum(x, axes, _keep(keepdim, keepdims)) / n
+
+
+def _count(shape: tuple, axes: tuple | None) -> int:
+    if axes is None:
+        return int(np.prod(shape, dtype=np.int64))
+    return int(np.prod([shape[a] for a in axes], dtype=np.int64))
+
+
+def var(
+    input: Tensor, dim: Any = None, unbiased: bool | None = None, keepdim: bool = False, *,
+    correction: float | None = None, axis: Any = None, keepdims: bool | None = None,
+) -> Tensor:  # fmt: skip
+    """Variance over ``dim`` with Bessel's ``correction`` (1 by default, as in PyTorch).
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.var(cr.tensor([1.0, 2.0, 3.0, 4.0]))
+        tensor(1.6667)
+    """
+    x = _t(input)
+    if correction is None:
+        correction = 1 if unbiased is None or unbiased else 0
+    axes = S.normalize_dims(_dim_arg(dim, axis), x.ndim, "var")
+    keep = _keep(keepdim, keepdims)
+    n = _count(x.shape, axes)
+    mu = S.sum(x, axes, True) / n
+    d = x - mu
+    return S.sum(d * d, axes, keep) / builtins.max(n - correction, 0)
+
+
+def std(
+    input: Tensor, dim: Any = None, unbiased: bool | None = None, keepdim: bool = False, *,
+    correction: float | None = None, axis: Any = None, keepdims: bool | None = None,
+) -> Tensor:  # fmt: skip
+    """Standard deviation over ``dim`` (square root of :func:`var`).
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.std(cr.tensor([1.0, 3.0]))
+        tensor(1.4142)
+    """
+    return E.sqrt(
+        var(input, dim, unbiased, keepdim, correction=correction, axis=axis, keepdims=keepdims)
+    )
+
+
+def amax(
+    input: Tensor, dim: Any = (), keepdim: bool = False, *, axis: Any = None,
+    keepdims: bool | None = None,
+) -> Tensor:  # fmt: skip
+    """Maximum over ``dim`` (all dims by default); ties share the gradient evenly.
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.amax(cr.tensor([[1.0, 4.0], [3.0, 2.0]]), dim=0)
+        tensor([3., 4.])
+    """
+    x = _t(input)
+    _nonempty(x, "amax")
+    axes = S.normalize_dims(_dim_arg(dim if dim != () else None, axis), x.ndim, "amax")
+    return R.amax(x, axes, _keep(keepdim, keepdims))
+
+
+def amin(
+    input: Tensor, dim: Any = (), keepdim: bool = False, *, axis: Any = None,
+    keepdims: bool | None = None,
+) -> Tensor:  # fmt: skip
+    """Minimum over ``dim`` (all dims by default); ties share the gradient evenly.
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.amin(cr.tensor([[1.0, 4.0], [3.0, 2.0]]), dim=1)
+        tensor([1., 2.])
+    """
+    x = _t(input)
+    _nonempty(x, "amin")
+    axes = S.normalize_dims(_dim_arg(dim if dim != () else None, axis), x.ndim, "amin")
+    return R.amin(x, axes, _keep(keepdim, keepdims))
+
+
+def _nonempty(x: Tensor, op: str) -> None:
+    if x.numel() == 0:
+        raise RuntimeError(f"{op}: cannot reduce a tensor with no elements (shape {x.shape})")
+
+
+class ValuesIndices(NamedTuple):
+    """What ``max(dim=...)`` and ``min(dim=...)`` return, as ``torch.return_types.max``."""
+
+    values: Tensor
+    indices: Tensor
+
+
+def _select(x: Tensor, dim: int, keepdim: bool, arg: Any, op: str) -> ValuesIndices:
+    _nonempty(x, op)
+    d = S.normalize_dim(dim, x.ndim, op)
+    idx = np.expand_dims(arg(x._data, axis=d), d) if x.ndim else np.asarray(0)
+    if x.ndim == 0:
+        return ValuesIndices(x, Tensor._wrap(np.asarray(0)))
+    values = I.gather(x, d, idx)
+    if not keepdim:
+        values = S.reshape(values, values.shape[:d] + values.shape[d + 1 :])
+        idx = np.squeeze(idx, d)
+    return ValuesIndices(values, Tensor._wrap(idx.astype(np.int64)))
+
+
+def max(input: Tensor, dim: Any = None, keepdim: bool = False, *, axis: Any = None) -> Any:  # noqa: A001
+    """PyTorch's three forms: ``max(x)`` (a scalar), ``max(x, dim)`` (values and indices;
+    the gradient goes to the chosen index), ``max(x, other)`` (elementwise maximum).
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.max(cr.tensor([[1.0, 4.0], [3.0, 2.0]]), dim=1).values
+        tensor([4., 3.])
+    """
+    dim = _dim_arg(dim, axis)
+    if isinstance(dim, Tensor):
+        return maximum(input, dim)
+    x = _t(input)
+    if dim is None:
+        return amax(x)
+    return _select(x, dim, keepdim, lambda a, axis: a.argmax(axis=axis), "max")
+
+
+def min(input: Tensor, dim: Any = None, keepdim: bool = False, *, axis: Any = None) -> Any:  # noqa: A001
+    """PyTorch's three forms, as :func:`max` but for the minimum.
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.min(cr.tensor([[1.0, 4.0], [3.0, 2.0]]), dim=1).indices
+        tensor([0, 1])
+    """
+    dim = _dim_arg(dim, axis)
+    if isinstance(dim, Tensor):
+        return minimum(input, dim)
+    x = _t(input)
+    if dim is None:
+        return amin(x)
+    return _select(x, dim, keepdim, lambda a, axis: a.argmin(axis=axis), "min")
+
+
+def argmax(
+    input: Tensor, dim: int | None = None, keepdim: bool = False, *, axis: Any = None
+) -> Tensor:
+    """Index of the maximum (over the flattened tensor when ``dim`` is None). No gradient.
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.argmax(cr.tensor([[1.0, 4.0], [3.0, 2.0]]), dim=1)
+        tensor([1, 0])
+    """
+    return _arg(input, _dim_arg(dim, axis), keepdim, "argmax")
+
+
+def argmin(
+    input: Tensor, dim: int | None = None, keepdim: bool = False, *, axis: Any = None
+) -> Tensor:
+    """Index of the minimum (over the flattened tensor when ``dim`` is None). No gradient.
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.argmin(cr.tensor([3.0, 1.0, 2.0]))
+        tensor(1)
+    """
+    return _arg(input, _dim_arg(dim, axis), keepdim, "argmin")
+
+
+def _arg(input: Tensor, dim: Any, keepdim: bool, op: str) -> Tensor:
+    x = _t(input)
+    _nonempty(x, op)
+    fn = getattr(x._data, op)
+    if dim is None:
+        out = fn()
+        if keepdim:
+            out = np.reshape(out, (1,) * x.ndim)
+    else:
+        d = S.normalize_dim(dim, x.ndim, op)
+        out = fn(axis=d, keepdims=keepdim) if x.ndim else fn()
+    return Tensor._wrap(np.asarray(out).astype(np.int64))
+
+
+def logsumexp(
+    input: Tensor, dim: Any = None, keepdim: bool = False, *, axis: Any = None,
+    keepdims: bool | None = None,
+) -> Tensor:  # fmt: skip
+    """``log(sum(exp(x)))`` over ``dim``, computed stably (the max is subtracted first).
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.logsumexp(cr.tensor([1e4, 1e4]), dim=0)
+        tensor(10000.693)
+    """
+    x = _t(input)
+    axes = S.normalize_dims(_dim_arg(dim, axis), x.ndim, "logsumexp")
+    keep = _keep(keepdim, keepdims)
+    if x.numel() == 0:
+        return E.log(S.sum(E.exp(x), axes, keep))
+    m = x._data.max(axis=axes, keepdims=True)
+    m = np.where(np.isfinite(m), m, 0) if isinstance(m, np.ndarray) else m
+    out = E.log(S.sum(E.exp(x - m), axes, True)) + m
+    if not keep:
+        out = S.reshape(
+            out, tuple(s for i, s in enumerate(out.shape) if i not in (axes or range(x.ndim)))
+        )
+    return out
+
+
+# ----- shape -----------------------------------------------------------------------------
+def _size_arg(shape: tuple) -> tuple:
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        return tuple(shape[0])
+    return tuple(shape)
+
+
+def reshape(input: Tensor, *shape: Any) -> Tensor:
+    """The same elements in a new shape (one dimension may be -1).
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.reshape(cr.arange(6), (2, 3)).shape
+        (2, 3)
+    """
+    x = _t(input)
+    new = infer_shape(tuple(int(s) for s in _size_arg(shape)), x.shape, "reshape")
+    return x if new == x.shape else S.reshape(x, new)
+
+
+def infer_shape(shape: tuple, old: tuple, op: str) -> tuple:
+    """``shape`` with its one ``-1`` filled in, checked against the ``old`` shape's size.
+
+    Example:
+        >>> infer_shape((-1, 3), (2, 3), "reshape")
+        (2, 3)
+    """
+    numel = int(np.prod(old, dtype=np.int64))
+    free = [i for i, s in enumerate(shape) if s == -1]
+    known = int(np.prod([s for s in shape if s != -1], dtype=np.int64))
+    bad = len(free) > 1 or builtins.any(s < -1 for s in shape)
+    if not bad and free:
+        bad = known == 0 or numel % known != 0
+        if not bad:
+            shape = shape[: free[0]] + (numel // known,) + shape[free[0] + 1 :]
+    if bad or int(np.prod(shape, dtype=np.int64)) != numel:
+        raise ValueError(
+            f"{op}: shape {shape} is invalid for input of shape {old} ({numel} elements)"
+        )
+    return shape
+
+
+def permute(input: Tensor, *dims: Any) -> Tensor:
+    """Reorder dimensions.
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.permute(cr.zeros(2, 3, 4), (2, 0, 1)).shape
+        (4, 2, 3)
+    """
+    x = _t(input)
+    axes = tuple(S.normalize_dim(int(d), x.ndim, "permute") for d in _size_arg(dims))
+    if sorted(axes) != list(range(x.ndim)):
+        raise ValueError(f"permute: dims {axes} are not a permutation of {x.ndim} dimensions")
+    return S.permute(x, axes)
+
+
+def transpose(input: Tensor, dim0: int, dim1: int) -> Tensor:
+    """Swap two dimensions.
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.transpose(cr.zeros(2, 3), 0, 1).shape
+        (3, 2)
+    """
+    x = _t(input)
+    if x.ndim < 2 and dim0 in (0, -1) and dim1 in (0, -1):
+        return x
+    axes = list(range(x.ndim))
+    d0, d1 = S.normalize_dim(dim0, x.ndim, "transpose"), S.normalize_dim(dim1, x.ndim, "transpose")
+    axes[d0], axes[d1] = axes[d1], axes[d0]
+    return S.permute(x, tuple(axes))
+
+
+swapaxes = transpose
+
+
+def squeeze(input: Tensor, dim: Any = None) -> Tensor:
+    """Remove dimensions of size 1 (all of them, or those in ``dim`` that have size 1).
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.squeeze(cr.zeros(1, 2, 1)).shape
+        (2,)
+    """
+    x = _t(input)
+    dims = S.normalize_dims(dim, x.ndim, "squeeze")
+    shape = tuple(s for i, s in enumerate(x.shape) if not (s == 1 and (dims is None or i in dims)))
+    return x if shape == x.shape else S.reshape(x, shape)
+
+
+def unsqueeze(input: Tensor, dim: int) -> Tensor:
+    """Insert a dimension of size 1 at ``dim``.
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.unsqueeze(cr.zeros(2), 0).shape
+        (1, 2)
+    """
+    x = _t(input)
+    d = S.normalize_dim(dim, x.ndim + 1, "unsqueeze")
+    return S.reshape(x, x.shape[:d] + (1,) + x.shape[d:])
+
+
+def flatten(input: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+    """Merge dimensions ``start_dim..end_dim`` into one.
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.flatten(cr.zeros(2, 3, 4), 1).shape
+        (2, 12)
+    """
+    x = _t(input)
+    if x.ndim == 0:
+        return S.reshape(x, (1,))
+    s = S.normalize_dim(start_dim, x.ndim, "flatten")
+    e = S.normalize_dim(end_dim, x.ndim, "flatten")
+    if s > e:
+        raise ValueError("flatten: start_dim cannot come after end_dim")
+    n = int(np.prod(x.shape[s : e + 1], dtype=np.int64))
+    return S.reshape(x, x.shape[:s] + (n,) + x.shape[e + 1 :])
+
+
+def expand(input: Tensor, *sizes: Any) -> Tensor:
+    """Broadcast to a larger shape without copying (``-1`` keeps a dimension).
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.expand(cr.zeros(3, 1), 3, 4).shape
+        (3, 4)
+    """
+    x = _t(input)
+    target = _size_arg(sizes)
+    lead = len(target) - x.ndim
+    if lead < 0:
+        raise ValueError(f"expand: cannot expand shape {x.shape} to fewer dimensions {target}")
+    shape = tuple(
+        x.shape[i - lead] if s == -1 and i >= lead else int(s) for i, s in enumerate(target)
+    )
+    return broadcast_to(x, shape)
+
+
+def broadcast_to(input: Tensor, shape: Sequence[int]) -> Tensor:
+    """Broadcast ``input`` to ``shape`` (NumPy rules).
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.broadcast_to(cr.tensor([1.0, 2.0]), (2, 2)).tolist()
+        [[1.0, 2.0], [1.0, 2.0]]
+    """
+    x = _t(input)
+    shape = tuple(int(s) for s in shape)
+    try:
+        np.broadcast_shapes(x.shape, shape)
+        ok = np.broadcast_shapes(x.shape, shape) == shape
+    except ValueError:
+        ok = False
+    if not ok:
+        raise ValueError(f"expand: shape {x.shape} cannot be broadcast to {shape}")
+    return x if x.shape == shape else S.expand(x, shape)
+
+
+def flip(input: Tensor, dims: Any) -> Tensor:
+    """Reverse the order of elements along ``dims``.
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.flip(cr.tensor([1, 2, 3]), 0)
+        tensor([3, 2, 1])
+    """
+    x = _t(input)
+    return S.flip(x, S.normalize_dims(dims, x.ndim, "flip"))
+
+
+def cat(tensors: Sequence[Tensor], dim: int = 0, *, axis: int | None = None) -> Tensor:
+    """Join tensors along an existing dimension.
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.cat([cr.zeros(2), cr.ones(1)])
+        tensor([0., 0., 1.])
+    """
+    ts = [_t(t) for t in tensors]
+    if not ts:
+        raise ValueError("cat: expected a non-empty list of tensors")
+    d = S.normalize_dim(_dim_arg(dim if axis is None else None, axis) or 0, ts[0].ndim, "cat")
+    for i, t in enumerate(ts):
+        if (
+            t.ndim != ts[0].ndim
+            or t.shape[:d] + t.shape[d + 1 :] != ts[0].shape[:d] + ts[0].shape[d + 1 :]
+        ):
+            raise ValueError(
+                f"cat: sizes of tensors must match except in dimension {d}; "
+                f"tensor 0 has shape {ts[0].shape} but tensor {i} has shape {t.shape}"
+            )
+    return S.cat(*ts, axis=d)
+
+
+concatenate = cat
+concat = cat
+
+
+def stack(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
+    """Join tensors of equal shape along a new dimension.
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.stack([cr.zeros(2), cr.ones(2)]).shape
+        (2, 2)
+    """
+    ts = [_t(t) for t in tensors]
+    if not ts:
+        raise ValueError("stack: expected a non-empty list of tensors")
+    for i, t in enumerate(ts):
+        if t.shape != ts[0].shape:
+            raise ValueError(
+                f"stack: expects each tensor to be equal size, but got {ts[0].shape} at entry 0 "
+                f"and {t.shape} at entry {i}"
+            )
+    d = S.normalize_dim(dim, ts[0].ndim + 1, "stack")
+    return S.cat(*[unsqueeze(t, d) for t in ts], axis=d)
+
+
+def split(tensor: Tensor, split_size_or_sections: Any, dim: int = 0) -> tuple:
+    """Split into pieces of ``split_size`` (the last may be smaller) or of the given sizes.
+
+    Example:
+        >>> import chainrule as cr
+        >>> [t.shape for t in cr.split(cr.arange(5), 2)]
+        [(2,), (2,), (1,)]
+    """
+    x = _t(tensor)
+    d = S.normalize_dim(dim, x.ndim, "split")
+    n = x.shape[d]
+    if isinstance(split_size_or_sections, int):
+        size = split_size_or_sections
+        if size <= 0:
+            raise ValueError(f"split: split_size must be positive, got {size}")
+        sizes = [builtins.min(size, n - s) for s in range(0, n, size)] or [0]
+    else:
+        sizes = [int(s) for s in split_size_or_sections]
+        if builtins.sum(sizes) != n:
+            raise ValueError(
+                f"split: sizes {sizes} sum to {builtins.sum(sizes)} but dimension {d} has size {n}"
+            )
+    out, start = [], 0
+    for s in sizes:
+        out.append(I.getitem(x, (slice(None),) * d + (slice(start, start + s),)))
+        start += s
+    return tuple(out)
+
+
+def chunk(input: Tensor, chunks: int, dim: int = 0) -> tuple:
+    """Split into ``chunks`` pieces of size ``ceil(n / chunks)`` (fewer if they run out).
+
+    Example:
+        >>> import chainrule as cr
+        >>> [t.shape for t in cr.chunk(cr.arange(5), 3)]
+        [(2,), (2,), (1,)]
+    """
+    x = _t(input)
+    if chunks <= 0:
+        raise ValueError(f"chunk: chunks must be positive, got {chunks}")
+    n = x.shape[S.normalize_dim(dim, x.ndim, "chunk")]
+    return split(x, builtins.max(-(-n // chunks), 1), dim)
+
+
+def pad(input: Tensor, pad: Sequence[int], mode: str = "constant", value: float = 0.0) -> Tensor:
+    """Pad the last ``len(pad)//2`` dimensions; ``pad`` lists (left, right) from the last dim
+    backwards, as in PyTorch. Modes: constant, reflect, replicate, circular.
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.pad(cr.tensor([1.0, 2.0]), (1, 2))
+        tensor([0., 1., 2., 0., 0.])
+    """
+    x = _t(input)
+    if len(pad) % 2 or len(pad) // 2 > x.ndim:
+        raise ValueError(f"pad: padding {tuple(pad)} does not fit a tensor of shape {x.shape}")
+    widths = [(0, 0)] * x.ndim
+    for i in range(len(pad) // 2):
+        widths[x.ndim - 1 - i] = (int(pad[2 * i]), int(pad[2 * i + 1]))
+    if mode == "constant":
+        if builtins.any(lo < 0 or hi < 0 for lo, hi in widths):
+            key = tuple(
+                slice(builtins.max(-lo, 0), n - builtins.max(-hi, 0))
+                for (lo, hi), n in zip(widths, x.shape)
+            )
+            x = I.getitem(x, key)
+            widths = [(builtins.max(lo, 0), builtins.max(hi, 0)) for lo, hi in widths]
+        return S.pad(x, tuple(widths), value)
+    out = x
+    for d, (lo, hi) in enumerate(widths):
+        if lo == 0 and hi == 0:
+            continue
+        n = x.shape[d]
+        pos = np.arange(-lo, n + hi)
+        if mode == "replicate":
+            idx = np.clip(pos, 0, n - 1)
+        elif mode == "circular":
+            idx = pos % n
+        elif mode == "reflect":
+            if lo >= n or hi >= n:
+                raise ValueError(f"pad: reflect padding {(lo, hi)} must be smaller than size {n}")
+            period = 2 * (n - 1)
+            idx = np.abs(((pos % period) + period) % period)
+            idx = np.where(idx >= n, period - idx, idx)
+        else:
+            raise ValueError(f"pad: unknown mode {mode!r} (constant, reflect, replicate, circular)")
+        out = I.getitem(out, (slice(None),) * d + (idx,))
+    return out
+
+
+# ----- indexing --------------------------------------------------------------------------
+def _key(key: Any) -> Any:
+    if isinstance(key, Tensor):
+        return key._data
+    if isinstance(key, tuple):
+        return tuple(_key(k) for k in key)
+    if isinstance(key, list):
+        arr = np.asarray([k._data if isinstance(k, Tensor) else k for k in key])
+        return arr
+    return key
+
+
+def getitem(input: Tensor, key: Any) -> Tensor:
+    """``input[key]``: slices, integers, None, ..., integer arrays and boolean masks.
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.arange(6).reshape(2, 3)[:, [0, 2]]
+        tensor([[0, 2],
+                [3, 5]])
+    """
+    k = _key(key)
+    try:
+        return I.getitem(input, k)
+    except IndexError as e:
+        raise IndexError(f"index: {e} (tensor of shape {input.shape})") from None
+
+
+def gather(input: Tensor, dim: int, index: Any) -> Tensor:
+    """Pick ``input[..., index[i, j], ...]`` along ``dim``; the gradient scatter-adds back.
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.gather(cr.tensor([[1.0, 2.0], [3.0, 4.0]]), 1, cr.tensor([[1], [0]]))
+        tensor([[2.],
+                [3.]])
+    """
+    x = _t(input)
+    idx = _t(index)._data
+    if idx.dtype.kind not in "iu":
+        raise TypeError(f"gather: index must be an integer tensor, got {idx.dtype}")
+    d = S.normalize_dim(dim, x.ndim, "gather")
+    if idx.ndim != x.ndim:
+        raise ValueError(
+            f"gather: index has {idx.ndim} dimensions but input has {x.ndim} (shape {x.shape})"
+        )
+    if idx.size and (idx.min() < -x.shape[d] or idx.max() >= x.shape[d]):
+        raise IndexError(f"gather: index out of range for dimension {d} of size {x.shape[d]}")
+    for i in range(x.ndim):
+        if i != d and idx.shape[i] > x.shape[i]:
+            raise ValueError(
+                f"gather: index shape {idx.shape} exceeds input shape {x.shape} at dim {i}"
+            )
+    if idx.shape[:d] + idx.shape[d + 1 :] != x.shape[:d] + x.shape[d + 1 :]:
+        x = I.getitem(
+            x, tuple(slice(0, s) if i != d else slice(None) for i, s in enumerate(idx.shape))
+        )
+    return I.gather(x, d, idx)
+
+
+def index_select(input: Tensor, dim: int, index: Any) -> Tensor:
+    """Select whole slices along ``dim`` at ``index`` (a 1-D integer tensor).
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.index_select(cr.arange(6).reshape(2, 3), 1, cr.tensor([2, 0]))
+        tensor([[2, 0],
+                [5, 3]])
+    """
+    x = _t(input)
+    idx = _t(index)._data
+    if idx.ndim > 1 or idx.dtype.kind not in "iu":
+        raise TypeError(
+            f"index_select: index must be a 1-D integer tensor, got {idx.dtype} {idx.shape}"
+        )
+    d = S.normalize_dim(dim, x.ndim, "index_select")
+    return getitem(x, (slice(None),) * d + (idx.reshape(-1),))

@@ -1,0 +1,35 @@
+"""The primitives, grouped by family. Each is a forward, a rule per input and formula text.
+
+Public, argument-checking wrappers live in :mod:`chainrule.functions`.
+"""
+
+from .elementwise import (  # noqa: F401
+    abs,
+    add,
+    clamp,
+    clone,
+    cos,
+    div,
+    exp,
+    expm1,
+    log,
+    log1p,
+    maximum,
+    minimum,
+    mul,
+    neg,
+    pow,
+    relu,
+    sigmoid,
+    sign,
+    sin,
+    sqrt,
+    sub,
+    tanh,
+    where,
+)
+from .index import cast, gather, getitem, index_put, scatter_add, to_device  # noqa: F401
+from .linalg import matmul  # noqa: F401
+from .primitive import Primitive, per_input  # noqa: F401
+from .reduce import amax, amin  # noqa: F401
+from .shape import cat, expand, flip, pad, permute, reshape, sum, sum_to  # noqa: F401

@@ -1,0 +1,196 @@
+"""Elementwise primitives: arithmetic, exp/log, trigonometric, activations, comparisons.
+
+Each primitive is one forward and one rule per input; rules use the same primitives, so they
+are differentiable again. ``g`` is the gradient of the output, ``ans`` the output.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..backend import array_module
+from .primitive import Primitive
+
+
+def _xp(*arrays: Any) -> Any:
+    for a in arrays:
+        if hasattr(a, "shape"):
+            return array_module(a._data if hasattr(a, "_data") else a)
+    import numpy
+
+    return numpy
+
+
+def _where_fwd(c: Any, a: Any, b: Any) -> Any:
+    return _xp(c, a, b).where(c, a, b)
+
+
+where = Primitive(
+    "Where",
+    _where_fwd,
+    [
+        None,
+        lambda g, ans, c, a, b: where(c, g, 0),
+        lambda g, ans, c, a, b: where(c, 0, g),
+    ],
+    ["", "d where(c, a, b)/da = c", "d where(c, a, b)/db = not c"],
+)
+
+add = Primitive(
+    "Add",
+    lambda a, b: a + b,
+    [lambda g, ans, a, b: g, lambda g, ans, a, b: g],
+    ["d(a+b)/da = 1", "d(a+b)/db = 1"],
+)
+sub = Primitive(
+    "Sub",
+    lambda a, b: a - b,
+    [lambda g, ans, a, b: g, lambda g, ans, a, b: -g],
+    ["d(a-b)/da = 1", "d(a-b)/db = -1"],
+)
+mul = Primitive(
+    "Mul",
+    lambda a, b: a * b,
+    [lambda g, ans, a, b: g * b, lambda g, ans, a, b: g * a],
+    ["d(a*b)/da = b", "d(a*b)/db = a"],
+)
+div = Primitive(
+    "Div",
+    lambda a, b: a / b,
+    [lambda g, ans, a, b: g / b, lambda g, ans, a, b: -g * a / (b * b)],
+    ["d(a/b)/da = 1/b", "d(a/b)/db = -a/b^2"],
+)
+neg = Primitive("Neg", lambda a: -a, [lambda g, ans, a: -g], ["d(-a)/da = -1"])
+
+
+def _pow_base_rule(g: Any, ans: Any, a: Any, b: Any) -> Any:
+    if isinstance(b, (int, float)):
+        if b == 0:
+            return g * 0
+        return g * (b * a ** (b - 1))
+    return where(b == 0, 0, g * b * a ** (b - 1))
+
+
+def _pow_exp_rule(g: Any, ans: Any, a: Any, b: Any) -> Any:
+    return where((a == 0) & (b >= 0), 0, g * ans * log(where(a == 0, 1, a)))
+
+
+pow = Primitive(  # noqa: A001 - PyTorch's name
+    "Pow",
+    lambda a, b: a**b,
+    [_pow_base_rule, _pow_exp_rule],
+    ["d(a^b)/da = b*a^(b-1)", "d(a^b)/db = a^b*ln(a)"],
+)
+
+exp = Primitive("Exp", lambda a: _xp(a).exp(a), [lambda g, ans, a: g * ans], ["d(e^a)/da = e^a"])
+expm1 = Primitive(
+    "Expm1",
+    lambda a: _xp(a).expm1(a),
+    [lambda g, ans, a: g * (ans + 1)],
+    ["d(e^a - 1)/da = e^a"],
+)
+log = Primitive("Log", lambda a: _xp(a).log(a), [lambda g, ans, a: g / a], ["d ln(a)/da = 1/a"])
+log1p = Primitive(
+    "Log1p",
+    lambda a: _xp(a).log1p(a),
+    [lambda g, ans, a: g / (a + 1)],
+    ["d ln(1+a)/da = 1/(1+a)"],
+)
+sqrt = Primitive(
+    "Sqrt",
+    lambda a: _xp(a).sqrt(a),
+    [lambda g, ans, a: g / (2 * ans)],
+    ["d sqrt(a)/da = 1/(2 sqrt(a))"],
+)
+
+
+def _sign_fwd(a: Any) -> Any:
+    return _xp(a).sign(a)
+
+
+sign = Primitive("Sign", _sign_fwd, [lambda g, ans, a: g * 0], ["d sign(a)/da = 0"])
+abs = Primitive(  # noqa: A001 - PyTorch's name
+    "Abs",
+    lambda a: _xp(a).abs(a),
+    [lambda g, ans, a: g * sign(a)],
+    ["d|a|/da = sign(a)"],
+)
+sin = Primitive(
+    "Sin", lambda a: _xp(a).sin(a), [lambda g, ans, a: g * cos(a)], ["d sin(a)/da = cos(a)"]
+)
+cos = Primitive(
+    "Cos", lambda a: _xp(a).cos(a), [lambda g, ans, a: -g * sin(a)], ["d cos(a)/da = -sin(a)"]
+)
+tanh = Primitive(
+    "Tanh",
+    lambda a: _xp(a).tanh(a),
+    [lambda g, ans, a: g * (1 - ans * ans)],
+    ["d tanh(a)/da = 1 - tanh(a)^2"],
+)
+
+
+def _sigmoid_fwd(a: Any) -> Any:
+    xp = _xp(a)
+    e = xp.exp(-xp.abs(a))  # never overflows
+    r = 1 / (1 + e)
+    return xp.where(a >= 0, r, e * r)
+
+
+sigmoid = Primitive(
+    "Sigmoid",
+    _sigmoid_fwd,
+    [lambda g, ans, a: g * ans * (1 - ans)],
+    ["d sigma(a)/da = sigma(a)*(1 - sigma(a))"],
+)
+relu = Primitive(
+    "Relu",
+    lambda a: _xp(a).maximum(a, 0),
+    [lambda g, ans, a: where(ans > 0, g, 0)],
+    ["d relu(a)/da = 1 if a > 0 else 0"],
+)
+
+
+def _clamp_fwd(a: Any, lo: Any, hi: Any) -> Any:
+    xp = _xp(a)
+    if lo is not None:
+        a = xp.maximum(a, lo)
+    if hi is not None:
+        a = xp.minimum(a, hi)
+    return a
+
+
+def _clamp_rule(g: Any, ans: Any, a: Any, lo: Any, hi: Any) -> Any:
+    if lo is not None and hi is not None:
+        return where((a >= lo) & (a <= hi), g, 0)
+    return where(a >= lo, g, 0) if lo is not None else where(a <= hi, g, 0)
+
+
+clamp = Primitive(
+    "Clamp", _clamp_fwd, [_clamp_rule], ["d clamp(a)/da = 1 inside [min, max], else 0"]
+)
+
+maximum = Primitive(
+    "Maximum",
+    lambda a, b: _xp(a, b).maximum(a, b),
+    [
+        lambda g, ans, a, b: where(a > b, g, where(a == b, g / 2, 0)),
+        lambda g, ans, a, b: where(b > a, g, where(a == b, g / 2, 0)),
+    ],
+    ["d max(a,b)/da = 1 if a > b (1/2 on ties)", "d max(a,b)/db = 1 if b > a (1/2 on ties)"],
+)
+minimum = Primitive(
+    "Minimum",
+    lambda a, b: _xp(a, b).minimum(a, b),
+    [
+        lambda g, ans, a, b: where(a < b, g, where(a == b, g / 2, 0)),
+        lambda g, ans, a, b: where(b < a, g, where(a == b, g / 2, 0)),
+    ],
+    ["d min(a,b)/da = 1 if a < b (1/2 on ties)", "d min(a,b)/db = 1 if b < a (1/2 on ties)"],
+)
+
+
+def _clone_fwd(a: Any) -> Any:
+    return a.copy()
+
+
+clone = Primitive("Clone", _clone_fwd, [lambda g, ans, a: g], ["d a/da = 1"])

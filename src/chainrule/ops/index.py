@@ -1,0 +1,106 @@
+"""Indexing primitives: ``getitem`` and its adjoint ``index_put`` (scatter-add), ``gather`` and its
+adjoint ``scatter_add``; plus dtype and device moves. Repeated indices accumulate, never overwrite.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..backend import to_device as _move
+from .elementwise import _xp
+from .primitive import Primitive
+
+
+def _is_basic(key: Any) -> bool:
+    """True if ``key`` selects each element at most once (slices, ints, None, ..., bool masks)."""
+    parts = key if isinstance(key, tuple) else (key,)
+    for k in parts:
+        if k is None or k is Ellipsis or isinstance(k, (int, slice)):
+            continue
+        if getattr(k, "dtype", None) is not None and k.dtype.kind == "b":
+            continue
+        return False
+    return True
+
+
+def _index_put_fwd(g: Any, shape: tuple, key: Any) -> Any:
+    xp = _xp(g)
+    out = xp.zeros(shape, dtype=g.dtype)
+    if _is_basic(key):
+        out[key] = g
+    else:
+        xp.add.at(out, key, g)
+    return out
+
+
+index_put = Primitive(
+    "IndexPut",
+    _index_put_fwd,
+    [lambda g, ans, a, shape, key: getitem(g, key)],
+    ["d index_put(a)/da: read the gradient back at the same indices"],
+)
+
+getitem = Primitive(
+    "Index",
+    lambda a, key: a[key],
+    [lambda g, ans, a, key: index_put(g, a.shape, key)],
+    ["d a[idx]/da: the gradient goes back to the indexed places (repeats add up)"],
+)
+
+
+def _gather_fwd(a: Any, axis: int, index: Any) -> Any:
+    return _xp(a).take_along_axis(a, index, axis=axis)
+
+
+def _along_key(index: Any, axis: int) -> tuple:
+    """The fancy-index tuple that addresses ``index`` positions along ``axis``."""
+    xp = _xp(index)
+    grids = xp.indices(index.shape, sparse=True)
+    return tuple(index if d == axis else grids[d] for d in range(index.ndim))
+
+
+def _scatter_add_fwd(g: Any, shape: tuple, axis: int, index: Any) -> Any:
+    xp = _xp(g)
+    out = xp.zeros(shape, dtype=g.dtype)
+    xp.add.at(out, _along_key(index, axis), g)
+    return out
+
+
+scatter_add = Primitive(
+    "ScatterAdd",
+    _scatter_add_fwd,
+    [lambda g, ans, a, shape, axis, index: gather(g, axis, index)],
+    ["d scatter_add(a)/da: gather the gradient at the same indices"],
+)
+gather = Primitive(
+    "Gather",
+    _gather_fwd,
+    [lambda g, ans, a, axis, index: scatter_add(g, a.shape, axis, index)],
+    ["d gather(a)/da: the gradient is scattered (added) back to the gathered places"],
+)
+
+
+def _cast_rule(g: Any, ans: Any, a: Any, dtype: Any) -> Any:
+    return cast(g, dtype=a.dtype) if a.dtype.kind == "f" else None
+
+
+cast = Primitive(
+    "Cast",
+    lambda a, dtype: a.astype(dtype),
+    [_cast_rule],
+    ["d cast(a)/da = 1 (cast back)"],
+)
+
+
+def _device_rule(g: Any, ans: Any, a: Any, device: str) -> Any:
+    from ..backend import device_of
+
+    return to_device(g, device=device_of(a._data if hasattr(a, "_data") else a))
+
+
+to_device = Primitive(
+    "ToDevice",
+    lambda a, device: _move(a, device),
+    [_device_rule],
+    ["d to(a)/da = 1 (moved back)"],
+)

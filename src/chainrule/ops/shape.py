@@ -1,0 +1,178 @@
+"""Shape primitives (reshape, permute, expand, flip, pad, cat) and ``sum_to``, the unbroadcast."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .elementwise import _xp
+from .primitive import Primitive, per_input
+
+
+def normalize_dim(dim: int, ndim: int, op: str = "") -> int:
+    """``dim`` as a non-negative index into ``ndim`` dimensions, with PyTorch's error message.
+
+    Example:
+        >>> normalize_dim(-1, 3)
+        2
+    """
+    lo, hi = -max(ndim, 1), max(ndim, 1) - 1
+    if not lo <= dim <= hi:
+        raise IndexError(
+            f"{op + ': ' if op else ''}Dimension out of range "
+            f"(expected to be in range of [{lo}, {hi}], but got {dim})"
+        )
+    return dim % max(ndim, 1)
+
+
+def normalize_dims(dim: Any, ndim: int, op: str = "") -> tuple | None:
+    """A tuple of non-negative dims (``None`` means all), from an int, a sequence or ``None``.
+
+    Example:
+        >>> normalize_dims((0, -1), 3)
+        (0, 2)
+    """
+    if dim is None:
+        return None
+    if isinstance(dim, (list, tuple)):
+        if len(dim) == 0:
+            return None
+        return tuple(sorted({normalize_dim(int(d), ndim, op) for d in dim}))
+    return (normalize_dim(int(dim), ndim, op),)
+
+
+reshape = Primitive(
+    "Reshape",
+    lambda a, shape: a.reshape(shape),
+    [lambda g, ans, a, shape: reshape(g, a.shape)],
+    ["reshape moves each gradient back to its element"],
+)
+
+
+def _inverse(axes: tuple) -> tuple:
+    inv = [0] * len(axes)
+    for i, ax in enumerate(axes):
+        inv[ax] = i
+    return tuple(inv)
+
+
+permute = Primitive(
+    "Permute",
+    lambda a, axes: a.transpose(axes),
+    [lambda g, ans, a, axes: permute(g, _inverse(axes))],
+    ["permute sends each gradient back through the inverse permutation"],
+)
+
+
+def mT(a: Any) -> Any:  # noqa: N802 - PyTorch's name
+    """Swap the last two dimensions (dual: arrays or tensors).
+
+    Example:
+        >>> import numpy as np
+        >>> mT(np.zeros((2, 3))).shape
+        (3, 2)
+    """
+    axes = list(range(a.ndim))
+    axes[-1], axes[-2] = axes[-2], axes[-1]
+    return permute(a, tuple(axes))
+
+
+def _expand_fwd(a: Any, shape: tuple) -> Any:
+    return _xp(a).broadcast_to(a, shape)
+
+
+expand = Primitive(
+    "Expand",
+    _expand_fwd,
+    [lambda g, ans, a, shape: sum_to(g, a.shape)],
+    ["d expand(a)/da: sum the gradient over the broadcast dimensions"],
+)
+
+
+def _sum_fwd(a: Any, axis: tuple | None, keepdims: bool) -> Any:
+    return a.sum(axis=axis, keepdims=keepdims)
+
+
+def keepdims_shape(shape: tuple, axis: tuple | None) -> tuple:
+    """``shape`` with the reduced ``axis`` set to 1 (all of them for ``None``).
+
+    Example:
+        >>> keepdims_shape((2, 3, 4), (1,))
+        (2, 1, 4)
+    """
+    if axis is None:
+        return (1,) * len(shape)
+    return tuple(1 if i in axis else s for i, s in enumerate(shape))
+
+
+def _sum_rule(g: Any, ans: Any, a: Any, axis: tuple | None, keepdims: bool) -> Any:
+    if not keepdims:
+        g = reshape(g, keepdims_shape(a.shape, axis))
+    return expand(g, a.shape)
+
+
+sum = Primitive(  # noqa: A001 - PyTorch's name
+    "Sum", _sum_fwd, [_sum_rule], ["d sum(a)/da_i = 1 (the gradient is copied to every input)"]
+)
+
+
+def sum_to(g: Any, shape: tuple) -> Any:
+    """Sum ``g`` down to ``shape``: undo NumPy broadcasting. The one place unbroadcast happens.
+
+    Example:
+        >>> import numpy as np
+        >>> sum_to(np.ones((4, 2, 3)), (2, 1)).tolist()
+        [[12.0], [12.0]]
+    """
+    shape = tuple(shape)
+    if g.shape == shape:
+        return g
+    lead = g.ndim - len(shape)
+    axes = tuple(range(lead)) + tuple(
+        i + lead for i, s in enumerate(shape) if s == 1 and g.shape[i + lead] != 1
+    )
+    out = sum(g, axes, False) if axes else g
+    return reshape(out, shape) if out.shape != shape else out
+
+
+flip = Primitive(
+    "Flip",
+    lambda a, axis: _xp(a).flip(a, axis),
+    [lambda g, ans, a, axis: flip(g, axis)],
+    ["flip sends each gradient back to the mirrored position"],
+)
+
+
+def _pad_fwd(a: Any, widths: tuple, value: float) -> Any:
+    return _xp(a).pad(a, widths, mode="constant", constant_values=value)
+
+
+def _pad_rule(g: Any, ans: Any, a: Any, widths: tuple, value: float) -> Any:
+    from .index import getitem
+
+    key = tuple(slice(lo, lo + n) for (lo, _), n in zip(widths, a.shape))
+    return getitem(g, key)
+
+
+pad = Primitive("Pad", _pad_fwd, [_pad_rule], ["d pad(a)/da: the gradient of the unpadded region"])
+
+
+def _cat_fwd(*arrays: Any, axis: int) -> Any:
+    return _xp(*arrays).concatenate(arrays, axis=axis)
+
+
+def _cat_rule(i: int, g: Any, ans: Any, *arrays: Any, axis: int) -> Any:
+    from .index import getitem
+
+    start = 0
+    for a in arrays[:i]:
+        start += a.shape[axis]
+    key = (slice(None),) * axis + (slice(start, start + arrays[i].shape[axis]),)
+    return getitem(g, key)
+
+
+cat = Primitive(
+    "Cat",
+    _cat_fwd,
+    per_input(_cat_rule),
+    lambda i: f"d cat/d input{i}: the slice of the gradient where input {i} was placed",
+)

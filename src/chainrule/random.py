@@ -1,0 +1,64 @@
+"""Random number generation: a global generator that ``manual_seed`` resets, and ``Generator``."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+class Generator:
+    """A seeded source of randomness (wraps ``numpy.random.Generator``), as ``torch.Generator``.
+
+    Example:
+        >>> g = Generator().manual_seed(0)
+        >>> int(g.numpy.integers(0, 10))
+        8
+    """
+
+    def __init__(self, seed: int | None = None) -> None:
+        self.numpy = np.random.default_rng(seed)
+        self._seed = seed
+
+    def manual_seed(self, seed: int) -> Generator:
+        """Reset the generator from ``seed`` and return it."""
+        self.numpy = np.random.default_rng(seed)
+        self._seed = seed
+        return self
+
+    def initial_seed(self) -> int | None:
+        """The seed last given."""
+        return self._seed
+
+
+_default = Generator()
+
+
+def default_rng() -> np.random.Generator:
+    """The NumPy generator behind ``rand``, ``randn``, ``randint``, dropout and initializers.
+
+    Example:
+        >>> isinstance(default_rng(), np.random.Generator)
+        True
+    """
+    return _default.numpy
+
+
+def default_generator() -> Generator:
+    """The global :class:`Generator`.
+
+    Example:
+        >>> isinstance(default_generator(), Generator)
+        True
+    """
+    return _default
+
+
+def manual_seed(seed: int) -> Generator:
+    """Seed the global generator, so ``rand``/``randn``/initialization are reproducible.
+
+    Example:
+        >>> import chainrule as cr
+        >>> _ = cr.manual_seed(0); a = cr.rand(2)
+        >>> _ = cr.manual_seed(0); bool((a == cr.rand(2)).all())
+        True
+    """
+    return _default.manual_seed(seed)
