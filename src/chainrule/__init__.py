@@ -116,6 +116,17 @@ from .functions import (
 from .random import Generator, manual_seed
 from .tensor import Tensor, as_tensor, ones_like, tensor, zeros_like
 
+_SUBMODULES = ("nn", "optim", "data", "viz", "scalar", "backend")
+
+
+def __getattr__(name: str):  # lazy: `import chainrule` stays quick
+    if name in _SUBMODULES:
+        import importlib
+
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module 'chainrule' has no attribute {name!r}")
+
+
 bool = bool_  # noqa: A001 - PyTorch's name (chainrule.bool)
 float = float32  # noqa: A001
 __version__ = "0.1.0"

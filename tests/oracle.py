@@ -1,0 +1,98 @@
+"""Check a chainrule function against PyTorch (forward, gradient, second derivative) and against
+float64 central differences, in one call per op.
+
+    check(lambda a, b: a * b, shapes=[(2, 3), (3,)])
+
+``fn`` is called with chainrule tensors and, unchanged, with torch tensors, so it must use
+methods and operators both libraries share; pass ``torch_fn`` where the spellings differ.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+
+import chainrule as cr
+
+
+def _randn(rng: np.random.Generator, shape: tuple, positive: bool) -> np.ndarray:
+    a = rng.standard_normal(shape)
+    return np.abs(a) + 0.5 if positive else a
+
+
+def _grads_cr(out: cr.Tensor, xs: list, w: np.ndarray, create: bool) -> tuple:
+    return cr.autograd.grad((out * cr.tensor(w)).sum(), xs, create_graph=create, allow_unused=True)
+
+
+def check(
+    fn: Callable[..., Any],
+    shapes: Sequence[tuple] | None = None,
+    arrays: Sequence[np.ndarray] | None = None,
+    torch_fn: Callable[..., Any] | None = None,
+    positive: bool = False,
+    grad: bool = True,
+    second: bool = True,
+    finite_differences: bool = True,
+    rtol: float = 1e-7,
+    atol: float = 1e-9,
+    seed: int = 0,
+    requires_grad: Sequence[bool] | None = None,
+) -> None:
+    """Assert that ``fn`` matches PyTorch to rounding in float64, and finite differences.
+
+    ``arrays`` may hold non-float inputs (indices, masks): those never require grad.
+    """
+    rng = np.random.default_rng(seed)
+    if arrays is None:
+        assert shapes is not None
+        arrays = [_randn(rng, tuple(s), positive) for s in shapes]
+    arrays = [np.asarray(a) for a in arrays]
+    floating = [a.dtype.kind == "f" for a in arrays]
+    req = list(requires_grad) if requires_grad is not None else floating
+    xs = [cr.tensor(a, requires_grad=r and f) for a, r, f in zip(arrays, req, floating)]
+    ts = [torch.tensor(a, requires_grad=r and f) for a, r, f in zip(arrays, req, floating)]
+    out = fn(*xs)
+    tout = (torch_fn or fn)(*ts)
+    np.testing.assert_allclose(
+        out.detach().numpy(), tout.detach().numpy(), rtol=rtol, atol=atol, err_msg="forward"
+    )
+    assert out.shape == tuple(tout.shape), f"shape {out.shape} != torch {tuple(tout.shape)}"
+    diff = [i for i, x in enumerate(xs) if x.requires_grad]
+    if not grad or not diff or not tout.requires_grad:
+        return
+    w = rng.standard_normal(tout.shape)
+    g_cr = _grads_cr(out, [xs[i] for i in diff], w, create=second)
+    g_t = torch.autograd.grad(
+        (tout * torch.tensor(w)).sum(), [ts[i] for i in diff], create_graph=second,
+        allow_unused=True,
+    )  # fmt: skip
+    for i, a, b in zip(diff, g_cr, g_t):
+        if b is None:
+            assert a is None or np.allclose(a.detach().numpy(), 0), f"grad of input {i}"
+            continue
+        np.testing.assert_allclose(
+            a.detach().numpy(), b.detach().numpy(), rtol=rtol, atol=atol,
+            err_msg=f"gradient of input {i}",
+        )  # fmt: skip
+    if second:
+        pairs = [(a, b) for a, b in zip(g_cr, g_t) if b is not None and b.requires_grad]
+        if pairs:
+            v = [rng.standard_normal(b.shape) for _, b in pairs]
+            s_cr = sum((a * cr.tensor(vi)).sum() for (a, _), vi in zip(pairs, v))
+            s_t = sum((b * torch.tensor(vi)).sum() for (_, b), vi in zip(pairs, v))
+            h_cr = cr.autograd.grad(s_cr, [xs[i] for i in diff], allow_unused=True)
+            h_t = torch.autograd.grad(s_t, [ts[i] for i in diff], allow_unused=True)
+            for i, a, b in zip(diff, h_cr, h_t):
+                if b is None:
+                    assert a is None or np.allclose(a.numpy(), 0), f"2nd derivative {i}"
+                    continue
+                assert a is not None, f"second derivative of input {i} missing"
+                np.testing.assert_allclose(
+                    a.numpy(), b.numpy(), rtol=max(rtol, 1e-6), atol=max(atol, 1e-8),
+                    err_msg=f"second derivative of input {i}",
+                )  # fmt: skip
+    if finite_differences and sum(x.numel() for x in xs if x.requires_grad) <= 200:
+        assert cr.autograd.gradcheck(fn, xs)
