@@ -55,12 +55,6 @@ def topological_order(roots: Sequence[Any]) -> list:
     return order
 
 
-def _fresh(gi: Any, g: Any) -> bool:
-    # A rule may hand back the upstream gradient itself or a view of it; such an array is
-    # shared, and must be copied before it becomes some leaf's .grad (which users modify).
-    return gi is not g and getattr(gi, "base", None) is None
-
-
 def run_backward(
     roots: Sequence[Any],
     grad_roots: Sequence[Any],
@@ -85,6 +79,8 @@ def run_backward(
 
     order = topological_order(roots)
     grads: dict[int, Any] = {}
+    # Keys whose gradient array is ours alone. A rule may hand back the upstream gradient itself
+    # or a view of it: such a shared array is copied before it becomes some leaf's .grad.
     owned: set[int] = set()
     for r, g in zip(roots, grad_roots):
         g = g if create_graph else g._data
@@ -111,10 +107,9 @@ def run_backward(
             ins = node.inputs
             if ins is None:
                 raise RuntimeError(FREED)
-            ans = t if create_graph else t._data
-            in_grads = node.fn.backward(node, g, ans, create_graph)
+            in_grads = node.fn.backward(node, g, t if create_graph else t._data, create_graph)
             for p, gi in zip(ins, in_grads):
-                if gi is None or not isinstance(p, Tensor) or not p.requires_grad:
+                if gi is None:
                     continue
                 if gi.shape != p.shape:
                     gi = sum_to(gi, p.shape)
@@ -122,9 +117,9 @@ def run_backward(
                 prev = grads.get(key)
                 if prev is None:
                     grads[key] = gi
-                    if _fresh(gi, g):
+                    if gi is not g and getattr(gi, "base", None) is None:
                         owned.add(key)
-                    else:
+                    else:  # the rule handed back the upstream gradient or a view of it
                         owned.discard(key)
                 else:
                     grads[key] = prev + gi

@@ -8,8 +8,10 @@ from typing import Any
 class Node:
     """The ``grad_fn`` of a tensor: which op made it (``fn``) from which ``inputs``.
 
-    ``inputs`` holds the op's arguments as given (tensors, arrays or numbers) and ``params``
-    its keyword parameters. Backward releases both unless ``retain_graph=True``.
+    ``inputs`` holds the op's arguments as given (tensors, arrays or numbers), ``params`` its
+    keyword parameters, and ``ctx`` what the op saved for backward (a primitive: the raw arrays
+    of its inputs; a ``Function``: its ``ctx``). Backward releases them unless
+    ``retain_graph=True``.
 
     Example:
         >>> import chainrule as cr

@@ -18,6 +18,7 @@ from typing import Any
 
 from ..autograd.grad_mode import STATE
 from ..autograd.node import Node
+from ..tensor import Tensor
 
 Rule = Callable[..., Any]
 
@@ -62,15 +63,13 @@ class Primitive:
         return f[i] if i < len(f) else ""
 
     def __call__(self, *args: Any, **params: Any) -> Any:
-        from ..tensor import Tensor
-
         arrays = []
-        is_tensor = False
-        needs = False
+        is_tensor = needs = False
         for a in args:
             if isinstance(a, Tensor):
                 is_tensor = True
-                needs = needs or a.requires_grad
+                if a._requires_grad:
+                    needs = True
                 arrays.append(a._data)
             else:
                 arrays.append(a)
@@ -79,27 +78,27 @@ class Primitive:
             return out
         t = Tensor._wrap(out)
         if needs and STATE.enabled:
-            t.requires_grad = True
-            t._node = Node(self, args, params)
+            t._requires_grad = True
+            t._node = Node(self, args, params, arrays)
         return t
 
     def backward(self, node: Node, g: Any, ans: Any, create_graph: bool) -> list:
-        """Gradients of the inputs of ``node`` given ``g``, the gradient of its output ``ans``."""
-        from ..tensor import Tensor
+        """Gradients of the inputs of ``node`` given ``g``, the gradient of its output ``ans``.
 
+        The fast path hands the rules the raw arrays saved at forward time; with
+        ``create_graph`` they get the tensors, so the rules record a graph of their own.
+        """
         ins = node.inputs
         assert ins is not None
-        if not create_graph:
-            args = [a._data if isinstance(a, Tensor) else a for a in ins]
-        else:
-            args = list(ins)
+        args = ins if create_graph else node.ctx
+        params = node.params
         out: list = []
         for i, a in enumerate(ins):
-            if isinstance(a, Tensor) and a.requires_grad:
+            if isinstance(a, Tensor) and a._requires_grad:
                 r = self.rule(i)
                 if r is None:
                     raise RuntimeError(f"{self.name}: input {i} is not differentiable")
-                out.append(r(g, ans, *args, **node.params))
+                out.append(r(g, ans, *args, **params))
             else:
                 out.append(None)
         return out
