@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
+LINTED := $(wildcard src tests examples benchmarks scripts)
 
 .PHONY: demo test lint format bench clean
 
@@ -27,13 +28,13 @@ demo: $(VENV)/.demo
 	$(VENV)/bin/chainrule demo
 
 test: $(VENV)/.test
-	$(VENV)/bin/ruff check src tests examples benchmarks
-	$(VENV)/bin/ruff format --check src tests examples benchmarks
+	$(VENV)/bin/ruff check $(LINTED)
+	$(VENV)/bin/ruff format --check $(LINTED)
 	$(PY) -m pytest -n 2 tests src --doctest-modules
 
 format: $(VENV)/.test
-	$(VENV)/bin/ruff format src tests examples benchmarks
-	$(VENV)/bin/ruff check --fix src tests examples benchmarks
+	$(VENV)/bin/ruff format $(LINTED)
+	$(VENV)/bin/ruff check --fix $(LINTED)
 
 bench: $(VENV)/.bench
 	$(PY) -m benchmarks.run
