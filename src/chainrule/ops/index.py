@@ -44,7 +44,7 @@ getitem = Primitive(
     "Index",
     lambda a, key: a[key],
     [lambda g, ans, a, key: index_put(g, a.shape, key)],
-    ["d a[idx]/da: the gradient goes back to the indexed places (repeats add up)"],
+    ["d a[idx]/da = 1 at idx (repeats add up)"],
 )
 
 
