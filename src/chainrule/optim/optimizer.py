@@ -1,0 +1,352 @@
+"""``Optimizer``: the base class that holds parameter groups and per-parameter state.
+
+Subclasses implement :meth:`Optimizer.step` with in-place array updates on ``p._data`` (NumPy or
+CuPy, through :func:`chainrule.backend.array_module`); they read ``p.grad._data`` and never write
+to it, since a gradient array may be shared.
+"""
+
+from __future__ import annotations
+
+import functools
+import warnings
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from ..autograd.grad_mode import enable_grad
+from ..backend import array_module, device_of, to_device
+from ..tensor import Tensor
+
+ParamsT = Iterable[Tensor] | Iterable[dict[str, Any]] | Iterable[tuple[str, Tensor]]
+
+
+def _check_non_negative(name: str, value: float) -> None:
+    """Raise PyTorch's ``ValueError`` (``Invalid <name>: <value>``) for a negative setting."""
+    if not 0.0 <= value:
+        raise ValueError(f"Invalid {name}: {value}")
+
+
+def _effective_grad(xp: Any, p: Any, g: Any, weight_decay: float, maximize: bool) -> Any:
+    """``(-g if maximize else g) + weight_decay * p``; ``g`` itself is returned untouched (never
+    written) when there is nothing to add, otherwise a new array."""
+    if weight_decay != 0:
+        d = xp.multiply(p, weight_decay)
+        if maximize:
+            d -= g
+        else:
+            d += g
+        return d
+    return -g if maximize else g
+
+
+def _lerp_(xp: Any, start: Any, end: Any, weight: float, tmp: Any) -> None:
+    """``start += weight * (end - start)`` in place, with PyTorch's ``lerp_`` rounding; ``tmp`` is
+    a scratch array of the same shape."""
+    xp.subtract(end, start, out=tmp)
+    if abs(weight) < 0.5:
+        tmp *= weight
+        start += tmp
+    else:
+        tmp *= 1 - weight
+        xp.subtract(end, tmp, out=start)
+
+
+class Optimizer:
+    """Base class of all optimizers: parameter groups, per-parameter state, ``zero_grad``.
+
+    ``params`` is an iterable of tensors, of ``(name, tensor)`` pairs (as from
+    ``named_parameters()``), or of dicts, each one parameter group with its own options
+    (``{"params": [...], "lr": 0.1}``); options a group leaves out come from ``defaults``.
+
+    Example:
+        >>> import chainrule as cr
+        >>> w = cr.tensor([1.0, 2.0], requires_grad=True)
+        >>> b = cr.tensor([0.0], requires_grad=True)
+        >>> opt = cr.optim.SGD([{"params": [w]}, {"params": [b], "lr": 0.5}], lr=0.1)
+        >>> [g["lr"] for g in opt.param_groups]
+        [0.1, 0.5]
+        >>> (w * w).sum().backward()
+        >>> opt.step(); [round(v, 4) for v in w.tolist()]
+        [0.8, 1.6]
+        >>> opt.zero_grad(); w.grad is None
+        True
+    """
+
+    def __init__(self, params: ParamsT, defaults: dict[str, Any]) -> None:
+        self.defaults = defaults
+        if isinstance(params, Tensor):
+            raise TypeError(
+                "params argument given to the optimizer should be an iterable of Tensors or "
+                f"dicts, but got {type(params).__name__}"
+            )
+        self.state: defaultdict[Tensor, dict[str, Any]] = defaultdict(dict)
+        self.param_groups: list[dict[str, Any]] = []
+        param_groups = list(params)
+        if len(param_groups) == 0:
+            raise ValueError("optimizer got an empty parameter list")
+        if not isinstance(param_groups[0], dict):
+            param_groups = [{"params": param_groups}]
+        for param_group in param_groups:
+            self.add_param_group(param_group)
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        # Record that ``step`` ran, so a scheduler can warn when it is stepped first (as torch).
+        super().__init_subclass__(**kwargs)
+        step = cls.__dict__.get("step")
+        if step is not None and not getattr(step, "_records_call", False):
+
+            @functools.wraps(step)
+            def wrapper(self: Optimizer, *args: Any, **kw: Any) -> Any:
+                self._opt_called = True
+                return step(self, *args, **kw)
+
+            wrapper._records_call = True  # type: ignore[attr-defined]
+            cls.step = wrapper  # type: ignore[method-assign]
+
+    def __repr__(self) -> str:
+        out = self.__class__.__name__ + " ("
+        for i, group in enumerate(self.param_groups):
+            out += f"\nParameter Group {i}\n"
+            for key in sorted(group.keys()):
+                if key != "params":
+                    out += f"    {key}: {group[key]}\n"
+        return out + ")"
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"defaults": self.defaults, "state": self.state, "param_groups": self.param_groups}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+
+    # ----- parameter groups -------------------------------------------------------------
+    def add_param_group(self, param_group: dict[str, Any]) -> None:
+        """Add a parameter group (a dict with ``"params"`` and any per-group options).
+
+        Useful when fine-tuning: frozen layers can be made trainable and added as training goes.
+
+        Example:
+            >>> import chainrule as cr
+            >>> opt = cr.optim.SGD([cr.tensor([1.0], requires_grad=True)], lr=0.1)
+            >>> opt.add_param_group({"params": [cr.tensor([2.0], requires_grad=True)], "lr": 0.01})
+            >>> [g["lr"] for g in opt.param_groups]
+            [0.1, 0.01]
+        """
+        if not isinstance(param_group, dict):
+            raise TypeError(f"param_group must be a dict, but got {type(param_group).__name__}")
+        params = param_group["params"]
+        if isinstance(params, Tensor):
+            params = [params]
+        elif isinstance(params, set):
+            raise TypeError(
+                "optimizer parameters need to be organized in ordered collections, but the "
+                "ordering of tensors in sets will change between runs. Please use a list instead."
+            )
+        else:
+            params = list(params)
+        tensors: list[Tensor] = []
+        names: list[str] = []
+        for p in params:
+            if isinstance(p, tuple):
+                names.append(p[0])
+                tensors.append(p[1])
+            else:
+                tensors.append(p)
+        param_group["params"] = tensors
+        if names:
+            if len(names) != len(tensors):
+                raise ValueError(
+                    "all optimizer params should be with/without names. Some param names are "
+                    "missing"
+                )
+            param_group["param_names"] = names
+        for p in tensors:
+            if not isinstance(p, Tensor):
+                raise TypeError(
+                    "optimizer can only optimize Tensors, but one of the params is "
+                    + type(p).__name__
+                )
+            if not (p.is_leaf or p.retains_grad):
+                raise ValueError("can't optimize a non-leaf Tensor")
+        for name, default in self.defaults.items():
+            param_group.setdefault(name, default)
+        ids = [id(p) for p in tensors]
+        if len(ids) != len(set(ids)):
+            warnings.warn(
+                "optimizer contains a parameter group with duplicate parameters; "
+                "in future, this will cause an error",
+                stacklevel=3,
+            )
+        seen: set[int] = set()
+        for group in self.param_groups:
+            seen.update(id(p) for p in group["params"])
+            if ("param_names" in param_group) != ("param_names" in group):
+                which = "with names" if "param_names" in param_group else "without names"
+                raise ValueError(
+                    "all optimizer param groups should be with/without names. "
+                    f"cannot add param group {which} to the optimizer"
+                )
+        if not seen.isdisjoint(ids):
+            raise ValueError("some parameters appear in more than one parameter group")
+        self.param_groups.append(param_group)
+
+    # ----- gradients and steps ----------------------------------------------------------
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Reset the gradients of all optimized tensors.
+
+        With ``set_to_none=True`` (the default) each ``.grad`` becomes ``None``: less memory, and a
+        parameter that then gets no gradient is skipped by ``step``. Otherwise each ``.grad``
+        keeps its tensor, now holding zeros (a fresh array: a gradient array may be shared).
+
+        Example:
+            >>> import chainrule as cr
+            >>> w = cr.tensor([1.0, 2.0], requires_grad=True)
+            >>> opt = cr.optim.SGD([w], lr=0.1)
+            >>> (w * w).sum().backward()
+            >>> opt.zero_grad(set_to_none=False); w.grad
+            tensor([0., 0.])
+        """
+        for group in self.param_groups:
+            for p in group["params"]:
+                g = p.grad
+                if g is None:
+                    continue
+                if set_to_none:
+                    p.grad = None
+                else:
+                    if g._node is not None:
+                        g.detach_()
+                    g._requires_grad = False
+                    g._data = array_module(g._data).zeros_like(g._data)
+
+    def step(self, closure: Callable[[], Any] | None = None) -> Any:
+        """Update the parameters once; ``closure`` (if given) re-evaluates and returns the loss.
+
+        Example:
+            >>> import chainrule as cr
+            >>> w = cr.tensor([1.0], requires_grad=True)
+            >>> opt = cr.optim.SGD([w], lr=0.25)
+            >>> def closure():
+            ...     opt.zero_grad()
+            ...     loss = (w * w).sum()
+            ...     loss.backward()
+            ...     return loss
+            >>> opt.step(closure).item(), w.item()
+            (1.0, 0.5)
+        """
+        raise NotImplementedError
+
+    @staticmethod
+    def _closure_loss(closure: Callable[[], Any] | None) -> Any:
+        if closure is None:
+            return None
+        with enable_grad():
+            return closure()
+
+    # ----- checkpoints ------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        """The optimizer's state in PyTorch's layout: ``{"state": ..., "param_groups": ...}``.
+
+        ``state`` maps a parameter's index (counting through the groups in order) to its state
+        (tensors, which are copies, and numbers such as ``step``); each entry of
+        ``param_groups`` holds the group's options and its ``params`` as those indices. The
+        parameters themselves are not saved.
+
+        Example:
+            >>> import chainrule as cr
+            >>> w = cr.tensor([1.0, 2.0], requires_grad=True)
+            >>> opt = cr.optim.SGD([w], lr=0.1, momentum=0.9)
+            >>> (w * w).sum().backward(); opt.step()
+            >>> sd = opt.state_dict()
+            >>> sd["state"]
+            {0: {'momentum_buffer': tensor([2., 4.])}}
+            >>> sd["param_groups"][0]["params"], sd["param_groups"][0]["momentum"]
+            ([0], 0.9)
+        """
+        index: dict[int, int] = {}
+        groups = []
+        start = 0
+        for group in self.param_groups:
+            packed = {k: v for k, v in group.items() if k != "params"}
+            for i, p in enumerate(group["params"], start):
+                index.setdefault(id(p), i)
+            packed["params"] = [index[id(p)] for p in group["params"]]
+            start += len(packed["params"])
+            groups.append(packed)
+        state = {
+            (index[id(k)] if isinstance(k, Tensor) else k): _copy_state(v)
+            for k, v in self.state.items()
+        }
+        return {"state": state, "param_groups": groups}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Load a state from :meth:`state_dict` (parameters are matched by their order).
+
+        Tensors in the state are copied, cast to each parameter's float dtype and moved to its
+        device. Load the optimizer after creating any LR scheduler, whose creation resets the
+        learning rates.
+
+        Example:
+            >>> import chainrule as cr
+            >>> w = cr.tensor([1.0, 2.0], requires_grad=True)
+            >>> opt = cr.optim.Adam([w], lr=0.1)
+            >>> (w * w).sum().backward(); opt.step()
+            >>> opt2 = cr.optim.Adam([w], lr=0.5)
+            >>> opt2.load_state_dict(opt.state_dict())
+            >>> opt2.param_groups[0]["lr"], opt2.state[w]["step"]
+            (0.1, 1)
+        """
+        groups = self.param_groups
+        saved_groups = [dict(g) for g in state_dict["param_groups"]]
+        if len(groups) != len(saved_groups):
+            raise ValueError("loaded state dict has a different number of parameter groups")
+        for g, s in zip(groups, saved_groups):
+            if len(g["params"]) != len(s["params"]):
+                raise ValueError(
+                    "loaded state dict contains a parameter group that doesn't match the size "
+                    "of optimizer's group"
+                )
+        id_map = {
+            saved_id: p
+            for g, s in zip(groups, saved_groups)
+            for saved_id, p in zip(s["params"], g["params"])
+        }
+        state: defaultdict[Any, dict[str, Any]] = defaultdict(dict)
+        for k, v in state_dict["state"].items():
+            key = int(k) if isinstance(k, str) and k.isdigit() else k
+            if key in id_map:
+                param = id_map[key]
+                state[param] = {name: _cast(param, name, value) for name, value in v.items()}
+            else:
+                state[key] = v
+        new_groups = []
+        for g, s in zip(groups, saved_groups):
+            s["params"] = g["params"]
+            if "param_names" in g and "param_names" not in s:
+                s["param_names"] = g["param_names"]
+            if isinstance(s.get("betas"), list):
+                s["betas"] = tuple(s["betas"])
+            new_groups.append(s)
+        self.__setstate__({"state": state, "param_groups": new_groups})
+
+
+def _copy_state(value: Any) -> Any:
+    if isinstance(value, Tensor):
+        return Tensor._wrap(value._data.copy())
+    if isinstance(value, dict):
+        return {k: _copy_state(v) for k, v in value.items()}
+    return value
+
+
+def _cast(param: Tensor, name: str, value: Any) -> Any:
+    """A private copy of one loaded state value, on ``param``'s device and float dtype."""
+    if name == "step":
+        if isinstance(value, Tensor):
+            value = value.item()
+        return int(value) if float(value).is_integer() else float(value)
+    if isinstance(value, Tensor) or hasattr(value, "__array__"):
+        arr = value._data if isinstance(value, Tensor) else value
+        arr = to_device(arr, device_of(param._data))
+        xp = array_module(arr)
+        dtype = param._data.dtype if param._data.dtype.kind == "f" else None
+        return Tensor._wrap(xp.array(arr, dtype=dtype, copy=True))
+    return value
