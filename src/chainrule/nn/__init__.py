@@ -1,1 +1,58 @@
-"""Neural-network building blocks: modules, layers, losses, initialization, functional ops."""
+"""Neural-network building blocks: modules, layers, losses, initialization, functional ops.
+
+Example:
+    >>> import chainrule as cr
+    >>> from chainrule import nn
+    >>> import chainrule.nn.functional as F
+    >>> _ = cr.manual_seed(0)
+    >>> model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 3))
+    >>> loss = F.cross_entropy(model(cr.randn(5, 4)), cr.tensor([0, 1, 2, 1, 0]))
+    >>> loss.backward()
+    >>> model[0].weight.grad.shape
+    (8, 4)
+"""
+
+from . import functional, init, utils
+from .module import Module
+from .modules import (
+    GELU,
+    AvgPool2d,
+    BatchNorm1d,
+    BatchNorm2d,
+    BCELoss,
+    BCEWithLogitsLoss,
+    Conv2d,
+    CrossEntropyLoss,
+    Dropout,
+    Embedding,
+    Flatten,
+    HuberLoss,
+    Identity,
+    L1Loss,
+    LayerNorm,
+    LeakyReLU,
+    Linear,
+    LogSoftmax,
+    MaxPool2d,
+    ModuleDict,
+    ModuleList,
+    MSELoss,
+    NLLLoss,
+    ReLU,
+    Sequential,
+    Sigmoid,
+    SmoothL1Loss,
+    Softmax,
+    Softplus,
+    Tanh,
+    Unflatten,
+)
+from .parameter import Parameter
+
+__all__ = [
+    "functional", "init", "utils", "Module", "Parameter", "Sequential", "ModuleList",
+    "ModuleDict", "Identity", "Flatten", "Unflatten", "Linear", "ReLU", "LeakyReLU", "GELU",
+    "Sigmoid", "Tanh", "Softmax", "LogSoftmax", "Softplus", "Dropout", "Conv2d", "MaxPool2d",
+    "AvgPool2d", "BatchNorm1d", "BatchNorm2d", "LayerNorm", "Embedding", "MSELoss", "L1Loss",
+    "BCELoss", "BCEWithLogitsLoss", "CrossEntropyLoss", "NLLLoss", "HuberLoss", "SmoothL1Loss",
+]  # fmt: skip

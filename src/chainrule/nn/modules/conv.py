@@ -1,0 +1,164 @@
+"""``Conv2d``: 2-D convolution (cross-correlation, as in every deep-learning library)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from ...creation import empty
+from ...tensor import Tensor
+from .. import functional as F
+from .. import init
+from ..module import Module
+from ..parameter import Parameter
+
+
+def _pair(x: Any) -> tuple:
+    if isinstance(x, (tuple, list)):
+        if len(x) != 2:
+            raise ValueError(f"expected an int or a pair of ints, got {x!r}")
+        return tuple(int(v) for v in x)
+    return (int(x), int(x))
+
+
+class Conv2d(Module):
+    """2-D convolution over ``(N, C_in, H, W)`` (or unbatched ``(C_in, H, W)``) inputs.
+
+    ``weight`` has shape ``(out_channels, in_channels // groups, kH, kW)``. ``padding`` may be
+    an int, a pair, ``'valid'`` (none) or ``'same'`` (output size = input size, stride 1);
+    ``padding_mode`` one of ``'zeros', 'reflect', 'replicate', 'circular'``. Initialization
+    is PyTorch's: ``kaiming_uniform_(a=sqrt(5))`` for the weight, U(-1/sqrt(fan_in),
+    1/sqrt(fan_in)) for the bias.
+
+    Example:
+        >>> import chainrule as cr
+        >>> conv = cr.nn.Conv2d(3, 8, kernel_size=3, padding=1)
+        >>> conv
+        Conv2d(3, 8, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1))
+        >>> conv(cr.zeros(2, 3, 16, 16)).shape
+        (2, 8, 16, 16)
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: Any,
+        stride: Any = 1,
+        padding: Any = 0,
+        dilation: Any = 1,
+        groups: int = 1,
+        bias: bool = True,
+        padding_mode: str = "zeros",
+        device: Any = None,
+        dtype: Any = None,
+    ) -> None:
+        super().__init__()
+        if groups <= 0:
+            raise ValueError("groups must be a positive integer")
+        if in_channels % groups != 0:
+            raise ValueError(f"in_channels ({in_channels}) must be divisible by groups ({groups})")
+        if out_channels % groups != 0:
+            raise ValueError(
+                f"out_channels ({out_channels}) must be divisible by groups ({groups})"
+            )
+        if padding_mode not in ("zeros", "reflect", "replicate", "circular"):
+            raise ValueError(
+                f"padding_mode must be one of 'zeros', 'reflect', 'replicate', 'circular', "
+                f"got {padding_mode!r}"
+            )
+        self.in_channels = int(in_channels)
+        self.out_channels = int(out_channels)
+        self.kernel_size = _pair(kernel_size)
+        self.stride = _pair(stride)
+        self.dilation = _pair(dilation)
+        self.groups = int(groups)
+        self.padding_mode = padding_mode
+        if isinstance(padding, str):
+            if padding not in ("same", "valid"):
+                raise ValueError(
+                    f"Invalid padding string {padding!r}, should be one of 'valid', 'same'"
+                )
+            if padding == "same" and self.stride != (1, 1):
+                raise ValueError("padding='same' is not supported for strided convolutions")
+            self.padding: Any = padding
+            if padding == "same":
+                self._reversed_padding_repeated_twice: tuple = ()
+                for d, k in zip(reversed(self.dilation), reversed(self.kernel_size)):
+                    total = d * (k - 1)
+                    self._reversed_padding_repeated_twice += (total // 2, total - total // 2)
+            else:
+                self._reversed_padding_repeated_twice = (0, 0, 0, 0)
+        else:
+            self.padding = _pair(padding)
+            ph, pw = self.padding
+            self._reversed_padding_repeated_twice = (pw, pw, ph, ph)
+        kh, kw = self.kernel_size
+        self.weight = Parameter(
+            empty(out_channels, in_channels // groups, kh, kw, dtype=dtype, device=device)
+        )
+        if bias:
+            self.bias = Parameter(empty(out_channels, dtype=dtype, device=device))
+        else:
+            self.register_parameter("bias", None)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """Draw the weights again with PyTorch's default initialization.
+
+        Example:
+            >>> import chainrule as cr
+            >>> c = cr.nn.Conv2d(1, 1, 2); c.reset_parameters(); bool((c.weight.abs() <= 0.5).all())
+            True
+        """
+        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
+        if self.bias is not None:
+            fan_in, _ = init._calculate_fan_in_and_fan_out(self.weight)
+            if fan_in != 0:
+                bound = 1 / math.sqrt(fan_in)
+                init.uniform_(self.bias, -bound, bound)
+
+    def _conv(self, input: Tensor) -> Tensor:
+        if self.padding_mode != "zeros":
+            padded = F.pad(input, self._reversed_padding_repeated_twice, mode=self.padding_mode)
+            return F.conv2d(
+                padded, self.weight, self.bias, self.stride, 0, self.dilation, self.groups
+            )
+        padding = self.padding
+        if isinstance(padding, str):
+            pad = self._reversed_padding_repeated_twice
+            if pad[0] != pad[1] or pad[2] != pad[3]:  # even kernel, 'same': pad unevenly first
+                input = F.pad(input, pad)
+                padding = 0
+            else:
+                padding = (pad[2], pad[0])
+        return F.conv2d(
+            input, self.weight, self.bias, self.stride, padding, self.dilation, self.groups
+        )
+
+    def forward(self, input: Tensor) -> Tensor:
+        if input.ndim not in (3, 4) or input.shape[-3] != self.in_channels:
+            raise ValueError(
+                f"{self!r} expected a (N, {self.in_channels}, H, W) or ({self.in_channels}, H, W) "
+                f"input, got shape {tuple(input.shape)}"
+            )
+        if input.ndim == 3:
+            return self._conv(input.unsqueeze(0)).squeeze(0)
+        return self._conv(input)
+
+    def extra_repr(self) -> str:
+        s = (
+            f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
+            f"stride={self.stride}"
+        )
+        if self.padding != (0, 0):
+            s += f", padding={self.padding}"
+        if self.dilation != (1, 1):
+            s += f", dilation={self.dilation}"
+        if self.groups != 1:
+            s += f", groups={self.groups}"
+        if self.bias is None:
+            s += ", bias=False"
+        if self.padding_mode != "zeros":
+            s += f", padding_mode={self.padding_mode}"
+        return s

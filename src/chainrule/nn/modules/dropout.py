@@ -1,0 +1,37 @@
+"""``Dropout``: zero random elements while training, scaling the rest by ``1 / (1 - p)``."""
+
+from __future__ import annotations
+
+from ...tensor import Tensor
+from .. import functional as F
+from ..module import Module
+
+
+class Dropout(Module):
+    """In training mode, zero each element with probability ``p`` and scale the survivors by
+    ``1 / (1 - p)``; in eval mode, the identity. Draws from the global generator.
+
+    ``inplace`` is accepted for PyTorch compatibility; the result is always a new tensor.
+
+    Example:
+        >>> import chainrule as cr
+        >>> drop = cr.nn.Dropout(0.5)
+        >>> y = drop(cr.ones(1000))
+        >>> sorted(set(y.tolist()))
+        [0.0, 2.0]
+        >>> drop.eval()(cr.ones(3))
+        tensor([1., 1., 1.])
+    """
+
+    def __init__(self, p: float = 0.5, inplace: bool = False) -> None:
+        super().__init__()
+        if not 0 <= p <= 1:
+            raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+        self.p = p
+        self.inplace = inplace
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.dropout(input, self.p, self.training)
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}, inplace={self.inplace}"
