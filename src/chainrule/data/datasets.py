@@ -569,17 +569,22 @@ def split_train_test(
     return _take(X, train), _take(X, test), _take(y, train), _take(y, test)
 
 
-def standardize(train: Any, *others: Any, return_stats: bool = False) -> tuple[Any, ...]:
+def standardize(
+    train: Any, *others: Any, return_stats: bool = False, eps: float = 0.0
+) -> tuple[Any, ...]:
     """Scale features to zero mean and unit variance, with statistics fitted on ``train`` only.
 
     Each of ``train, *others`` becomes ``(x - mean) / std`` with ``train``'s per-feature mean
     and (population) standard deviation over the first dimension; constant features get
-    ``std = 1``. Float tensors stay tensors of their dtype; arrays stay arrays.
+    ``std = 1``. ``eps > 0`` divides by ``std + eps`` instead, which keeps nearly constant
+    features (image borders) from blowing up. Float tensors stay tensors of their dtype; arrays
+    stay arrays.
 
     Args:
         train: the data that fixes mean and std.
         *others: more data (test, validation) scaled the same way.
         return_stats: also return ``mean`` and ``std`` (arrays) at the end.
+        eps: added to every standard deviation.
 
     Returns:
         A tuple: the scaled ``train``, then each of ``others`` (then ``mean, std``).
@@ -595,7 +600,7 @@ def standardize(train: Any, *others: Any, return_stats: bool = False) -> tuple[A
         base = base.astype(np.float32)
     mean = base.mean(axis=0)
     std = base.std(axis=0)
-    std = np.where(std == 0, np.ones_like(std), std)
+    std = std + eps if eps > 0 else np.where(std == 0, np.ones_like(std), std)
     out: list[Any] = []
     for a in (train, *others):
         arr = _as_array(a)

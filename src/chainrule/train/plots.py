@@ -1,0 +1,46 @@
+"""Training curves as PNG (matplotlib, headless)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .loop import History
+
+
+def plot_history(history: History, path: str | Path, title: str = "") -> Path:
+    """Save loss and accuracy curves (train and test, per epoch) side by side as a PNG.
+
+    Example:
+        >>> import tempfile, os
+        >>> from chainrule.train.loop import EpochRecord
+        >>> h = History([EpochRecord(1, 0.9, 0.6, 0.8, 0.7, 0.1, 1.0, 10.0),
+        ...              EpochRecord(2, 0.5, 0.8, 0.6, 0.75, 0.1, 1.0, 10.0)])
+        >>> p = plot_history(h, os.path.join(tempfile.mkdtemp(), "curves.png"))
+        >>> p.stat().st_size > 0
+        True
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    epochs = history.column("epoch")
+    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 4))
+    ax_loss.plot(epochs, history.column("train_loss"), "o-", label="train")
+    ax_acc.plot(epochs, history.column("train_acc"), "o-", label="train")
+    if any(v is not None for v in history.column("test_loss")):
+        ax_loss.plot(epochs, history.column("test_loss"), "s-", label="test")
+        ax_acc.plot(epochs, history.column("test_acc"), "s-", label="test")
+    ax_loss.set(xlabel="epoch", ylabel="cross-entropy loss", title="loss")
+    ax_acc.set(xlabel="epoch", ylabel="accuracy", title="accuracy")
+    for ax in (ax_loss, ax_acc):
+        ax.grid(alpha=0.3)
+        ax.legend()
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
