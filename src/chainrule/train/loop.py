@@ -116,11 +116,11 @@ def fit(
         t0 = time.perf_counter()
         seen = correct = 0
         loss_sum = 0.0
-        bar = (
-            bar_factory(total=_len(train_loader), desc=f"epoch {epoch}/{epochs}", leave=False)
-            if bar_factory
-            else None
-        )
+        bar = None
+        if bar_factory is not None:  # disable=None: no bar when output is not a terminal
+            bar = bar_factory(
+                total=_len(train_loader), desc=f"epoch {epoch}/{epochs}", leave=False, disable=None
+            )
         for xb, yb in train_loader:
             optimizer.zero_grad()
             out = model(xb)
@@ -137,7 +137,7 @@ def fit(
                 dt = time.perf_counter() - t0
                 bar.set_postfix(
                     loss=f"{loss_sum / seen:.4f}", acc=f"{correct / seen:.3f}",
-                    samples_s=f"{seen / max(dt, 1e-9):.0f}",
+                    samples_s=f"{seen / max(dt, 1e-9):.0f}", refresh=False,
                 )  # fmt: skip
                 bar.update(1)
         if bar is not None:
