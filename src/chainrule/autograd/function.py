@@ -103,7 +103,11 @@ class Function:
         if not isinstance(out, Tensor):
             raise TypeError(f"{cls.__name__}.forward must return a single Tensor")
         if any(ctx.needs_input_grad) and STATE.enabled:
-            out = Tensor._wrap(out._data)
-            out.requires_grad = True
-            out._node = Node(_FunctionOp(cls), args, {}, ctx)
+            res = Tensor._wrap(out._data)
+            res.requires_grad = True
+            res._node = Node(_FunctionOp(cls), args, {}, ctx)
+            # A saved output is the recorded output, so a differentiable backward can be
+            # differentiated again through it (as in PyTorch).
+            ctx.saved_tensors = tuple(res if t is out else t for t in ctx.saved_tensors)
+            return res
         return out

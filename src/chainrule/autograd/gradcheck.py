@@ -68,6 +68,8 @@ def gradcheck(
             raise ValueError(f"gradcheck: input {i} is {inputs[i].dtype}; use float64 inputs")
     outs = _outputs(fn, inputs)
     for i in diff:
+        if inputs[i].numel() == 0:  # nothing to perturb
+            continue
         numeric = _numerical(fn, inputs, i, eps)
         for k, o in enumerate(outs):
             if not o.requires_grad:
@@ -87,7 +89,8 @@ def gradcheck(
                 msg = (
                     f"gradcheck: Jacobian mismatch for output {k} with respect to input {i}, "
                     f"at output element {int(r)} and input element "
-                    f"{np.unravel_index(int(c), inputs[i].shape)}: numerical {num[r, c]:.8g} "
+                    f"{tuple(int(v) for v in np.unravel_index(int(c), inputs[i].shape))}: "
+                    f"numerical {num[r, c]:.8g} "
                     f"vs analytical {analytic[r, c]:.8g}"
                 )
                 if raise_exception:
