@@ -77,7 +77,6 @@ def test_round_trip_nested_state(tmp_path):
 
 
 def test_round_trip_file_objects_parameters_and_sharing():
-    pytest.importorskip("chainrule.nn", exc_type=ImportError)  # nn lands separately
     p = cr.nn.Parameter(cr.tensor([1.0, 2.0]))
     t = cr.tensor([3.0])
     buf = io.BytesIO()
@@ -90,7 +89,6 @@ def test_round_trip_file_objects_parameters_and_sharing():
 
 
 def test_module_and_optimizer_state_dicts_round_trip(tmp_path):
-    pytest.importorskip("chainrule.nn", exc_type=ImportError)  # nn lands separately
     model = cr.nn.Sequential(cr.nn.Linear(3, 4), cr.nn.ReLU(), cr.nn.Linear(4, 2))
     path = tmp_path / "model.crt"
     save(model.state_dict(), path)

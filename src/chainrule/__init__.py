@@ -114,6 +114,7 @@ from .functions import (
     where,
 )
 from .random import Generator, manual_seed
+from .scalar import Value
 from .serialization import load, save
 from .tensor import Tensor, as_tensor, ones_like, tensor, zeros_like
 
