@@ -14,16 +14,19 @@ import numpy as np
 
 from .. import functions as T
 from ..autograd.grad_mode import no_grad
+from ..backend import array_module
 from ..functions import pad, relu, sigmoid, tanh
+from ..ops import conv as C
 from ..ops import elementwise as E
 from ..ops import index as I
-from ..ops import neural as N
+from ..ops import nnops as N
 from ..ops import shape as S
 from ..random import default_rng
 from ..tensor import Tensor, as_tensor
 
 __all__ = [
-    "relu", "leaky_relu", "elu", "gelu", "silu", "softplus", "sigmoid", "tanh", "softmax",
+    "relu", "leaky_relu", "elu", "gelu", "silu", "softplus", "sigmoid", "logsigmoid", "tanh",
+    "softmax",
     "log_softmax", "cross_entropy", "nll_loss", "binary_cross_entropy",
     "binary_cross_entropy_with_logits", "mse_loss", "l1_loss", "huber_loss", "smooth_l1_loss",
     "linear", "conv2d", "max_pool2d", "avg_pool2d", "dropout", "embedding", "batch_norm",
@@ -76,7 +79,7 @@ def elu(input: Tensor, alpha: float = 1.0) -> Tensor:
         tensor([0., 1.])
     """
     x = _t(input)
-    return E.where(x > 0, x, E.expm1(E.minimum(x, 0)) * alpha)
+    return E.where(x > 0, x, E.expm1(E.where(x > 0, 0, x)) * alpha)
 
 
 def gelu(input: Tensor, approximate: str = "none") -> Tensor:
@@ -118,8 +121,20 @@ def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tenso
     """
     x = _t(input)
     bx = x * beta
-    soft = E.log1p(E.exp(E.minimum(bx, threshold))) / beta
-    return E.where(bx > threshold, x, soft)
+    big = bx > threshold
+    soft = E.log1p(E.exp(E.where(big, 0, bx))) / beta  # exp never sees the large values
+    return E.where(big, x, soft)
+
+
+def logsigmoid(input: Tensor) -> Tensor:
+    """``log(sigmoid(x))``, one stable primitive (finite for any ``x``).
+
+    Example:
+        >>> import chainrule as cr
+        >>> logsigmoid(cr.tensor([0.0, -1e4]))
+        tensor([-6.9315e-01, -1.0000e+04])
+    """
+    return N.log_sigmoid(_t(input))
 
 
 def _dim(dim: int | None, x: Tensor, op: str) -> int:
@@ -154,16 +169,66 @@ def log_softmax(input: Tensor, dim: int | None = None, dtype: Any = None) -> Ten
 
 # ----- losses -------------------------------------------------------------------------------
 def _check_class_target(input: Tensor, target: Tensor, op: str) -> None:
+    want = input.shape[:1] + input.shape[2:] if input.ndim >= 2 else ()
     if target.dtype.kind not in "iu":
         raise TypeError(
-            f"{op}: class-index target must be an integer tensor, got {target.dtype} "
-            f"(for class probabilities pass a float target of the input's shape {input.shape})"
+            f"{op}: class-index target must be an integer tensor of shape {want}, got "
+            f"{target.dtype} of shape {target.shape} (class probabilities need a float target "
+            f"of the input's shape {input.shape})"
         )
-    want = input.shape[:1] + input.shape[2:] if input.ndim >= 2 else ()
     if target.shape != want:
         raise ValueError(
             f"{op}: input of shape {input.shape} needs a target of shape {want}, got {target.shape}"
         )
+
+
+def _nll(
+    logp: Tensor, target: Tensor, weight: Any, ignore_index: int, reduction: str, op: str
+) -> Tensor:
+    """NLL of class indices: one pick per position (``take_along``), so no scatter-add."""
+    _check_class_target(logp, target, op)
+    _reduce_name(reduction, op)
+    if logp.ndim == 1:  # unbatched: (C,) with a 0-d target
+        loss = _nll(S.reshape(logp, (1, -1)), S.reshape(target, (1,)), weight, ignore_index,
+                    reduction, op)  # fmt: skip
+        return S.reshape(loss, ()) if reduction == "none" else loss
+    c = logp.shape[1]
+    ti = target._data
+    ignored = ti == ignore_index
+    has_ignored = bool(ignored.any())
+    safe = array_module(ti).where(ignored, 0, ti) if has_ignored else ti
+    if safe.size and (safe.min() < 0 or safe.max() >= c):
+        bad = int(safe[(safe < 0) | (safe >= c)].reshape(-1)[0])
+        raise IndexError(f"{op}: target {bad} is out of bounds for {c} classes")
+    picked = N.take_along(logp, 1, safe)
+    if weight is None and not has_ignored:
+        if reduction == "mean":
+            return S.sum(picked, None, False) / -max(picked.numel(), 1)
+        return -S.sum(picked, None, False) if reduction == "sum" else -picked
+    if weight is None:
+        wt = (~ignored).astype(logp.dtype)
+    else:
+        w = _t(weight)
+        if w.shape != (c,):
+            raise ValueError(f"{op}: weight must have shape ({c},) for {c} classes, got {w.shape}")
+        wt = w._data.astype(logp.dtype, copy=False)[safe] * ~ignored
+    if reduction == "mean":
+        return -_weighted_mean(picked, wt)
+    return _reduce(picked * -wt, reduction, op)
+
+
+def _weighted_mean(terms: Tensor, w: Any) -> Tensor:
+    """``sum(terms * w) / sum(w)``; NaN when nothing counts, as in PyTorch, with a zero
+    (not NaN) gradient."""
+    total = float(w.sum())
+    if total == 0:
+        return S.sum(terms * (w * 0), None, False) + float("nan")
+    return S.sum(terms * (w / total), None, False)
+
+
+def _reduce_name(reduction: str, op: str) -> None:
+    if reduction not in ("mean", "sum", "none"):
+        raise ValueError(f"{op}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
 
 
 def nll_loss(
@@ -173,35 +238,15 @@ def nll_loss(
     """Negative log-likelihood of class indices ``target`` under log-probabilities ``input``
     of shape ``(N, C)`` or ``(N, C, d1, ...)`` (or ``(C,)`` with a 0-d target).
 
+    With ``weight`` the mean divides by the summed weights of the counted targets; targets equal
+    to ``ignore_index`` count for nothing, as in PyTorch.
+
     Example:
         >>> import chainrule as cr
         >>> nll_loss(cr.tensor([[-0.5, -1.0], [-2.0, -0.1]]), cr.tensor([0, 1]))
         tensor(0.3)
     """
-    x, t = _t(input), _t(target)
-    _check_class_target(x, t, "nll_loss")
-    if x.ndim == 1:
-        x, t = S.reshape(x, (1, x.shape[0])), S.reshape(t, (1,))
-    c = x.shape[1]
-    ti = t._data
-    ignored = ti == ignore_index
-    has_ignored = bool(ignored.any())
-    safe = np.where(ignored, 0, ti) if has_ignored else ti
-    if safe.size and (safe.min() < 0 or safe.max() >= c):
-        bad = int(safe[(safe < 0) | (safe >= c)].reshape(-1)[0])
-        raise IndexError(f"nll_loss: target {bad} is out of bounds for {c} classes")
-    picked = I.gather(x, 1, np.expand_dims(safe, 1))
-    picked = S.reshape(picked, picked.shape[:1] + picked.shape[2:])
-    if weight is None and not has_ignored:
-        if reduction == "mean":
-            return -S.sum(picked, None, False) / max(picked._data.size, 1)
-        return _reduce(-picked, reduction, "nll_loss")
-    w = np.ones(c, dtype=x.dtype) if weight is None else _t(weight)._data.astype(x.dtype)
-    wt = w[safe] * (~ignored)
-    loss = -picked * wt
-    if reduction == "mean":
-        return S.sum(loss, None, False) / wt.sum()
-    return _reduce(loss, reduction, "nll_loss")
+    return _nll(_t(input), _t(target), weight, ignore_index, reduction, "nll_loss")
 
 
 def cross_entropy(
@@ -209,7 +254,7 @@ def cross_entropy(
     reduction: str = "mean", label_smoothing: float = 0.0,
 ) -> Tensor:  # fmt: skip
     """Cross-entropy between logits ``input`` (N, C, ...) and class indices or class
-    probabilities ``target``; log-softmax and NLL fused for stability.
+    probabilities ``target``; one fused log-softmax, then NLL, so logits of any size are safe.
 
     Example:
         >>> import chainrule as cr
@@ -217,44 +262,52 @@ def cross_entropy(
         tensor(20000.)
     """
     x, t = _t(input), _t(target)
+    op = "cross_entropy"
     if not 0.0 <= label_smoothing <= 1.0:
-        raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing}")
+        raise ValueError(f"{op}: label_smoothing must be in [0, 1], got {label_smoothing}")
+    _reduce_name(reduction, op)
+    if x.ndim == 0:
+        raise ValueError(f"{op}: input must have a class dimension, got a 0-d tensor")
     cdim = 1 if x.ndim >= 2 else 0
-    logp = N.log_softmax(x, axis=cdim)
     c = x.shape[cdim]
+    if t.dtype.kind == "f" and t.shape != x.shape:
+        raise ValueError(
+            f"{op}: target of shape {t.shape} and dtype {t.dtype} fits neither form: class "
+            f"indices need an integer target of shape {x.shape[:1] + x.shape[2:]}, class "
+            f"probabilities a float target of the input's shape {x.shape}"
+        )
+    if t.dtype.kind != "f":
+        _check_class_target(x, t, op)
+    logp = N.log_softmax(x, cdim)
     wshape = (c,) + (1,) * (x.ndim - cdim - 1)
-    w = None if weight is None else _t(weight)._data.astype(x.dtype).reshape(wshape)
+    w = None
+    if weight is not None:
+        w = _t(weight)._data.astype(x.dtype, copy=False)
+        if w.shape != (c,):
+            raise ValueError(f"{op}: weight must have shape ({c},) for {c} classes, got {w.shape}")
     if t.dtype.kind == "f":  # class probabilities
-        if t.shape != x.shape:
-            raise ValueError(
-                f"cross_entropy: probability target must have the input's shape {x.shape}, "
-                f"got {t.shape}"
-            )
         if label_smoothing:
             t = t * (1 - label_smoothing) + label_smoothing / c
-        terms = logp * t if w is None else logp * t * w
-        loss = -S.sum(terms, (cdim,), False)
+        terms = logp * t if w is None else logp * t * w.reshape(wshape)
+        loss = S.sum(terms, (cdim,), False)
         if reduction == "mean":
-            return S.sum(loss, None, False) / max(loss._data.size, 1)
-        return _reduce(loss, reduction, "cross_entropy")
-    nll = nll_loss(logp, t, weight, ignore_index, reduction)
+            return S.sum(loss, None, False) / -max(loss.numel(), 1)
+        return -_reduce(loss, reduction, op)
+    nll = _nll(logp, t, weight, ignore_index, reduction, op)
     if not label_smoothing:
         return nll
-    _check_class_target(x, t, "cross_entropy")
-    keep = (t._data != ignore_index)[:, None] if x.ndim >= 2 else np.asarray(True)
-    if x.ndim >= 2:
-        keep = np.expand_dims(t._data != ignore_index, cdim)
-    terms = logp if w is None else logp * w
-    smooth = -S.sum(terms * keep, (cdim,), False) / c
+    # PyTorch's smoothing term: -sum_c w_c logp_c / C, zero at ignored targets, and for the
+    # mean divided like the NLL (by the count or the summed weights of counted targets)
+    kept = t._data != ignore_index
+    keep = np.expand_dims(kept, cdim).astype(x.dtype) if x.ndim >= 2 else kept.astype(x.dtype)
+    terms = logp * keep if w is None else logp * (w.reshape(wshape) * keep)
+    smooth = S.sum(terms, (cdim,), False) * (-1.0 / c)
     if reduction == "mean":
-        if w is None:
-            denom = max(int(keep.sum()), 1)
-        else:
-            safe = np.where(t._data == ignore_index, 0, t._data)
-            denom = float((w.reshape(-1)[safe] * (t._data != ignore_index)).sum())
-        smooth = S.sum(smooth, None, False) / denom
+        ts = np.where(kept, t._data, 0)
+        denom = float(kept.sum() if w is None else (w[ts] * kept).sum())
+        smooth = S.sum(smooth, None, False) * (1 / denom) if denom else smooth.sum() * 0 + math.nan
     else:
-        smooth = _reduce(smooth, reduction, "cross_entropy")
+        smooth = _reduce(smooth, reduction, op)
     return nll * (1 - label_smoothing) + smooth * label_smoothing
 
 
@@ -293,7 +346,7 @@ def binary_cross_entropy_with_logits(
     pos_weight: Tensor | None = None,
 ) -> Tensor:  # fmt: skip
     """Sigmoid and binary cross-entropy in one stable formula:
-    ``(1 - t) x + (1 + (pos_weight - 1) t) (log(1 + e^-|x|) + max(-x, 0))``.
+    ``(1 - t) x - (1 + (pos_weight - 1) t) log(sigmoid(x))``.
 
     Example:
         >>> import chainrule as cr
@@ -302,11 +355,11 @@ def binary_cross_entropy_with_logits(
     """
     x, t = _t(input), _t(target)
     _same_shape(x, t, "binary_cross_entropy_with_logits")
-    softplus_neg = E.log1p(E.exp(-E.abs(x))) + E.relu(-x)  # log(1 + e^-x), stably
+    neg_log_p = -N.log_sigmoid(x)  # log(1 + e^-x), stably
     if pos_weight is None:
-        loss = (1 - t) * x + softplus_neg
+        loss = (1 - t) * x + neg_log_p
     else:
-        loss = (1 - t) * x + (1 + (pos_weight - 1) * t) * softplus_neg
+        loss = (1 - t) * x + (1 + (_t(pos_weight) - 1) * t) * neg_log_p
     if weight is not None:
         loss = loss * weight
     return _reduce(loss, reduction, "binary_cross_entropy_with_logits")
@@ -416,12 +469,21 @@ def _conv_padding(padding: Any, kernel: tuple, dilation: tuple, stride: tuple) -
     return (ph, ph, pw, pw)
 
 
+def _batched(x: Tensor, op: str) -> tuple[Tensor, bool]:
+    if x.ndim == 3:
+        return S.reshape(x, (1, *x.shape)), True
+    if x.ndim != 4:
+        raise ValueError(f"{op}: expected input (N, C, H, W) or (C, H, W), got shape {x.shape}")
+    return x, False
+
+
 def conv2d(
     input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: Any = 1, padding: Any = 0,
     dilation: Any = 1, groups: int = 1,
 ) -> Tensor:  # fmt: skip
-    """2-D cross-correlation of ``input`` (N, C, H, W) with ``weight`` (O, C/groups, kh, kw):
-    im2col (every window as a row, one copy) and one matrix product per group.
+    """2-D cross-correlation of ``input`` (N, C, H, W) or (C, H, W) with ``weight``
+    (O, C/groups, kh, kw): im2col (every window as a row, one strided copy) and one matrix
+    product per call (batched over groups).
 
     Example:
         >>> import chainrule as cr
@@ -429,42 +491,43 @@ def conv2d(
         (1, 2, 4, 4)
     """
     x, w = _t(input), _t(weight)
-    unbatched = x.ndim == 3
-    if unbatched:
-        x = S.reshape(x, (1, *x.shape))
-    if x.ndim != 4 or w.ndim != 4:
+    if x.ndim not in (3, 4) or w.ndim != 4:
         raise ValueError(
             f"conv2d: expected input (N, C, H, W) or (C, H, W) and weight (O, C/groups, kh, kw), "
-            f"got input {tuple(input.shape)} and weight {w.shape}"
+            f"got input {x.shape} and weight {w.shape}"
         )
+    x, unbatched = _batched(x, "conv2d")
     n, c, h, wd = x.shape
     o, cg, kh, kw = w.shape
-    if groups < 1 or c % groups or o % groups or cg * groups != c:
+    if groups < 1 or o % groups or cg * groups != c:
         raise ValueError(
-            f"conv2d: input has {c} channels but weight {w.shape} with groups={groups} "
-            f"expects {cg * groups}"
+            f"conv2d: input {x.shape} has {c} channels but weight {w.shape} with groups={groups} "
+            f"expects {cg * groups} (and out channels {o} divisible by groups)"
         )
     stride_, dilation_ = _pair(stride, "stride", "conv2d"), _pair(dilation, "dilation", "conv2d")
+    if min(stride_) < 1 or min(dilation_) < 1:
+        raise ValueError(f"conv2d: stride {stride_} and dilation {dilation_} must be positive")
     pads = _conv_padding(padding, (kh, kw), dilation_, stride_)
-    oh = N.conv_output_size(h, kh, stride_[0], pads[0], pads[1], dilation_[0])
-    ow = N.conv_output_size(wd, kw, stride_[1], pads[2], pads[3], dilation_[1])
+    oh = C.conv_output_size(h, kh, stride_[0], pads[0], pads[1], dilation_[0])
+    ow = C.conv_output_size(wd, kw, stride_[1], pads[2], pads[3], dilation_[1])
     if oh <= 0 or ow <= 0:
         raise ValueError(
             f"conv2d: kernel {(kh, kw)} (dilation {dilation_}) is larger than the padded input "
             f"{(h + pads[0] + pads[1], wd + pads[2] + pads[3])}"
         )
-    outs = []
-    og = o // groups
-    for gi in range(groups):
-        xg = x if groups == 1 else I.getitem(x, (slice(None), slice(gi * cg, (gi + 1) * cg)))
-        wg = w if groups == 1 else I.getitem(w, slice(gi * og, (gi + 1) * og))
-        cols = N.im2col(xg, (kh, kw), stride_, pads, dilation_, 0.0)  # (n*oh*ow, cg*kh*kw)
-        bg = None
-        if bias is not None:
-            bg = bias if groups == 1 else I.getitem(_t(bias), slice(gi * og, (gi + 1) * og))
-        y = N.linear(cols, S.reshape(wg, (og, cg * kh * kw)), *(() if bg is None else (bg,)))
-        outs.append(y)
-    y = outs[0] if groups == 1 else S.cat(*outs, axis=1)
+    b = None if bias is None else _t(bias)
+    if b is not None and b.shape != (o,):
+        raise ValueError(f"conv2d: bias must have shape ({o},) for weight {w.shape}, got {b.shape}")
+    cols = C.im2col(x, (kh, kw), stride_, pads, dilation_, 0.0)  # (n*oh*ow, c*kh*kw)
+    if groups == 1:
+        w2 = S.reshape(w, (o, c * kh * kw))
+        y = N.linear(cols, w2) if b is None else N.linear(cols, w2, b)
+    else:  # one batched product: (g, L, cg*kh*kw) @ (g, cg*kh*kw, o/g)
+        cols = S.permute(S.reshape(cols, (n * oh * ow, groups, cg * kh * kw)), (1, 0, 2))
+        wg = S.permute(S.reshape(w, (groups, o // groups, cg * kh * kw)), (0, 2, 1))
+        y = S.reshape(S.permute(cols @ wg, (1, 0, 2)), (n * oh * ow, o))
+        if b is not None:
+            y = y + b
     y = S.permute(S.reshape(y, (n, oh, ow, o)), (0, 3, 1, 2))
     return S.reshape(y, y.shape[1:]) if unbatched else y
 
@@ -473,24 +536,29 @@ def _pool_geometry(
     h: int, w: int, kernel: tuple, stride: tuple, padding: tuple, dilation: tuple, ceil: bool,
     op: str,
 ) -> tuple:  # fmt: skip
-    """Output size and (top, bottom, left, right) padding of a pooling window."""
-    out, pads = [], []
+    """(top, bottom, left, right) padding of a pooling window, with PyTorch's output size rule:
+    in ``ceil_mode`` the last window may hang over the end but must start inside the input."""
+    pads = []
     for size, k, s, p, d in zip((h, w), kernel, stride, padding, dilation):
+        if k < 1 or s < 1 or d < 1 or p < 0:
+            raise ValueError(
+                f"{op}: kernel_size {kernel}, stride {stride}, dilation {dilation} must be "
+                f"positive and padding {padding} non-negative"
+            )
         if p > k // 2:
             raise ValueError(f"{op}: padding {p} should be at most half the kernel size {k}")
         eff = d * (k - 1) + 1
         num = size + 2 * p - eff
         o = (-(-num // s) if ceil else num // s) + 1
-        if ceil and (o - 1) * s >= size + p:  # the last window must start inside the input
+        if ceil and (o - 1) * s >= size + p:
             o -= 1
         if o <= 0:
             raise ValueError(
-                f"{op}: kernel {k} is larger than the padded input size {size + 2 * p}"
+                f"{op}: kernel {k} (dilation {d}) is larger than the padded input size "
+                f"{size + 2 * p}"
             )
-        extra = max((o - 1) * s + eff - (size + 2 * p), 0)
-        out.append(o)
-        pads += [p, p + extra]
-    return out[0], out[1], tuple(pads)
+        pads += [p, p + max((o - 1) * s + eff - (size + 2 * p), 0)]
+    return tuple(pads)
 
 
 def _pool_args(kernel_size: Any, stride: Any, padding: Any, dilation: Any, op: str) -> tuple:
@@ -503,7 +571,10 @@ def max_pool2d(
     input: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0, dilation: Any = 1,
     ceil_mode: bool = False, return_indices: bool = False,
 ) -> Any:  # fmt: skip
-    """Maximum over each window; the gradient goes to the (first) maximal element, as PyTorch.
+    """Maximum over each window; the gradient goes to the first maximal element, as PyTorch.
+
+    The argmax runs on arrays (one strided comparison per kernel position); the output is a
+    gather at those indices, whose rule is a plain assignment when windows do not overlap.
 
     Example:
         >>> import chainrule as cr
@@ -511,34 +582,14 @@ def max_pool2d(
         tensor([[[[ 5.,  7.],
                   [13., 15.]]]])
     """
-    x = _t(input)
-    unbatched = x.ndim == 3
-    if unbatched:
-        x = S.reshape(x, (1, *x.shape))
-    if x.ndim != 4:
-        raise ValueError(f"max_pool2d: expected input (N, C, H, W) or (C, H, W), got {x.shape}")
+    x, unbatched = _batched(_t(input), "max_pool2d")
     k, s, p, d = _pool_args(kernel_size, stride, padding, dilation, "max_pool2d")
-    n, c, h, w = x.shape
-    oh, ow, pads = _pool_geometry(h, w, k, s, p, d, ceil_mode, "max_pool2d")
-    flat = S.reshape(x, (n * c, 1, h, w))
-    if k == s and d == (1, 1) and not any(pads) and h % k[0] == 0 and w % k[1] == 0:
-        # non-overlapping windows: a reshape and one transposing copy instead of im2col
-        win = S.reshape(x, (n * c, oh, k[0], ow, k[1]))
-        win = S.reshape(S.permute(win, (0, 1, 3, 2, 4)), (n * c * oh * ow, k[0] * k[1]))
-    else:
-        win = N.im2col(flat, k, s, pads, d, -np.inf)
-    arg = win._data.argmax(axis=1)[:, None]
-    out = S.reshape(I.gather(win, 1, arg), (n, c, oh, ow))
+    pads = _pool_geometry(x.shape[2], x.shape[3], k, s, p, d, ceil_mode, "max_pool2d")
+    idx, disjoint = C.window_argmax(x._data, k, s, pads, d)
+    out = C.pool_gather(x, idx, disjoint)
     if unbatched:
-        out = S.reshape(out, out.shape[1:])
-    if not return_indices:
-        return out
-    ky, kx = arg[:, 0] // k[1], arg[:, 0] % k[1]
-    oy, ox = np.divmod(np.arange(oh * ow), ow)
-    rows = np.tile(oy, n * c) * s[0] - pads[0] + ky * d[0]
-    cols = np.tile(ox, n * c) * s[1] - pads[2] + kx * d[1]
-    idx = (rows * w + cols).reshape(out.shape).astype(np.int64)
-    return out, Tensor._wrap(idx)
+        out, idx = S.reshape(out, out.shape[1:]), idx[0]
+    return (out, Tensor._wrap(idx)) if return_indices else out
 
 
 def avg_pool2d(
@@ -553,30 +604,25 @@ def avg_pool2d(
         tensor([[[[ 2.5,  4.5],
                   [10.5, 12.5]]]])
     """
-    x = _t(input)
-    unbatched = x.ndim == 3
-    if unbatched:
-        x = S.reshape(x, (1, *x.shape))
-    if x.ndim != 4:
-        raise ValueError(f"avg_pool2d: expected input (N, C, H, W) or (C, H, W), got {x.shape}")
+    x, unbatched = _batched(_t(input), "avg_pool2d")
     k, s, p, d = _pool_args(kernel_size, stride, padding, 1, "avg_pool2d")
-    n, c, h, w = x.shape
-    oh, ow, pads = _pool_geometry(h, w, k, s, p, d, ceil_mode, "avg_pool2d")
-    win = N.im2col(S.reshape(x, (n * c, 1, h, w)), k, s, pads, d, 0.0)
-    total = S.sum(win, (1,), False)
+    h, w = x.shape[2:]
+    pads = _pool_geometry(h, w, k, s, p, d, ceil_mode, "avg_pool2d")
+    total = C.window_sum(x, k, s, pads, d)
     if divisor_override:
-        div: Any = float(divisor_override)
+        out = total / float(divisor_override)
+    elif not any(pads):
+        out = total * (1.0 / (k[0] * k[1]))
     else:
-        # count the window cells inside the input (or inside input + padding when they count)
-        inside = np.zeros((1, 1, h + 2 * p[0], w + 2 * p[1]), dtype=x.dtype)
+        # count the cells of each window inside the input (or inside input + padding); the
+        # overhang that ceil_mode adds never counts
+        xp = array_module(x._data)
         if count_include_pad:
-            inside[...] = 1
+            ones, cpads = xp.ones((1, 1, h + 2 * p[0], w + 2 * p[1]), x.dtype), (0, pads[1] - p[0])
+            cpads += (0, pads[3] - p[1])
         else:
-            inside[:, :, p[0] : p[0] + h, p[1] : p[1] + w] = 1
-        extra = (0, pads[1] - p[0], 0, pads[3] - p[1])
-        cnt = N.im2col(inside, k, s, extra, d, 0.0).sum(axis=1)
-        div = np.tile(cnt, n * c)
-    out = S.reshape(total / div, (n, c, oh, ow))
+            ones, cpads = xp.ones((1, 1, h, w), x.dtype), pads
+        out = total / C.window_sum(ones, k, s, cpads, d)
     return S.reshape(out, out.shape[1:]) if unbatched else out
 
 
@@ -596,8 +642,9 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool 
         return x
     if p == 1.0:
         return x * 0
-    keep = default_rng().random(x.shape) >= p
-    mask = keep.astype(x.dtype) * (1.0 / (1.0 - p))
+    u = default_rng().random(x.shape, dtype=np.float32)
+    mask = array_module(x._data).asarray(u >= p).astype(x.dtype)
+    mask *= 1.0 / (1.0 - p)
     return x * mask
 
 
