@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Sequence
+from typing import Any
 
 from .value import Value, dot
 
@@ -17,11 +18,22 @@ class Module:
     """
 
     def parameters(self) -> list[Value]:
-        """Every weight and bias, in a fixed order."""
+        """Every weight and bias, in a fixed order (the base class has none).
+
+        Example:
+            >>> len(Neuron(3).parameters())
+            4
+        """
         return []
 
     def zero_grad(self) -> None:
-        """Set every parameter's ``grad`` to 0 (gradients accumulate otherwise)."""
+        """Set every parameter's ``grad`` to 0 (gradients accumulate otherwise).
+
+        Example:
+            >>> n = Neuron(2); n([1.0, 2.0]).backward(); n.zero_grad()
+            >>> [p.grad for p in n.parameters()]
+            [0.0, 0.0, 0.0]
+        """
         for p in self.parameters():
             p.grad = 0.0
 
@@ -29,8 +41,10 @@ class Module:
 class Neuron(Module):
     """``relu(w . x + b)`` (or linear with ``nonlin=False``); weights from U(-1, 1), bias 0.
 
-    ``fused=True`` (default) computes ``w . x + b`` as one ``dot`` node; ``fused=False`` builds
-    it gate by gate (``*`` and ``+`` per input), as micrograd does, to see every step.
+    ``fused=True`` (default) computes ``w . x + b`` as one ``dot`` node whose operands are the
+    weights, the inputs and the bias; ``fused=False`` builds it gate by gate (``*`` and ``+`` per
+    input), as micrograd does, to see every step. Weights are drawn from ``rng`` (a
+    ``random.Random``) or, as in micrograd, from the ``random`` module (``random.seed(...)``).
 
     Example:
         >>> random.seed(0)
@@ -41,9 +55,19 @@ class Neuron(Module):
         True
     """
 
-    def __init__(self, nin: int, nonlin: bool = True, fused: bool = True, name: str = "") -> None:
+    def __init__(
+        self,
+        nin: int,
+        nonlin: bool = True,
+        fused: bool = True,
+        name: str = "",
+        rng: random.Random | None = None,
+    ) -> None:
+        if not isinstance(nin, int) or nin < 1:
+            raise ValueError(f"Neuron: nin must be a positive int, got {nin!r}")
+        uniform = (rng or random).uniform
         prefix = f"{name}." if name else ""
-        self.w = [Value(random.uniform(-1, 1), label=f"{prefix}w[{i}]") for i in range(nin)]
+        self.w = [Value(uniform(-1, 1), label=f"{prefix}w[{i}]") for i in range(nin)]
         self.b = Value(0.0, label=f"{prefix}b")
         self.nonlin = nonlin
         self.fused = fused
@@ -74,11 +98,15 @@ class Layer(Module):
         128
     """
 
-    def __init__(self, nin: int, nout: int, name: str = "", **kwargs: bool) -> None:
+    def __init__(self, nin: int, nout: int, name: str = "", **kwargs: Any) -> None:
+        if not isinstance(nout, int) or nout < 1:
+            raise ValueError(f"Layer: nout must be a positive int, got {nout!r}")
         prefix = f"{name}." if name else ""
         self.neurons = [Neuron(nin, name=f"{prefix}neurons.{i}", **kwargs) for i in range(nout)]
 
     def __call__(self, x: Sequence[Value | float]) -> Value | list[Value]:
+        # wrap plain numbers once, so every neuron shares one input node per x_i
+        x = [xi if isinstance(xi, Value) else Value(xi) for xi in x]
         out = [n(x) for n in self.neurons]
         return out[0] if len(out) == 1 else out
 
@@ -92,18 +120,28 @@ class Layer(Module):
 class MLP(Module):
     """Layers composed, the last one linear: ``MLP(2, [16, 16, 1])`` has 337 parameters.
 
+    Parameters are labelled by position (``'layers.0.neurons.3.w[1]'``, ``'layers.2.neurons.0.b'``)
+    so drawings show the weights as named nodes. ``seed`` draws the weights from
+    ``random.Random(seed)``; without it they come from the ``random`` module, as in micrograd.
+
     Example:
         >>> random.seed(1)
         >>> model = MLP(2, [16, 16, 1])
         >>> len(model.parameters()), model.parameters()[0].label
         (337, 'layers.0.neurons.0.w[0]')
+        >>> MLP(2, [3, 1], seed=0)([1.0, 2.0]).data == MLP(2, [3, 1], seed=0)([1.0, 2.0]).data
+        True
     """
 
-    def __init__(self, nin: int, nouts: Sequence[int], fused: bool = True) -> None:
+    def __init__(
+        self, nin: int, nouts: Sequence[int], fused: bool = True, seed: int | None = None
+    ) -> None:
         sizes = [nin, *nouts]
+        rng = None if seed is None else random.Random(seed)
+        last = len(nouts) - 1
         self.layers = [
             Layer(
-                sizes[i], sizes[i + 1], name=f"layers.{i}", nonlin=i != len(nouts) - 1, fused=fused
+                sizes[i], sizes[i + 1], name=f"layers.{i}", nonlin=i != last, fused=fused, rng=rng
             )
             for i in range(len(nouts))
         ]

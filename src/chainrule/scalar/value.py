@@ -4,11 +4,26 @@ Every op records its operands (``_prev``) and, computed right away in the forwar
 derivative of its result with respect to each operand (``_local``) with the formula in words
 (``_formulas``). Backward is then the chain rule in its plainest form: visit the nodes in reverse
 topological order and add ``local * out.grad`` into each operand's ``grad``.
+
+The graph, as ``chainrule.viz`` reads it (a contract: keep it):
+
+- ``_prev``: the operands in argument order; ``a * a`` has ``_prev == (a, a)``.
+- ``_op``: ``''`` for a leaf; ``'+'``, ``'-'``, ``'*'``, ``'/'`` (subtraction and division are
+  their own ops, not micrograd's ``a + (-1 * b)`` and ``a * b**-1``); ``'neg'`` for ``-a``;
+  ``'**k'`` for a power with its exponent (``'**2'``, ``'**-1'``, ``'**0.5'``); ``'relu'``,
+  ``'tanh'``, ``'sigmoid'``, ``'exp'``, ``'log'``; and ``'dot'`` for a neuron's fused
+  ``w . x + b`` (see ``dot``). A Python number operand becomes a leaf ``Value`` of its own.
+- ``_local``: one float per ``_prev`` entry, d(self)/d(operand), computed in the forward pass.
+- ``_formulas``: one string per ``_prev`` entry, the same derivative in words
+  (``'d(a*b)/da = b'``).
+- ``label``: a name for drawings (``''`` when unnamed).
 """
 
 from __future__ import annotations
 
 import math
+import numbers
+import operator
 from collections.abc import Iterable
 
 Number = int | float
@@ -36,7 +51,7 @@ class Value:
         _local: tuple = (),
         _formulas: tuple = (),
     ) -> None:
-        self.data = float(data)
+        self.data = data if data.__class__ is float else _as_float(data)
         self.grad = 0.0
         self._prev = _prev
         self._op = _op
@@ -76,6 +91,12 @@ class Value:
     def __rtruediv__(self, other: Number) -> Value:
         return Value(other) / self
 
+    def __rpow__(self, base: Number) -> Value:
+        raise TypeError(
+            f"{type(base).__name__} ** Value is not supported: the exponent must be an int or "
+            "float (use (v * math.log(base)).exp() for base^v)"
+        )
+
     def __neg__(self) -> Value:
         return Value(-self.data, (self,), "neg", "", (-1.0,), _NEG)
 
@@ -85,8 +106,10 @@ class Value:
                 "Value ** Value is not supported: the exponent must be an int or float "
                 "(use (b * a.log()).exp() for a^b with b a Value)"
             )
-        if not isinstance(k, (int, float)):
+        if not isinstance(k, numbers.Real):
             raise TypeError(f"Value ** {type(k).__name__}: the exponent must be an int or float")
+        if self.data == 0 and k < 0:
+            raise ZeroDivisionError(f"Value ** {k}: 0 cannot be raised to a negative power")
         out = self.data**k
         if isinstance(out, complex):
             raise ValueError(f"Value ** {k}: a negative base {self.data} gives a complex result")
@@ -95,28 +118,53 @@ class Value:
 
     # ----- functions ----------------------------------------------------------------------
     def relu(self) -> Value:
-        """``max(x, 0)``."""
+        """``max(x, 0)``; local derivative 1 where ``x > 0``, else 0.
+
+        Example:
+            >>> Value(-2.0).relu().data, Value(3.0).relu()._local
+            (0.0, (1.0,))
+        """
         pos = self.data > 0
         return Value(self.data if pos else 0.0, (self,), "relu", "", (1.0 if pos else 0.0,), _RELU)
 
     def tanh(self) -> Value:
-        """Hyperbolic tangent."""
+        """Hyperbolic tangent; local derivative ``1 - tanh(x)^2``.
+
+        Example:
+            >>> t = Value(0.0).tanh(); t.data, t._local
+            (0.0, (1.0,))
+        """
         t = math.tanh(self.data)
         return Value(t, (self,), "tanh", "", (1.0 - t * t,), _TANH)
 
     def sigmoid(self) -> Value:
-        """``1 / (1 + e^-x)``, one gate with local derivative ``s (1 - s)`` (seed 003)."""
+        """``1 / (1 + e^-x)``, one gate with local derivative ``s (1 - s)`` (seed 003).
+
+        Example:
+            >>> s = Value(0.0).sigmoid(); s.data, s._local
+            (0.5, (0.25,))
+        """
         x = self.data
         s = 1.0 / (1.0 + math.exp(-x)) if x >= 0 else math.exp(x) / (1.0 + math.exp(x))
         return Value(s, (self,), "sigmoid", "", (s * (1.0 - s),), _SIGMOID)
 
     def exp(self) -> Value:
-        """``e^x``."""
+        """``e^x``; its local derivative is ``e^x`` again.
+
+        Example:
+            >>> e = Value(0.0).exp(); e.data, e._formulas
+            (1.0, ('d e^a/da = e^a',))
+        """
         e = math.exp(self.data)
         return Value(e, (self,), "exp", "", (e,), _EXP)
 
     def log(self) -> Value:
-        """Natural logarithm (``x > 0``)."""
+        """Natural logarithm (``x > 0``); local derivative ``1/x``.
+
+        Example:
+            >>> Value(4.0).log()._local
+            (0.25,)
+        """
         if self.data <= 0:
             raise ValueError(f"Value.log: the logarithm needs a positive number, got {self.data}")
         return Value(math.log(self.data), (self,), "log", "", (1.0 / self.data,), _LOG)
@@ -131,19 +179,21 @@ class Value:
             >>> [v.label or v._op for v in (b + a).topological_order()]
             ['a', '', '*', '+']
         """
+        # depth-first, with an explicit stack of (node, iterator over its operands)
         order: list[Value] = []
-        seen: set[Value] = set()
-        stack: list[tuple[Value, bool]] = [(self, False)]
-        while stack:
-            v, done = stack.pop()
-            if done:
-                order.append(v)
-            elif v not in seen:
-                seen.add(v)
-                stack.append((v, True))
-                for p in reversed(v._prev):
-                    if p not in seen:
-                        stack.append((p, False))
+        seen = {self}
+        nodes = [self]
+        iters = [iter(self._prev)]
+        while nodes:
+            for p in iters[-1]:
+                if p not in seen:
+                    seen.add(p)
+                    nodes.append(p)
+                    iters.append(iter(p._prev))
+                    break
+            else:  # every operand is placed: place the node
+                order.append(nodes.pop())
+                iters.pop()
         return order
 
     def backward(self) -> None:
@@ -168,6 +218,14 @@ class Value:
         return f"Value(data={self.data:.6g}, grad={self.grad:.6g})"
 
 
+def _as_float(data: object) -> float:
+    if isinstance(data, Value):
+        raise TypeError("Value(Value(...)): pass a number; use the Value itself instead")
+    if not isinstance(data, numbers.Real) and not hasattr(data, "__float__"):
+        raise TypeError(f"Value needs a real number, got {type(data).__name__}: {data!r}")
+    return float(data)
+
+
 def dot(weights: Iterable[Value], inputs: Iterable[Value | Number], bias: Value) -> Value:
     """``sum_i w_i x_i + b`` as one node whose operands are every weight, every input and the
     bias (the weights stay nodes of the graph, seed 002), with local derivatives ``x_i``, ``w_i``
@@ -180,19 +238,26 @@ def dot(weights: Iterable[Value], inputs: Iterable[Value | Number], bias: Value)
         (1.0, [-1.0, -2.0], 1.0)
     """
     ws = tuple(weights)
-    xs = tuple(x if isinstance(x, Value) else Value(x) for x in inputs)
-    if len(ws) != len(xs):
-        raise ValueError(f"dot: {len(ws)} weights but {len(xs)} inputs")
-    wd = [w.data for w in ws]
-    xd = [x.data for x in xs]
-    total = bias.data
-    for a, b in zip(wd, xd):
-        total += a * b
+    xs = tuple(inputs)
     n = len(ws)
-    formulas = (_DOT_W,) * n + (_DOT_X,) * n + (_DOT_B,)
+    if n != len(xs):
+        raise ValueError(f"dot: {n} weights but {len(xs)} inputs")
+    if not set(map(type, xs)) <= _VALUE_TYPE:  # C-speed check; wrap numbers only when present
+        xs = tuple(x if isinstance(x, Value) else Value(x) for x in xs)
+    wd = list(map(_data, ws))
+    xd = list(map(_data, xs))
+    # b + w0*x0 + w1*x1 + ..., in micrograd's order
+    total = sum(map(_mul, wd, xd), bias.data)
+    formulas = _DOT_FORMULAS.get(n)
+    if formulas is None:
+        formulas = _DOT_FORMULAS[n] = (_DOT_W,) * n + (_DOT_X,) * n + (_DOT_B,)
     return Value(total, ws + xs + (bias,), "dot", "", (*xd, *wd, 1.0), formulas)
 
 
+_data = operator.attrgetter("data")
+_mul = operator.mul
+_VALUE_TYPE = {Value}
+_DOT_FORMULAS: dict[int, tuple[str, ...]] = {}
 _ONES = (1.0, 1.0)
 _SUB_LOCAL = (1.0, -1.0)
 _ADD = ("d(a+b)/da = 1", "d(a+b)/db = 1")
