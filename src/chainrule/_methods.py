@@ -46,9 +46,14 @@ def _pow(self: Tensor, exponent: Any) -> Tensor:
 
 
 def _rpow(self: Tensor, base: Any) -> Tensor:
-    return F.pow(
-        F.as_tensor(base, dtype=self.dtype) if not isinstance(base, Tensor) else base, self
-    )
+    if isinstance(base, np.generic):
+        base = base.item()
+    if not isinstance(base, (int, float)):
+        return F.pow(base, self)
+    x = self
+    if isinstance(base, float) and x.dtype.kind in "iub":  # 2.5 ** int tensor is float
+        x = x.to(F.get_default_dtype())
+    return F.pow(F.as_tensor(base, dtype=x.dtype), x)
 
 
 def _abs(self: Tensor) -> Tensor:

@@ -10,6 +10,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from .dtypes import get_default_dtype
 from .ops import elementwise as E
 from .ops import index as I
 from .ops import linalg as L
@@ -22,19 +23,54 @@ def _t(x: Any) -> Tensor:
     return x if isinstance(x, Tensor) else as_tensor(x)
 
 
+def _float(x: Any) -> Tensor:
+    """``x`` as a floating tensor: exp, log, sin... of an integer tensor give the default float
+    dtype, as in PyTorch (NumPy would give float64)."""
+    t = _t(x)
+    return t if t._data.dtype.kind in "fc" else I.cast(t, dtype=get_default_dtype())
+
+
 def _operand(x: Any) -> Any:
     # Python numbers stay numbers (NumPy keeps float32 float32 with them), arrays stay arrays.
     if isinstance(x, (Tensor, int, float, bool)):
-        return x
+        # np.float64 is a float subclass: as a NumPy scalar it would make float32 float64
+        return x.item() if isinstance(x, np.generic) else x
     if isinstance(x, np.ndarray) or type(x).__module__.startswith("cupy"):
         return as_tensor(x)
-    if isinstance(x, (list, tuple, np.generic)):
+    if isinstance(x, np.generic):  # a NumPy scalar acts as a Python number, as in PyTorch
+        return x.item()
+    if isinstance(x, (list, tuple)):
         return as_tensor(x)
     raise TypeError(f"unsupported operand of type {type(x).__name__}")
 
 
+def _promote(a: Any, b: Any) -> tuple:
+    """PyTorch's type promotion where NumPy's differs, so no silent float64 appears.
+
+    A float tensor and an int/bool tensor give the float dtype (NumPy: float32 + int64 is
+    float64); an int/bool tensor and a Python float give the default float dtype; a 0-d float
+    tensor does not decide the dtype of a dimensioned float tensor.
+    """
+    if isinstance(a, Tensor):
+        if isinstance(b, Tensor):
+            da, db = a._data.dtype, b._data.dtype
+            if da == db:
+                return a, b
+            fa, fb = da.kind == "f", db.kind == "f"
+            if fa and (db.kind in "iub" or (fb and b.ndim == 0 and a.ndim > 0)):
+                return a, I.cast(b, dtype=da)
+            if fb and (da.kind in "iub" or (fa and a.ndim == 0 and b.ndim > 0)):
+                return I.cast(a, dtype=db), b
+            return a, b
+        if isinstance(b, float) and a._data.dtype.kind in "iub":
+            return I.cast(a, dtype=get_default_dtype()), b
+    elif isinstance(a, float) and isinstance(b, Tensor) and b._data.dtype.kind in "iub":
+        return a, I.cast(b, dtype=get_default_dtype())
+    return a, b
+
+
 def _binary(prim: Any, a: Any, b: Any) -> Tensor:
-    a, b = _operand(a), _operand(b)
+    a, b = _promote(_operand(a), _operand(b))
     try:
         return prim(a, b)
     except ValueError as e:
@@ -100,7 +136,16 @@ def div(input: Any, other: Any) -> Tensor:
         >>> cr.div(cr.tensor([1.0, 2.0]), 2.0)
         tensor([0.5, 1. ])
     """
-    return _binary(E.div, input, other)
+    a, b = _operand(input), _operand(other)
+    if _is_integral(a) and _is_integral(b):  # true division of integers gives floats
+        a = a.to(get_default_dtype()) if isinstance(a, Tensor) else builtins.float(a)
+    return _binary(E.div, a, b)
+
+
+def _is_integral(x: Any) -> bool:
+    if isinstance(x, Tensor):
+        return x._data.dtype.kind in "iub"
+    return isinstance(x, int)
 
 
 true_divide = div
@@ -156,7 +201,7 @@ def exp(input: Tensor) -> Tensor:
         >>> cr.exp(cr.tensor(0.0))
         tensor(1.)
     """
-    return E.exp(_t(input))
+    return E.exp(_float(input))
 
 
 def log(input: Tensor) -> Tensor:
@@ -167,7 +212,7 @@ def log(input: Tensor) -> Tensor:
         >>> cr.log(cr.tensor(1.0))
         tensor(0.)
     """
-    return E.log(_t(input))
+    return E.log(_float(input))
 
 
 def log1p(input: Tensor) -> Tensor:
@@ -178,7 +223,7 @@ def log1p(input: Tensor) -> Tensor:
         >>> cr.log1p(cr.tensor(0.0))
         tensor(0.)
     """
-    return E.log1p(_t(input))
+    return E.log1p(_float(input))
 
 
 def expm1(input: Tensor) -> Tensor:
@@ -189,7 +234,7 @@ def expm1(input: Tensor) -> Tensor:
         >>> cr.expm1(cr.tensor(0.0))
         tensor(0.)
     """
-    return E.expm1(_t(input))
+    return E.expm1(_float(input))
 
 
 def sqrt(input: Tensor) -> Tensor:
@@ -200,7 +245,7 @@ def sqrt(input: Tensor) -> Tensor:
         >>> cr.sqrt(cr.tensor(4.0))
         tensor(2.)
     """
-    return E.sqrt(_t(input))
+    return E.sqrt(_float(input))
 
 
 def abs(input: Tensor) -> Tensor:  # noqa: A001
@@ -233,7 +278,7 @@ def sin(input: Tensor) -> Tensor:
         >>> cr.sin(cr.tensor(0.0))
         tensor(0.)
     """
-    return E.sin(_t(input))
+    return E.sin(_float(input))
 
 
 def cos(input: Tensor) -> Tensor:
@@ -244,7 +289,7 @@ def cos(input: Tensor) -> Tensor:
         >>> cr.cos(cr.tensor(0.0))
         tensor(1.)
     """
-    return E.cos(_t(input))
+    return E.cos(_float(input))
 
 
 def tanh(input: Tensor) -> Tensor:
@@ -255,7 +300,7 @@ def tanh(input: Tensor) -> Tensor:
         >>> cr.tanh(cr.tensor(0.0))
         tensor(0.)
     """
-    return E.tanh(_t(input))
+    return E.tanh(_float(input))
 
 
 def sigmoid(input: Tensor) -> Tensor:
@@ -266,7 +311,7 @@ def sigmoid(input: Tensor) -> Tensor:
         >>> cr.sigmoid(cr.tensor(0.0))
         tensor(0.5)
     """
-    return E.sigmoid(_t(input))
+    return E.sigmoid(_float(input))
 
 
 def relu(input: Tensor) -> Tensor:
@@ -299,7 +344,7 @@ def rsqrt(input: Tensor) -> Tensor:
         >>> cr.rsqrt(cr.tensor(4.0))
         tensor(0.5)
     """
-    return 1 / E.sqrt(_t(input))
+    return 1 / E.sqrt(_float(input))
 
 
 def clamp(input: Tensor, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002
@@ -535,8 +580,8 @@ def amax(
         tensor([3., 4.])
     """
     x = _t(input)
-    _nonempty(x, "amax")
     axes = S.normalize_dims(_dim_arg(dim if dim != () else None, axis), x.ndim, "amax")
+    _nonempty(x, "amax", axes)
     return R.amax(x, axes, _keep(keepdim, keepdims))
 
 
@@ -552,13 +597,14 @@ def amin(
         tensor([1., 2.])
     """
     x = _t(input)
-    _nonempty(x, "amin")
     axes = S.normalize_dims(_dim_arg(dim if dim != () else None, axis), x.ndim, "amin")
+    _nonempty(x, "amin", axes)
     return R.amin(x, axes, _keep(keepdim, keepdims))
 
 
-def _nonempty(x: Tensor, op: str) -> None:
-    if x.numel() == 0:
+def _nonempty(x: Tensor, op: str, axes: tuple | None = None) -> None:
+    # Reducing a zero-size tensor over non-empty dims is fine: (0, 3).amax(dim=1) has shape (0,).
+    if x.numel() == 0 and (axes is None or builtins.any(x.shape[a] == 0 for a in axes)):
         raise RuntimeError(f"{op}: cannot reduce a tensor with no elements (shape {x.shape})")
 
 
@@ -570,8 +616,8 @@ class ValuesIndices(NamedTuple):
 
 
 def _select(x: Tensor, dim: int, keepdim: bool, arg: Any, op: str) -> ValuesIndices:
-    _nonempty(x, op)
     d = S.normalize_dim(dim, x.ndim, op)
+    _nonempty(x, op, (d,) if x.ndim else None)
     idx = np.expand_dims(arg(x._data, axis=d), d) if x.ndim else np.asarray(0)
     if x.ndim == 0:
         return ValuesIndices(x, Tensor._wrap(np.asarray(0)))
@@ -645,7 +691,7 @@ def argmin(
 
 def _arg(input: Tensor, dim: Any, keepdim: bool, op: str) -> Tensor:
     x = _t(input)
-    _nonempty(x, op)
+    _nonempty(x, op, None if dim is None or x.ndim == 0 else (S.normalize_dim(dim, x.ndim, op),))
     fn = getattr(x._data, op)
     if dim is None:
         out = fn()

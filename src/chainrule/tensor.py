@@ -29,12 +29,15 @@ def _convert(data: Any, dtype: Any = None) -> Any:
         return data
     if isinstance(data, np.generic):
         return np.asarray(data)
-    arr = np.asarray(data)
+    try:
+        arr = np.asarray(data)
+    except ValueError as e:  # ragged nested lists
+        raise ValueError(f"tensor: cannot make a tensor from {type(data).__name__}: {e}") from None
     if arr.dtype == np.float64:
         arr = arr.astype(dtypes.get_default_dtype())
     elif arr.dtype.kind in "iu":
         arr = arr.astype(np.int64)
-    elif arr.dtype.kind == "O":
+    elif arr.dtype.kind in "OUSVMm":  # objects, strings, dates: not numbers
         raise TypeError(f"tensor: cannot make a tensor from {type(data).__name__} data")
     return arr
 

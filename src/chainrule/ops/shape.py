@@ -36,8 +36,10 @@ def normalize_dims(dim: Any, ndim: int, op: str = "") -> tuple | None:
     if isinstance(dim, (list, tuple)):
         if len(dim) == 0:
             return None
-        return tuple(sorted({normalize_dim(int(d), ndim, op) for d in dim}))
-    return (normalize_dim(int(dim), ndim, op),)
+        dims = tuple(sorted({normalize_dim(int(d), ndim, op) for d in dim}))
+    else:
+        dims = (normalize_dim(int(dim), ndim, op),)
+    return dims if ndim else None  # a 0-d tensor accepts dim 0 / -1, as in PyTorch: all dims
 
 
 reshape = Primitive(
