@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import chainrule.nn.functional as F
 import numpy as np
 import torch
 
 import chainrule as cr
+import chainrule.nn.functional as F
 from chainrule import nn, optim
 
 Step = Callable[[], Any]

@@ -19,6 +19,7 @@ from ..functions import pad, relu, sigmoid, tanh
 from ..ops import conv as C
 from ..ops import elementwise as E
 from ..ops import index as I
+from ..ops import linalg as L
 from ..ops import nnops as N
 from ..ops import shape as S
 from ..random import default_rng
@@ -482,8 +483,8 @@ def conv2d(
     dilation: Any = 1, groups: int = 1,
 ) -> Tensor:  # fmt: skip
     """2-D cross-correlation of ``input`` (N, C, H, W) or (C, H, W) with ``weight``
-    (O, C/groups, kh, kw): im2col (every window as a row, one strided copy) and one matrix
-    product per call (batched over groups).
+    (O, C/groups, kh, kw): im2col (every window as a column, one strided copy per kernel
+    position) and one matrix product ``W @ cols`` per call (batched over groups).
 
     Example:
         >>> import chainrule as cr
@@ -518,17 +519,15 @@ def conv2d(
     b = None if bias is None else _t(bias)
     if b is not None and b.shape != (o,):
         raise ValueError(f"conv2d: bias must have shape ({o},) for weight {w.shape}, got {b.shape}")
-    cols = C.im2col(x, (kh, kw), stride_, pads, dilation_, 0.0)  # (n*oh*ow, c*kh*kw)
+    cols = C.im2col(x, (kh, kw), stride_, pads, dilation_, 0.0)  # (c*kh*kw, n*oh*ow)
     if groups == 1:
-        w2 = S.reshape(w, (o, c * kh * kw))
-        y = N.linear(cols, w2) if b is None else N.linear(cols, w2, b)
-    else:  # one batched product: (g, L, cg*kh*kw) @ (g, cg*kh*kw, o/g)
-        cols = S.permute(S.reshape(cols, (n * oh * ow, groups, cg * kh * kw)), (1, 0, 2))
-        wg = S.permute(S.reshape(w, (groups, o // groups, cg * kh * kw)), (0, 2, 1))
-        y = S.reshape(S.permute(cols @ wg, (1, 0, 2)), (n * oh * ow, o))
-        if b is not None:
-            y = y + b
-    y = S.permute(S.reshape(y, (n, oh, ow, o)), (0, 3, 1, 2))
+        y = L.matmul(S.reshape(w, (o, c * kh * kw)), cols)  # (o, n*oh*ow): one GEMM
+    else:  # one batched product: (g, o/g, cg*kh*kw) @ (g, cg*kh*kw, n*oh*ow)
+        wg = S.reshape(w, (groups, o // groups, cg * kh * kw))
+        y = L.matmul(wg, S.reshape(cols, (groups, cg * kh * kw, n * oh * ow)))
+        y = S.reshape(y, (o, n * oh * ow))
+    # channel-major to PyTorch's (n, o, oh, ow) plus the bias, in one pass
+    y = C.to_nchw(y, n, oh, ow) if b is None else C.to_nchw(y, n, oh, ow, b)
     return S.reshape(y, y.shape[1:]) if unbatched else y
 
 

@@ -22,7 +22,21 @@ def _xp(*arrays: Any) -> Any:
 
 
 def _where_fwd(c: Any, a: Any, b: Any) -> Any:
-    return _xp(c, a, b).where(c, a, b)
+    xp = _xp(c, a, b)
+    # The gradient rules of relu, clamp, maximum... select against 0. NumPy's where is ~10x
+    # slower than a masked product there, which is exact for finite values (+0 turns -0 into 0).
+    if (
+        isinstance(b, (int, float))
+        and b == 0
+        and getattr(getattr(c, "dtype", None), "kind", "") == "b"
+        and c.shape == getattr(a, "shape", None)
+        and a.dtype.kind == "f"
+        and xp.isfinite(a).all()
+    ):
+        out = a * c
+        out += 0
+        return out
+    return xp.where(c, a, b)
 
 
 where = Primitive(
