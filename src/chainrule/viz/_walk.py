@@ -151,21 +151,7 @@ def walk(root: Any, params: Any = None) -> list[GNode]:
 
 
 def _walk_values(root: Any, names: dict[int, str]) -> list[GNode]:
-    order: list[Any] = []
-    seen: set[int] = set()
-    stack: list[tuple[Any, bool]] = [(root, False)]
-    while stack:
-        v, done = stack.pop()
-        if done:
-            order.append(v)
-            continue
-        if id(v) in seen:
-            continue
-        seen.add(id(v))
-        stack.append((v, True))
-        for p in reversed(v._prev):
-            if id(p) not in seen:
-                stack.append((p, False))
+    order = root.topological_order()
     nodes: dict[int, GNode] = {}
     for i, v in enumerate(order):
         name = names.get(id(v)) or getattr(v, "label", "")
