@@ -56,7 +56,7 @@ def main() -> int:
         ok &= met
         print(
             f"  {model}: test accuracy {m['test_accuracy']:.4f} (target {TARGETS[model]:.2f}, "
-            f"{'met' if met else 'MISSED'}), {m['epochs']} epochs, training "
+            f"{'met' if met else 'MISSED'}), {len(m['epochs'])} epochs, training "
             f"{m['train_seconds']:.0f} s, wall {m['wall_seconds']:.0f} s"
         )
     return 0 if ok else 1

@@ -1070,6 +1070,28 @@ def getitem(input: Tensor, key: Any) -> Tensor:
         raise IndexError(f"index: {e} (tensor of shape {input.shape})") from None
 
 
+def setitem(input: Tensor, key: Any, value: Any) -> Tensor:
+    """A copy of ``input`` with ``input[key] = value``: the out-of-place form of assignment that
+    ``x[key] = value`` records. Gradients flow to ``input`` (outside ``key``) and to ``value``.
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.functions.setitem(cr.zeros(3), 1, cr.tensor(7.0))
+        tensor([0., 7., 0.])
+    """
+    k = _key(key)
+    try:
+        return I.setitem(input, value, k)
+    except IndexError as e:
+        raise IndexError(f"setitem: {e} (tensor of shape {tuple(input.shape)})") from None
+    except ValueError as e:
+        vshape = tuple(getattr(value, "shape", ()))
+        raise ValueError(
+            f"setitem: cannot assign a value of shape {vshape} to tensor[{key!r}] of a tensor "
+            f"of shape {tuple(input.shape)}: {e}"
+        ) from None
+
+
 def gather(input: Tensor, dim: int, index: Any) -> Tensor:
     """Pick ``input[..., index[i, j], ...]`` along ``dim``; the gradient scatter-adds back.
 

@@ -54,7 +54,9 @@ class Tensor:
         tensor([ 4., -6.])
     """
 
-    __slots__ = ("_data", "grad", "_requires_grad", "_node", "_retains_grad", "__weakref__")
+    __slots__ = (
+        "_data", "grad", "_requires_grad", "_node", "_retains_grad", "_version", "__weakref__"
+    )  # fmt: skip
     __array_ufunc__ = None  # let `ndarray * Tensor` reach Tensor.__rmul__
     __array_priority__ = 1000
 
@@ -64,6 +66,7 @@ class Tensor:
         self._node = None
         self._retains_grad = False
         self._requires_grad = False
+        self._version = 0
         if requires_grad:
             self.requires_grad = True
 
@@ -75,6 +78,7 @@ class Tensor:
         t._requires_grad = False
         t._node = None
         t._retains_grad = False
+        t._version = 0
         return t
 
     # ----- autograd state -------------------------------------------------------------
@@ -325,85 +329,190 @@ class Tensor:
         return (self[i] for i in range(self._data.shape[0]))
 
     # ----- in-place ------------------------------------------------------------------
-    def _inplace(self, op: str, other: Any) -> Tensor:
-        from . import ops
-
+    # Every in-place change bumps ``_version``; each recorded node remembers the versions it saw
+    # and backward refuses to run a node whose tensors changed since (as PyTorch does). While a
+    # graph is being recorded an in-place op is recorded out of place: the tensor gets the new
+    # array and a new ``grad_fn``, and the old array, which earlier nodes may have saved, stays
+    # as it was.
+    def _update(self, op: str, out_of_place: Any, in_place: Any, other: Any = None) -> Tensor:
+        """Apply an in-place op: ``in_place(array)`` mutates the array directly when no graph is
+        recorded; otherwise ``out_of_place(tensor)`` computes the new value and is recorded."""
         if STATE.enabled and (
-            self.requires_grad or (isinstance(other, Tensor) and other.requires_grad)
+            self._requires_grad or (isinstance(other, Tensor) and other._requires_grad)
         ):
-            if self.is_leaf and self.requires_grad:
-                raise RuntimeError(
-                    f"a leaf Variable that requires grad is being used in an in-place "
-                    f"operation ({op}); wrap the update in chainrule.no_grad()"
-                )
-            return getattr(ops, op)(self, other)  # out of place, and the name is rebound
-        o = other._data if isinstance(other, Tensor) else other
-        fn = {"add": "__iadd__", "sub": "__isub__", "mul": "__imul__", "div": "__itruediv__"}
+            self._rebase(op, out_of_place)
+            return self
         try:
-            getattr(self._data, fn[op])(o)
+            in_place(self._data)
         except (ValueError, TypeError) as e:
+            oshape = tuple(np.shape(other._data if isinstance(other, Tensor) else other))
             raise RuntimeError(
-                f"{op}_: cannot update a tensor of shape {tuple(self.shape)} and dtype "
-                f"{self.dtype} in place with shape {tuple(np.shape(o))}: {e}"
+                f"{op}: cannot update a tensor of shape {tuple(self.shape)} and dtype "
+                f"{self.dtype} in place with a value of shape {oshape}: {e}"
             ) from None
+        self._version += 1
         return self
 
+    def _rebase(self, op: str, out_of_place: Any) -> None:
+        if self._node is None and self._requires_grad:
+            raise RuntimeError(
+                f"{op}: a leaf Variable that requires grad is being used in an in-place "
+                f"operation; wrap the update in chainrule.no_grad()"
+            )
+        if getattr(self._data, "base", None) is not None:
+            raise RuntimeError(
+                f"{op}: in-place update of a view (a tensor of shape {tuple(self.shape)} that "
+                f"shares memory with another) while a graph is recorded is not supported: the "
+                f"tensor it views would not change; use the out-of-place form "
+                f"(y = y + ...), or .clone() the view first"
+            )
+        old = Tensor._wrap(self._data)
+        old._node, old._requires_grad, old._version = self._node, self._requires_grad, self._version
+        res = out_of_place(old)
+        _repoint(res._node, self, old)
+        if res.shape != self.shape:
+            raise RuntimeError(
+                f"{op}: the result has shape {tuple(res.shape)}, which cannot be written in place "
+                f"into a tensor of shape {tuple(self.shape)}"
+            )
+        if res.dtype != self.dtype:
+            if self.dtype.kind not in "fc":
+                raise RuntimeError(
+                    f"{op}: result type {res.dtype} can't be cast to the desired output type "
+                    f"{self.dtype}"
+                )
+            res = res.to(self.dtype)
+        self._data, self._node, self._requires_grad = res._data, res._node, res._requires_grad
+        self._version += 1
+        if res._node is not None:
+            res._node.version += self._version
+
+    def _arith_(self, op: str, other: Any) -> Tensor:
+        from . import functions as F
+
+        fn = {"add": "__iadd__", "sub": "__isub__", "mul": "__imul__", "div": "__itruediv__"}[op]
+        o = other._data if isinstance(other, Tensor) else other
+        return self._update(
+            f"{op}_", lambda old: getattr(F, op)(old, other), lambda a: getattr(a, fn)(o), other
+        )
+
     def __iadd__(self, other: Any) -> Tensor:
-        return self._inplace("add", other)
+        return self._arith_("add", other)
 
     def __isub__(self, other: Any) -> Tensor:
-        return self._inplace("sub", other)
+        return self._arith_("sub", other)
 
     def __imul__(self, other: Any) -> Tensor:
-        return self._inplace("mul", other)
+        return self._arith_("mul", other)
 
     def __itruediv__(self, other: Any) -> Tensor:
-        return self._inplace("div", other)
+        return self._arith_("div", other)
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        """``x[key] = value``: slices, integers, integer arrays and boolean masks; recorded (and
+        differentiable in both ``x`` and ``value``) when either requires grad.
+
+        Example:
+            >>> import chainrule as cr
+            >>> x = cr.zeros(4)
+            >>> x[1:3] = cr.tensor([5.0, 6.0])
+            >>> x
+            tensor([0., 5., 6., 0.])
+        """
+        from . import functions as F
+
+        k = F._key(key)
+        v = value._data if isinstance(value, Tensor) else value
+
+        def assign(a: Any) -> None:
+            try:
+                a[k] = v
+            except IndexError as e:
+                raise IndexError(f"setitem: {e} (tensor of shape {tuple(self.shape)})") from None
+
+        self._update("setitem", lambda old: F.setitem(old, key, value), assign, value)
 
     def zero_(self) -> Tensor:
         """Fill with zeros in place."""
-        self._data[...] = 0
-        return self
+        return self.fill_(0)
 
     def fill_(self, value: Any) -> Tensor:
-        """Fill with ``value`` in place."""
-        self._data[...] = value
-        return self
+        """Fill with ``value`` (a number or a 0-d tensor) in place."""
+        from . import functions as F
+
+        v = value._data if isinstance(value, Tensor) else value
+        return self._update(
+            "fill_", lambda old: F.setitem(old, ..., value), lambda a: a.__setitem__(..., v), value
+        )
 
     def copy_(self, src: Any) -> Tensor:
-        """Copy ``src`` into this tensor in place (broadcasting)."""
-        self._data[...] = src._data if isinstance(src, Tensor) else src
-        return self
+        """Copy ``src`` into this tensor in place (broadcasting; gradients flow to ``src``)."""
+        from . import functions as F
+
+        v = src._data if isinstance(src, Tensor) else src
+        return self._update(
+            "copy_", lambda old: F.setitem(old, ..., src),
+            lambda a: a.__setitem__(..., v), src,
+        )  # fmt: skip
 
     def add_(self, other: Any, alpha: float = 1.0) -> Tensor:
         """``self += alpha * other`` in place."""
-        return self._inplace("add", other if alpha == 1 else other * alpha)
+        return self._arith_("add", other if alpha == 1 else other * alpha)
 
     def sub_(self, other: Any, alpha: float = 1.0) -> Tensor:
         """``self -= alpha * other`` in place."""
-        return self._inplace("sub", other if alpha == 1 else other * alpha)
+        return self._arith_("sub", other if alpha == 1 else other * alpha)
 
     def mul_(self, other: Any) -> Tensor:
         """``self *= other`` in place."""
-        return self._inplace("mul", other)
+        return self._arith_("mul", other)
 
     def div_(self, other: Any) -> Tensor:
         """``self /= other`` in place."""
-        return self._inplace("div", other)
+        return self._arith_("div", other)
+
+    def clamp_(self, min: Any = None, max: Any = None) -> Tensor:
+        """Clamp into ``[min, max]`` in place."""
+        from . import functions as F
+
+        return self._update(
+            "clamp_", lambda old: F.clamp(old, min, max),
+            lambda a: a.__setitem__(..., F.clamp(Tensor._wrap(a), min, max)._data),
+        )  # fmt: skip
+
+    def relu_(self) -> Tensor:
+        """``max(self, 0)`` in place."""
+        return self.clamp_(min=0)
 
     def uniform_(self, a: float = 0.0, b: float = 1.0) -> Tensor:
         """Fill with samples from U(a, b) in place (the global generator)."""
         from .random import default_rng
 
-        self._data[...] = default_rng().uniform(a, b, self.shape)
-        return self
+        return self.copy_(Tensor._wrap(default_rng().uniform(a, b, self.shape)))
 
     def normal_(self, mean: float = 0.0, std: float = 1.0) -> Tensor:
         """Fill with samples from N(mean, std^2) in place (the global generator)."""
         from .random import default_rng
 
-        self._data[...] = default_rng().normal(mean, std, self.shape)
-        return self
+        return self.copy_(Tensor._wrap(default_rng().normal(mean, std, self.shape)))
+
+
+def _repoint(node: Any, t: Tensor, old: Tensor, limit: int = 64) -> None:
+    """Make the nodes near ``node`` that read ``t`` read ``old`` (its value before an in-place
+    op) instead, so ``y.add_(y * 2)`` or ``y.sub_(y.mean())`` differentiate as written.
+
+    Only the ``limit`` nearest nodes are searched, keeping an in-place op O(1); a use of ``t``
+    farther up is caught by the version check when backward reaches it.
+    """
+    stack, seen = [node], set()
+    while stack and len(seen) < limit:
+        n = stack.pop()
+        if n is None or id(n) in seen or n.inputs is None:
+            continue
+        seen.add(id(n))
+        if any(p is t for p in n.inputs):
+            n.inputs = tuple(old if p is t else p for p in n.inputs)
+        stack.extend(p._node for p in n.inputs if isinstance(p, Tensor) and p is not old)
 
 
 def tensor(data: Any, dtype: Any = None, requires_grad: bool = False, device: Any = None) -> Tensor:

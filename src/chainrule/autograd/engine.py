@@ -108,9 +108,13 @@ def run_backward(
             if ins is None:
                 raise RuntimeError(FREED)
             in_grads = node.fn.backward(node, g, t if create_graph else t._data, create_graph)
+            version = t._version
             for p, gi in zip(ins, in_grads):
                 if gi is None:
+                    if isinstance(p, Tensor):
+                        version += p._version
                     continue
+                version += p._version
                 if gi.shape != p.shape:
                     gi = sum_to(gi, p.shape)
                 key = id(p)
@@ -124,9 +128,29 @@ def run_backward(
                 else:
                     grads[key] = prev + gi
                     owned.add(key)
+            if version != node.version:
+                raise RuntimeError(_modified_in_place(node, t))
             if not retain_graph:
                 node.release()
     return results if inputs is not None else None
+
+
+def _modified_in_place(node: Any, t: Any) -> str:
+    from ..tensor import Tensor
+
+    seen = [("output", t)] + [
+        (f"input {i}", p) for i, p in enumerate(node.inputs or ()) if isinstance(p, Tensor)
+    ]
+    parts = ", ".join(
+        f"{role} [{p.dtype} {list(p.shape)}] at version {p._version}"
+        for role, p in seen
+        if p._version
+    )
+    return (
+        f"one of the variables needed for gradient computation has been modified by an "
+        f"inplace operation: {node.name()} used tensors that changed since it was recorded "
+        f"({parts}). Make the change out of place (y = y + ...), or .clone() before it."
+    )
 
 
 def _accumulate_grad(t: Any, g: Any, create_graph: bool, owned: bool) -> None:

@@ -105,7 +105,8 @@ class Function:
         if any(ctx.needs_input_grad) and STATE.enabled:
             res = Tensor._wrap(out._data)
             res.requires_grad = True
-            res._node = Node(_FunctionOp(cls), args, {}, ctx)
+            version = sum(a._version for a in args if isinstance(a, Tensor))
+            res._node = Node(_FunctionOp(cls), args, {}, ctx, version)
             # A saved output is the recorded output, so a differentiable backward can be
             # differentiated again through it (as in PyTorch).
             ctx.saved_tensors = tuple(res if t is out else t for t in ctx.saved_tensors)

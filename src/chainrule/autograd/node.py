@@ -9,9 +9,9 @@ class Node:
     """The ``grad_fn`` of a tensor: which op made it (``fn``) from which ``inputs``.
 
     ``inputs`` holds the op's arguments as given (tensors, arrays or numbers), ``params`` its
-    keyword parameters, and ``ctx`` what the op saved for backward (a primitive: the raw arrays
-    of its inputs; a ``Function``: its ``ctx``). Backward releases them unless
-    ``retain_graph=True``.
+    keyword parameters, ``ctx`` what the op saved for backward (a primitive: the raw arrays
+    of its inputs; a ``Function``: its ``ctx``), and ``version`` the tensors' versions then.
+    Backward releases them unless ``retain_graph=True``.
 
     Example:
         >>> import chainrule as cr
@@ -20,13 +20,18 @@ class Node:
         'MulBackward'
     """
 
-    __slots__ = ("fn", "inputs", "params", "ctx")
+    __slots__ = ("fn", "inputs", "params", "ctx", "version")
 
-    def __init__(self, fn: Any, inputs: tuple, params: dict, ctx: Any = None) -> None:
+    def __init__(
+        self, fn: Any, inputs: tuple, params: dict, ctx: Any = None, version: int = 0
+    ) -> None:
         self.fn = fn
         self.inputs: tuple | None = inputs
         self.params = params
         self.ctx = ctx
+        # The sum of the ``_version`` of the tensor inputs and of the output when recorded.
+        # Versions only grow, so backward sees any in-place change since as a larger sum.
+        self.version = version
 
     def name(self) -> str:
         """PyTorch-style name of the backward function, e.g. ``'MulBackward'``."""

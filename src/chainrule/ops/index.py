@@ -1,5 +1,6 @@
-"""Indexing primitives: ``getitem`` and its adjoint ``index_put`` (scatter-add), ``gather`` and its
-adjoint ``scatter_add``; plus dtype and device moves. Repeated indices accumulate, never overwrite.
+"""Indexing primitives: ``getitem`` and its adjoint ``index_put`` (scatter-add), ``setitem``
+(assignment, out of place), ``gather`` and its adjoint ``scatter_add``; plus dtype and device
+moves. Repeated indices accumulate, never overwrite.
 """
 
 from __future__ import annotations
@@ -45,6 +46,23 @@ getitem = Primitive(
     lambda a, key: a[key],
     [lambda g, ans, a, key: index_put(g, a.shape, key)],
     ["d a[idx]/da = 1 at idx (repeats add up)"],
+)
+
+
+def _setitem_fwd(a: Any, v: Any, key: Any) -> Any:
+    out = a.copy()
+    out[key] = v
+    return out
+
+
+setitem = Primitive(
+    "SetItem",
+    _setitem_fwd,
+    [
+        lambda g, ans, a, v, key: setitem(g, 0, key),
+        lambda g, ans, a, v, key: getitem(g, key),
+    ],
+    ["d setitem(a, v)/da = 1 outside idx, 0 at idx", "d setitem(a, v)/dv = 1 at idx"],
 )
 
 

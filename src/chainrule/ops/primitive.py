@@ -65,11 +65,13 @@ class Primitive:
     def __call__(self, *args: Any, **params: Any) -> Any:
         arrays = []
         is_tensor = needs = False
+        version = 0
         for a in args:
             if isinstance(a, Tensor):
                 is_tensor = True
                 if a._requires_grad:
                     needs = True
+                version += a._version
                 arrays.append(a._data)
             else:
                 arrays.append(a)
@@ -79,7 +81,7 @@ class Primitive:
         t = Tensor._wrap(out)
         if needs and STATE.enabled:
             t._requires_grad = True
-            t._node = Node(self, args, params, arrays)
+            t._node = Node(self, args, params, arrays, version)
         return t
 
     def backward(self, node: Node, g: Any, ans: Any, create_graph: bool) -> list:

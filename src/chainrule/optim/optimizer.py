@@ -90,7 +90,8 @@ class Optimizer:
             self.add_param_group(param_group)
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
-        # Record that ``step`` ran, so a scheduler can warn when it is stepped first (as torch).
+        # Record that ``step`` ran, so a scheduler can warn when it is stepped first (as torch),
+        # and bump the version of each parameter it updated.
         super().__init_subclass__(**kwargs)
         step = cls.__dict__.get("step")
         if step is not None and not getattr(step, "_records_call", False):
@@ -98,7 +99,12 @@ class Optimizer:
             @functools.wraps(step)
             def wrapper(self: Optimizer, *args: Any, **kw: Any) -> Any:
                 self._opt_called = True
-                return step(self, *args, **kw)
+                out = step(self, *args, **kw)
+                for group in self.param_groups:  # an update in place: a new version
+                    for p in group["params"]:
+                        if p.grad is not None:
+                            p._version += 1
+                return out
 
             wrapper._records_call = True  # type: ignore[attr-defined]
             cls.step = wrapper  # type: ignore[method-assign]
