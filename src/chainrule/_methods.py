@@ -60,6 +60,18 @@ def _abs(self: Tensor) -> Tensor:
     return F.abs(self)
 
 
+def _softmax(self: Tensor, dim: int) -> Tensor:
+    from .nn import functional as NF
+
+    return NF.softmax(self, dim)
+
+
+def _log_softmax(self: Tensor, dim: int) -> Tensor:
+    from .nn import functional as NF
+
+    return NF.log_softmax(self, dim)
+
+
 METHODS = {
     # operators
     "__add__": F.add, "__radd__": _r(F.add), "__sub__": F.sub, "__rsub__": _r(F.sub),
@@ -86,6 +98,11 @@ METHODS = {
     "expand_as": lambda self, other: F.broadcast_to(self, other.shape),
     "view_as": lambda self, other: F.reshape(self, other.shape),
     "reshape_as": lambda self, other: F.reshape(self, other.shape),
+    "cumsum": F.cumsum, "sort": F.sort, "argsort": F.argsort, "topk": F.topk,
+    "repeat": F.repeat, "tile": F.tile, "roll": F.roll, "unbind": F.unbind, "tril": F.tril,
+    "triu": F.triu, "masked_fill": F.masked_fill, "bmm": F.bmm, "dot": F.dot, "outer": F.outer,
+    "floor": F.floor, "ceil": F.ceil, "round": F.round, "trunc": F.trunc, "isinf": F.isinf,
+    "isfinite": F.isfinite, "softmax": _softmax, "log_softmax": _log_softmax,
     "all": lambda self: Tensor._wrap(np.asarray(self._data.all())),
     "any": lambda self: Tensor._wrap(np.asarray(self._data.any())),
 }  # fmt: skip

@@ -192,6 +192,53 @@ def matmul(input: Any, other: Any) -> Tensor:
 mm = matmul
 
 
+def bmm(input: Tensor, mat2: Tensor) -> Tensor:
+    """Batched matrix product of two 3-D tensors ``(b, n, m) @ (b, m, p)``, no broadcasting.
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.bmm(cr.ones(2, 1, 3), cr.ones(2, 3, 4)).shape
+        (2, 1, 4)
+    """
+    a, b = _t(input), _t(mat2)
+    if a.ndim != 3 or b.ndim != 3 or a.shape[0] != b.shape[0] or a.shape[2] != b.shape[1]:
+        raise ValueError(
+            f"bmm: expected (b, n, m) and (b, m, p) tensors, got shapes {a.shape} and {b.shape}"
+        )
+    return L.matmul(a, b)
+
+
+def dot(input: Tensor, other: Tensor) -> Tensor:
+    """Inner product of two 1-D tensors of the same length.
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.dot(cr.tensor([1.0, 2.0]), cr.tensor([3.0, 4.0]))
+        tensor(11.)
+    """
+    a, b = _t(input), _t(other)
+    if a.ndim != 1 or b.ndim != 1 or a.shape != b.shape:
+        raise ValueError(
+            f"dot: expected two 1-D tensors of one length, got {a.shape} and {b.shape}"
+        )
+    return L.matmul(a, b)
+
+
+def outer(input: Tensor, vec2: Tensor) -> Tensor:
+    """Outer product of two 1-D tensors: ``out[i, j] = input[i] * vec2[j]``.
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.outer(cr.tensor([1.0, 2.0]), cr.tensor([1.0, 10.0]))
+        tensor([[ 1., 10.],
+                [ 2., 20.]])
+    """
+    a, b = _t(input), _t(vec2)
+    if a.ndim != 1 or b.ndim != 1:
+        raise ValueError(f"outer: expected two 1-D tensors, got shapes {a.shape} and {b.shape}")
+    return mul(S.reshape(a, (-1, 1)), S.reshape(b, (1, -1)))
+
+
 # ----- elementwise -----------------------------------------------------------------------
 def exp(input: Tensor) -> Tensor:
     """e to the power of each element.
@@ -411,6 +458,54 @@ def where(condition: Any, input: Any, other: Any) -> Tensor:
         ) from None
 
 
+def floor(input: Tensor) -> Tensor:
+    """Round down elementwise (gradient 0).
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.floor(cr.tensor([-1.5, 1.5]))
+        tensor([-2.,  1.])
+    """
+    return E.floor(_t(input))
+
+
+def ceil(input: Tensor) -> Tensor:
+    """Round up elementwise (gradient 0).
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.ceil(cr.tensor([-1.5, 1.5]))
+        tensor([-1.,  2.])
+    """
+    return E.ceil(_t(input))
+
+
+def round(input: Tensor, *, decimals: int = 0) -> Tensor:  # noqa: A001
+    """Round to ``decimals`` places, halves to even as in PyTorch (gradient 0).
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.round(cr.tensor([0.5, 1.5, 2.7]))
+        tensor([0., 2., 3.])
+    """
+    x = _t(input)
+    if decimals == 0:
+        return E.round(x)
+    scale = 10.0**decimals
+    return div(E.round(mul(x, scale)), scale)
+
+
+def trunc(input: Tensor) -> Tensor:
+    """Round toward zero elementwise (gradient 0).
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.trunc(cr.tensor([-1.7, 1.7]))
+        tensor([-1.,  1.])
+    """
+    return E.trunc(_t(input))
+
+
 # ----- comparisons and logic (not differentiable) ---------------------------------------
 def _compare(name: str, fn: Any) -> Any:
     def cmp(input: Any, other: Any) -> Tensor:
@@ -466,6 +561,34 @@ def isnan(input: Tensor) -> Tensor:
     """
     x = _t(input)._data
     return Tensor._wrap(x != x)
+
+
+def isinf(input: Tensor) -> Tensor:
+    """True where ``input`` is +inf or -inf.
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.isinf(cr.tensor([1.0, float("inf")]))
+        tensor([False,  True])
+    """
+    x = _t(input)
+    return Tensor._wrap(_xp_of(x).isinf(x._data))
+
+
+def isfinite(input: Tensor) -> Tensor:
+    """True where ``input`` is neither infinite nor NaN.
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.isfinite(cr.tensor([1.0, float("nan")]))
+        tensor([ True, False])
+    """
+    x = _t(input)
+    return Tensor._wrap(_xp_of(x).isfinite(x._data))
+
+
+def _xp_of(x: Tensor) -> Any:
+    return E._xp(x._data)
 
 
 def allclose(input: Tensor, other: Tensor, rtol: float = 1e-5, atol: float = 1e-8) -> bool:
@@ -729,6 +852,80 @@ def logsumexp(
     return out
 
 
+# ----- running sums and sorting ----------------------------------------------------------
+def cumsum(input: Tensor, dim: int, *, dtype: Any = None) -> Tensor:
+    """Running sum along ``dim``; the gradient is the running sum from the other end.
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.cumsum(cr.tensor([1.0, 2.0, 3.0]), dim=0)
+        tensor([1., 3., 6.])
+    """
+    x = _t(input)
+    if dtype is not None:
+        x = x.to(dtype)
+    if x.ndim == 0:
+        S.normalize_dim(dim, 1, "cumsum")
+        return R.cumsum(S.reshape(x, (1,)), 0).reshape(())
+    return R.cumsum(x, S.normalize_dim(dim, x.ndim, "cumsum"))
+
+
+def sort(input: Tensor, dim: int = -1, descending: bool = False, stable: bool = False) -> Any:
+    """Sorted values along ``dim`` and the indices they came from (NaN counts as largest).
+    The gradient of each value goes back to where it came from. The sort is always stable.
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.sort(cr.tensor([3.0, 1.0, 2.0]), descending=True)
+        ValuesIndices(values=tensor([3., 2., 1.]), indices=tensor([0, 2, 1]))
+    """
+    x = _t(input)
+    if x.ndim == 0:
+        S.normalize_dim(dim, 1, "sort")
+        return ValuesIndices(x, Tensor._wrap(np.asarray(0)))
+    d = S.normalize_dim(dim, x.ndim, "sort")
+    xp = _xp_of(x)
+    a = x._data
+    if descending:  # stable among ties: sort the reversed array, then map back
+        n = a.shape[d]
+        idx = n - 1 - xp.flip(xp.argsort(xp.flip(a, d), axis=d, kind="stable"), d)
+    else:
+        idx = xp.argsort(a, axis=d, kind="stable")
+    idx = idx.astype(np.int64)
+    return ValuesIndices(I.gather(x, d, idx), Tensor._wrap(idx))
+
+
+def argsort(input: Tensor, dim: int = -1, descending: bool = False, stable: bool = False) -> Tensor:
+    """The indices that sort ``input`` along ``dim`` (stable).
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.argsort(cr.tensor([3.0, 1.0, 2.0]))
+        tensor([1, 2, 0])
+    """
+    return sort(input, dim, descending, stable).indices
+
+
+def topk(input: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: bool = True) -> Any:
+    """The ``k`` largest (or smallest) values along ``dim`` and their indices, largest first.
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.topk(cr.tensor([1.0, 5.0, 3.0, 4.0]), 2).values
+        tensor([5., 4.])
+    """
+    x = _t(input)
+    d = S.normalize_dim(dim, builtins.max(x.ndim, 1), "topk")
+    n = x.shape[d] if x.ndim else 1
+    if not isinstance(k, (int, np.integer)) or not 0 <= k <= n:
+        raise ValueError(f"topk: k ({k}) is out of range for dimension {d} of size {n}")
+    values, indices = sort(x, d, descending=largest)
+    if x.ndim == 0:
+        return ValuesIndices(values, indices)
+    key = (slice(None),) * d + (slice(0, int(k)),)
+    return ValuesIndices(I.getitem(values, key), Tensor._wrap(indices._data[key]))
+
+
 # ----- shape -----------------------------------------------------------------------------
 def _size_arg(shape: tuple) -> tuple:
     if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
@@ -952,6 +1149,120 @@ def stack(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
     return S.cat(*[unsqueeze(t, d) for t in ts], axis=d)
 
 
+def repeat(input: Tensor, *sizes: Any) -> Tensor:
+    """Tile ``input``: ``sizes[i]`` copies along dim ``i`` (extra leading sizes add dims).
+    The gradient of each element is the sum over its copies.
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.tensor([1.0, 2.0]).repeat(2, 2)
+        tensor([[1., 2., 1., 2.],
+                [1., 2., 1., 2.]])
+    """
+    x = _t(input)
+    reps = tuple(sizes[0]) if len(sizes) == 1 and isinstance(sizes[0], (tuple, list)) else sizes
+    if len(reps) < x.ndim:
+        raise ValueError(
+            f"repeat: got {len(reps)} sizes for a tensor of {x.ndim} dims (shape {x.shape}); "
+            f"give at least one per dim"
+        )
+    if builtins.any(not isinstance(r, (int, np.integer)) or r < 0 for r in reps):
+        raise ValueError(f"repeat: sizes must be non-negative integers, got {reps}")
+    shape = (1,) * (len(reps) - x.ndim) + x.shape
+    x = S.reshape(x, tuple(v for d in shape for v in (1, d)))
+    x = S.expand(x, tuple(v for r, d in zip(reps, shape) for v in (r, d)))
+    return S.reshape(x, tuple(r * d for r, d in zip(reps, shape)))
+
+
+def tile(input: Tensor, dims: Sequence[int]) -> Tensor:
+    """As :func:`repeat`, but ``dims`` shorter than the tensor's rank is padded with ones.
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.tile(cr.ones(2, 2), (3,)).shape
+        (2, 6)
+    """
+    x = _t(input)
+    dims = tuple(dims)
+    return repeat(x, (1,) * (x.ndim - len(dims)) + dims)
+
+
+def roll(input: Tensor, shifts: Any, dims: Any = None) -> Tensor:
+    """Shift elements along ``dims`` by ``shifts``, wrapping around (flattened when ``dims`` is
+    None).
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.roll(cr.tensor([1.0, 2.0, 3.0]), 1)
+        tensor([3., 1., 2.])
+    """
+    x = _t(input)
+    if dims is None:
+        if not isinstance(shifts, (int, np.integer)):
+            raise ValueError(f"roll: with dims=None, shifts must be one integer, got {shifts}")
+        return S.reshape(roll(S.reshape(x, (-1,)), shifts, 0), x.shape)
+    shifts = (shifts,) if isinstance(shifts, (int, np.integer)) else tuple(shifts)
+    dims = (dims,) if isinstance(dims, (int, np.integer)) else tuple(dims)
+    if len(shifts) != len(dims):
+        raise ValueError(f"roll: shifts {shifts} and dims {dims} must have the same length")
+    for shift, dim in zip(shifts, dims):
+        d = S.normalize_dim(dim, x.ndim, "roll")
+        n = x.shape[d]
+        k = int(shift) % n if n else 0
+        if k:
+            pre = (slice(None),) * d
+            x = cat(
+                [I.getitem(x, pre + (slice(n - k, n),)), I.getitem(x, pre + (slice(0, n - k),))], d
+            )
+    return x
+
+
+def unbind(input: Tensor, dim: int = 0) -> tuple:
+    """The slices along ``dim``, as a tuple of tensors with that dim removed.
+
+    Example:
+        >>> import chainrule as cr
+        >>> [t.tolist() for t in cr.unbind(cr.tensor([[1.0, 2.0], [3.0, 4.0]]), dim=1)]
+        [[1.0, 3.0], [2.0, 4.0]]
+    """
+    x = _t(input)
+    d = S.normalize_dim(dim, x.ndim, "unbind")
+    return tuple(I.getitem(x, (slice(None),) * d + (i,)) for i in range(x.shape[d]))
+
+
+def tril(input: Tensor, diagonal: int = 0) -> Tensor:
+    """The lower triangle of the last two dims (elements above ``diagonal`` set to 0).
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.tril(cr.ones(2, 2))
+        tensor([[1., 0.],
+                [1., 1.]])
+    """
+    return _triangle(input, diagonal, "tril")
+
+
+def triu(input: Tensor, diagonal: int = 0) -> Tensor:
+    """The upper triangle of the last two dims (elements below ``diagonal`` set to 0).
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.triu(cr.ones(2, 2))
+        tensor([[1., 1.],
+                [0., 1.]])
+    """
+    return _triangle(input, diagonal, "triu")
+
+
+def _triangle(input: Tensor, diagonal: int, op: str) -> Tensor:
+    x = _t(input)
+    if x.ndim < 2:
+        raise ValueError(f"{op}: needs a tensor of at least 2 dims, got shape {x.shape}")
+    xp = _xp_of(x)
+    keep = getattr(xp, op)(xp.ones(x.shape[-2:], dtype=bool), diagonal)
+    return E.where(xp.broadcast_to(keep, x.shape), x, 0)
+
+
 def split(tensor: Tensor, split_size_or_sections: Any, dim: int = 0) -> tuple:
     """Split into pieces of ``split_size`` (the last may be smaller) or of the given sizes.
 
@@ -1141,3 +1452,33 @@ def index_select(input: Tensor, dim: int, index: Any) -> Tensor:
         )
     d = S.normalize_dim(dim, x.ndim, "index_select")
     return getitem(x, (slice(None),) * d + (idx.reshape(-1),))
+
+
+def masked_fill(input: Tensor, mask: Any, value: Any) -> Tensor:
+    """``input`` with ``value`` where the boolean ``mask`` (broadcast to it) is True. The
+    gradient reaches ``input`` where the mask is False, and ``value`` if it is a tensor.
+
+    Example:
+        >>> import chainrule as cr
+        >>> x = cr.tensor([1.0, 2.0, 3.0])
+        >>> cr.masked_fill(x, x > 1.5, 0.0)
+        tensor([1., 0., 0.])
+    """
+    x, m = _t(input), _t(mask)
+    if m.dtype != np.bool_:
+        raise TypeError(f"masked_fill: mask must be a bool tensor, got {m.dtype}")
+    if isinstance(value, Tensor):
+        if value.ndim != 0:
+            raise ValueError(f"masked_fill: value must be a 0-d tensor, got shape {value.shape}")
+        v: Any = value if value.dtype == x.dtype else I.cast(value, dtype=x.dtype)
+    else:
+        v = np.asarray(value).astype(x.dtype)
+    try:
+        fits = np.broadcast_shapes(m.shape, x.shape) == x.shape
+    except ValueError:
+        fits = False
+    if not fits:
+        raise ValueError(
+            f"masked_fill: mask of shape {m.shape} does not broadcast to the input's {x.shape}"
+        )
+    return E.where(m, v, x)

@@ -480,6 +480,18 @@ class Tensor:
             lambda a: a.__setitem__(..., F.clamp(Tensor._wrap(a), min, max)._data),
         )  # fmt: skip
 
+    def masked_fill_(self, mask: Any, value: Any) -> Tensor:
+        """Set the elements where the boolean ``mask`` is True to ``value``, in place."""
+        from . import functions as F
+
+        m = mask._data if isinstance(mask, Tensor) else mask
+        v = value._data if isinstance(value, Tensor) else value
+        xp = array_module(self._data)
+        return self._update(
+            "masked_fill_", lambda old: F.masked_fill(old, mask, value),
+            lambda a: xp.copyto(a, xp.asarray(v, dtype=a.dtype), where=m), value,
+        )  # fmt: skip
+
     def relu_(self) -> Tensor:
         """``max(self, 0)`` in place."""
         return self.clamp_(min=0)

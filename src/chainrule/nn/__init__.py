@@ -15,6 +15,7 @@ Example:
 from . import functional, init, utils
 from .module import Module
 from .modules import (
+    ELU,
     GELU,
     AvgPool2d,
     BatchNorm1d,
@@ -41,6 +42,7 @@ from .modules import (
     ReLU,
     Sequential,
     Sigmoid,
+    SiLU,
     SmoothL1Loss,
     Softmax,
     Softplus,
@@ -52,7 +54,8 @@ from .parameter import Parameter
 __all__ = [
     "functional", "init", "utils", "Module", "Parameter", "Sequential", "ModuleList",
     "ModuleDict", "Identity", "Flatten", "Unflatten", "Linear", "ReLU", "LeakyReLU", "GELU",
-    "Sigmoid", "Tanh", "Softmax", "LogSoftmax", "Softplus", "Dropout", "Conv2d", "MaxPool2d",
-    "AvgPool2d", "BatchNorm1d", "BatchNorm2d", "LayerNorm", "Embedding", "MSELoss", "L1Loss",
-    "BCELoss", "BCEWithLogitsLoss", "CrossEntropyLoss", "NLLLoss", "HuberLoss", "SmoothL1Loss",
+    "SiLU", "ELU", "Sigmoid", "Tanh", "Softmax", "LogSoftmax", "Softplus", "Dropout", "Conv2d",
+    "MaxPool2d", "AvgPool2d", "BatchNorm1d", "BatchNorm2d", "LayerNorm", "Embedding", "MSELoss",
+    "L1Loss", "BCELoss", "BCEWithLogitsLoss", "CrossEntropyLoss", "NLLLoss", "HuberLoss",
+    "SmoothL1Loss",
 ]  # fmt: skip

@@ -6,12 +6,14 @@ Public, argument-checking wrappers live in :mod:`chainrule.functions`.
 from .elementwise import (  # noqa: F401
     abs,
     add,
+    ceil,
     clamp,
     clone,
     cos,
     div,
     exp,
     expm1,
+    floor,
     log,
     log1p,
     maximum,
@@ -20,16 +22,18 @@ from .elementwise import (  # noqa: F401
     neg,
     pow,
     relu,
+    round,
     sigmoid,
     sign,
     sin,
     sqrt,
     sub,
     tanh,
+    trunc,
     where,
 )
 from .index import cast, gather, getitem, index_put, scatter_add, to_device  # noqa: F401
 from .linalg import matmul  # noqa: F401
 from .primitive import Primitive, per_input  # noqa: F401
-from .reduce import amax, amin  # noqa: F401
+from .reduce import amax, amin, cumsum  # noqa: F401
 from .shape import cat, expand, flip, pad, permute, reshape, sum, sum_to  # noqa: F401

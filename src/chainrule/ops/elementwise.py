@@ -123,6 +123,22 @@ def _sign_fwd(a: Any) -> Any:
 
 
 sign = Primitive("Sign", _sign_fwd, [lambda g, ans, a: g * 0], ["d sign(a)/da = 0"])
+
+
+def _step_fn(name: str, np_name: str) -> Primitive:
+    """A piecewise-constant op (floor, ceil...): its gradient is 0 almost everywhere."""
+    return Primitive(
+        name,
+        lambda a: getattr(_xp(a), np_name)(a) if a.dtype.kind == "f" else a.copy(),
+        [lambda g, ans, a: g * 0],
+        [f"d {np_name}(a)/da = 0"],
+    )
+
+
+floor = _step_fn("Floor", "floor")
+ceil = _step_fn("Ceil", "ceil")
+round = _step_fn("Round", "round")  # noqa: A001 - PyTorch's name; halves go to even, as torch
+trunc = _step_fn("Trunc", "trunc")
 abs = Primitive(  # noqa: A001 - PyTorch's name
     "Abs",
     lambda a: _xp(a).abs(a),

@@ -1,11 +1,12 @@
-"""Reduction primitives beyond ``sum``: ``amax``/``amin`` (ties share the gradient)."""
+"""Reduction primitives beyond ``sum``: ``amax``/``amin`` (ties share the gradient) and the
+running sum ``cumsum``."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from .primitive import Primitive
-from .shape import expand, keepdims_shape, reshape, sum
+from .shape import expand, flip, keepdims_shape, reshape, sum
 
 
 def _extreme_rule(g: Any, ans: Any, a: Any, axis: tuple | None, keepdims: bool) -> Any:
@@ -29,4 +30,17 @@ amin = Primitive(
     lambda a, axis, keepdims: a.min(axis=axis, keepdims=keepdims),
     [_extreme_rule],
     ["d min(a)/da_i = 1 where a_i is the min (shared among ties), else 0"],
+)
+
+
+def _cumsum_fwd(a: Any, axis: int) -> Any:
+    out = a.cumsum(axis=axis)
+    return out if a.dtype.kind == "f" else out.astype("int64")
+
+
+cumsum = Primitive(
+    "Cumsum",
+    _cumsum_fwd,
+    [lambda g, ans, a, axis: flip(cumsum(flip(g, axis), axis), axis)],
+    ["d cumsum(a)_j/da_i = 1 for j >= i: the gradient summed from the end"],
 )

@@ -76,6 +76,47 @@ class GELU(Module):
         return f"approximate={self.approximate!r}"
 
 
+class SiLU(Module):
+    """``x * sigmoid(x)`` elementwise (swish).
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.nn.SiLU()(cr.tensor([0.0, 1.0]))
+        tensor([0.    , 0.7311])
+    """
+
+    def __init__(self, inplace: bool = False) -> None:
+        super().__init__()
+        self.inplace = inplace
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.silu(input)
+
+    def extra_repr(self) -> str:
+        return "inplace=True" if self.inplace else ""
+
+
+class ELU(Module):
+    """``x`` where positive, ``alpha * (exp(x) - 1)`` elsewhere.
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.nn.ELU()(cr.tensor([-1.0, 2.0]))
+        tensor([-0.6321,  2.    ])
+    """
+
+    def __init__(self, alpha: float = 1.0, inplace: bool = False) -> None:
+        super().__init__()
+        self.alpha = alpha
+        self.inplace = inplace
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.elu(input, self.alpha)
+
+    def extra_repr(self) -> str:
+        return f"alpha={self.alpha}" + (", inplace=True" if self.inplace else "")
+
+
 class Sigmoid(Module):
     """``1 / (1 + exp(-x))`` elementwise.
 

@@ -1,0 +1,151 @@
+"""Running sums, sorting, tiling, triangles, masked fills, batched products and rounding: each
+against PyTorch (forward, gradient, second derivative) and float64 finite differences."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import chainrule as cr
+from oracle import check
+
+
+def M(x):  # noqa: N802 - the library the argument belongs to
+    return cr if isinstance(x, cr.Tensor) else torch
+
+
+def distinct(shape, seed=0):
+    """Values without ties, so sorting is unambiguous and finite differences are exact."""
+    n = int(np.prod(shape))
+    return np.random.default_rng(seed).permutation(n).reshape(shape) / n + 0.01
+
+
+CASES = {
+    "cumsum_dim0": ((3, 4), lambda x: M(x).cumsum(x, 0)),
+    "cumsum_neg_dim": ((2, 3, 4), lambda x: x.cumsum(-1)),
+    "cumsum_0d": ((), lambda x: x.cumsum(0)),
+    "sort": ((3, 5), lambda x: M(x).sort(x, dim=1).values),
+    "sort_desc_dim0": ((4, 3), lambda x: x.sort(dim=0, descending=True)[0]),
+    "topk": ((3, 6), lambda x: M(x).topk(x, 3).values),
+    "topk_smallest_dim0": ((5, 2), lambda x: x.topk(2, dim=0, largest=False)[0]),
+    "repeat": ((2, 3), lambda x: x.repeat(2, 3)),
+    "repeat_new_dims": ((3,), lambda x: x.repeat(2, 1, 2)),
+    "tile_short": ((2, 3), lambda x: M(x).tile(x, (2,))),
+    "roll_flat": ((3, 4), lambda x: M(x).roll(x, 5)),
+    "roll_dims": ((3, 4), lambda x: M(x).roll(x, (1, -1), (0, 1))),
+    "unbind": ((3, 4), lambda x: M(x).unbind(x, 1)[2]),
+    "tril": ((4, 4), lambda x: M(x).tril(x)),
+    "triu_offset_batched": ((2, 3, 4), lambda x: x.triu(1)),
+    "tril_negative": ((4, 3), lambda x: x.tril(-1)),
+    "softmax_method": ((3, 4), lambda x: x.softmax(1)),
+    "log_softmax_method": ((3, 4), lambda x: x.log_softmax(-1)),
+    "floor": ((3, 4), lambda x: M(x).floor(x * 3) + x),
+    "ceil": ((3, 4), lambda x: x.ceil() * x),
+    "round": ((3, 4), lambda x: M(x).round(x * 3) + x * x),
+    "round_decimals": ((3, 4), lambda x: M(x).round(x, decimals=1) + x),
+    "trunc": ((3, 4), lambda x: x.trunc() - x),
+}
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_op_against_torch_and_finite_differences(name):
+    shape, fn = CASES[name]
+    check(fn, arrays=[distinct(shape, len(name))])
+
+
+BINARY = {
+    "bmm": ([(2, 3, 4), (2, 4, 5)], lambda a, b: M(a).bmm(a, b)),
+    "dot": ([(5,), (5,)], lambda a, b: a.dot(b)),
+    "outer": ([(3,), (4,)], lambda a, b: M(a).outer(a, b)),
+    "masked_fill_tensor_value": ([(3, 4), ()], lambda x, v: x.masked_fill(x > 0, v)),
+    "masked_fill_broadcast_mask": (
+        [(3, 4), (4,)],
+        lambda x, m: x.masked_fill(m > 0, 2.0) * m,
+    ),
+}
+
+
+@pytest.mark.parametrize("name", BINARY)
+def test_binary_op_against_torch_and_finite_differences(name):
+    shapes, fn = BINARY[name]
+    check(fn, shapes=shapes, seed=len(name))
+
+
+def test_sort_indices_and_ties_match_torch_stable_sort():
+    a = np.array([[3.0, 1.0, 3.0, 2.0, 1.0], [np.nan, 0.0, -1.0, np.nan, 5.0]])
+    for descending in (False, True):
+        ours = cr.sort(cr.tensor(a), dim=1, descending=descending)
+        theirs = torch.sort(torch.tensor(a), dim=1, descending=descending, stable=True)
+        np.testing.assert_array_equal(ours.values.numpy(), theirs.values.numpy())
+        np.testing.assert_array_equal(ours.indices.numpy(), theirs.indices.numpy())
+        assert ours.indices.dtype == cr.int64
+        np.testing.assert_array_equal(
+            cr.argsort(cr.tensor(a), descending=descending).numpy(),
+            torch.argsort(torch.tensor(a), descending=descending, stable=True).numpy(),
+        )
+
+
+def test_integer_and_bool_inputs_keep_torch_dtypes():
+    i = np.array([[3, 1, 2], [0, 5, 4]])
+    assert cr.cumsum(cr.tensor(i), 1).tolist() == torch.cumsum(torch.tensor(i), 1).tolist()
+    b = cr.tensor([True, False, True])
+    assert cr.cumsum(b, 0).dtype == cr.int64 and cr.cumsum(b, 0).tolist() == [1, 1, 2]
+    assert (
+        cr.topk(cr.tensor(i), 2).values.tolist() == torch.topk(torch.tensor(i), 2).values.tolist()
+    )
+    assert cr.floor(cr.tensor(i)).dtype == cr.int64
+    assert cr.tensor(i).masked_fill(cr.tensor(i) > 2, 1.7).tolist() == [[1, 1, 2], [0, 1, 1]]
+    assert cr.cumsum(cr.tensor([1, 2]), 0, dtype=cr.float32).dtype == cr.float32
+
+
+def test_isinf_isfinite_and_round_halves_to_even():
+    x = [1.0, float("inf"), -float("inf"), float("nan"), 0.5, 1.5, 2.5]
+    for name in ("isinf", "isfinite", "round"):
+        ours = getattr(cr, name)(cr.tensor(x)).numpy()
+        np.testing.assert_array_equal(ours, getattr(torch, name)(torch.tensor(x)).numpy())
+
+
+def test_masked_fill_in_place_matches_torch_and_records_the_graph():
+    a = np.random.default_rng(3).standard_normal((3, 4))
+    out = []
+    for lib in (cr, torch):
+        x = lib.tensor(a, requires_grad=True)
+        y = x * 2
+        y.masked_fill_(y > 0, 0.5)
+        (y * y).sum().backward()
+        out.append((y.detach().numpy(), x.grad.numpy()))
+    np.testing.assert_allclose(out[0][0], out[1][0])
+    np.testing.assert_allclose(out[0][1], out[1][1])
+    z = cr.zeros(2, 3)
+    z.masked_fill_(cr.tensor([True, False, True]), 4.0)
+    assert z.tolist() == [[4.0, 0.0, 4.0], [4.0, 0.0, 4.0]] and z._version == 1
+
+
+ERRORS = [
+    (lambda: cr.bmm(cr.ones(2, 3, 4), cr.ones(3, 4, 5)), ValueError, r"bmm: .*\(2, 3, 4\).*\(3, 4"),
+    (lambda: cr.dot(cr.ones(3), cr.ones(4)), ValueError, r"dot: .*\(3,\) and \(4,\)"),
+    (lambda: cr.outer(cr.ones(2, 2), cr.ones(3)), ValueError, r"outer: .*\(2, 2\)"),
+    (lambda: cr.topk(cr.ones(3), 4), ValueError, r"topk: k \(4\) is out of range .*size 3"),
+    (lambda: cr.sort(cr.ones(3), dim=2), IndexError, "sort"),
+    (lambda: cr.cumsum(cr.ones(3), 1), IndexError, "cumsum"),
+    (lambda: cr.repeat(cr.ones(2, 3), 2), ValueError, r"repeat: got 1 sizes .*2 dims"),
+    (lambda: cr.roll(cr.ones(3), (1, 2), 0), ValueError, "roll: shifts"),
+    (lambda: cr.tril(cr.ones(3)), ValueError, r"tril: .*shape \(3,\)"),
+    (lambda: cr.masked_fill(cr.ones(3), cr.ones(3), 0.0), TypeError, "masked_fill: mask must"),
+    (lambda: cr.masked_fill(cr.ones(3), cr.ones(4) > 0, 0.0), ValueError, r"mask of shape \(4,\)"),
+]
+
+
+@pytest.mark.parametrize("fn, exc, match", ERRORS)
+def test_bad_arguments_name_the_op_and_the_shapes(fn, exc, match):
+    with pytest.raises(exc, match=match):
+        fn()
+
+
+def test_new_activation_modules_match_torch():
+    x = np.linspace(-3, 3, 13)
+    for ours, theirs in ((cr.nn.SiLU(), torch.nn.SiLU()), (cr.nn.ELU(0.5), torch.nn.ELU(0.5))):
+        np.testing.assert_allclose(
+            ours(cr.tensor(x)).numpy(), theirs(torch.tensor(x)).numpy(), rtol=1e-12
+        )
