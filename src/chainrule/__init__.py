@@ -138,7 +138,7 @@ from .scalar import Value
 from .serialization import load, save
 from .tensor import Tensor, as_tensor, ones_like, tensor, zeros_like
 
-_SUBMODULES = ("nn", "optim", "data", "viz", "scalar", "backend")
+_SUBMODULES = ("nn", "optim", "data", "viz", "scalar", "backend", "func")
 
 
 def __getattr__(name: str):  # lazy: `import chainrule` stays quick
