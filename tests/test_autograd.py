@@ -599,3 +599,27 @@ def test_seed000_logistic_regression_gradient_is_mean_of_p_minus_y_times_x():
     loss.backward()
     pn = 1 / (1 + np.exp(-X @ w.detach().numpy()))
     np.testing.assert_allclose(w.grad.numpy(), ((pn - y)[:, None] * X).mean(0), rtol=1e-10)
+
+
+def test_gradcheck_takes_non_leaf_and_transposed_inputs_and_needs_one_that_requires_grad():
+    t = f64([[1.0, 2.0], [3.0, 4.0]])
+    assert gradcheck(lambda x: (x * x).sum(), (t * 2,))
+    assert gradcheck(lambda x: (x.exp() * cr.arange(4.0).reshape(2, 2)).sum(), (t.T,))
+    with pytest.raises(ValueError, match="at least one input tensor to require grad"):
+        gradcheck(lambda x: x.sum(), (cr.tensor([1.0, 2.0], dtype=cr.float64),))
+
+
+def test_function_backward_must_return_one_gradient_per_input():
+    class TooFew(Function):
+        @staticmethod
+        def forward(ctx, a, b):
+            return a * b
+
+        @staticmethod
+        def backward(ctx, g):
+            return g
+
+    a, b = f64([1.0]), f64([2.0])
+    with pytest.raises(RuntimeError, match=r"TooFew.backward returned an incorrect number of "
+                       r"gradients \(expected 2, got 1\)"):  # fmt: skip
+        TooFew.apply(a, b).sum().backward()

@@ -149,3 +149,51 @@ def test_new_activation_modules_match_torch():
         np.testing.assert_allclose(
             ours(cr.tensor(x)).numpy(), theirs(torch.tensor(x)).numpy(), rtol=1e-12
         )
+
+
+def test_cat_stack_where_clamp_logsumexp_promote_as_torch():
+    f, i = np.array([1.5, 2.5], dtype=np.float32), np.array([1, 2])
+    c = np.array([True, False])
+    cases = [
+        lambda L, f, i, c: L.cat([f, i]),
+        lambda L, f, i, c: L.stack([i, f]),
+        lambda L, f, i, c: L.where(c, i, f),
+        lambda L, f, i, c: L.where(c, 1.0, i),
+        lambda L, f, i, c: L.where(c, f, L.tensor(2.0, dtype=L.float64)),
+        lambda L, f, i, c: L.clamp(i, 0.5, 1.5),
+        lambda L, f, i, c: L.logsumexp(i, 0),
+        lambda L, f, i, c: L.ones(2).where(c, 0.0),
+    ]
+    for fn in cases:
+        ours = fn(cr, cr.tensor(f), cr.tensor(i), cr.tensor(c))
+        theirs = fn(torch, torch.tensor(f), torch.tensor(i), torch.tensor(c))
+        assert str(ours.dtype) == str(theirs.dtype).removeprefix("torch.")
+        np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-6)
+
+
+def test_numpy_keepdims_on_max_min_argmax_argmin_and_empty_list_index():
+    x = cr.tensor(np.arange(6.0).reshape(2, 3))
+    assert cr.max(x, 1, keepdims=True).values.shape == (2, 1)
+    assert cr.min(x, axis=0, keepdims=True).indices.shape == (1, 3)
+    assert cr.argmax(x, axis=1, keepdims=True).tolist() == [[2], [2]]
+    assert cr.argmin(x, 1, keepdims=True).shape == (2, 1)
+    assert x[[]].shape == (0, 3)
+
+
+def test_zero_dim_inputs_to_gelu_softmax_log_softmax_and_gather():
+    import torch.nn.functional as TF
+
+    import chainrule.nn.functional as F
+
+    for ours, theirs in (
+        (F.gelu, TF.gelu),
+        (lambda x: F.softmax(x, 0), lambda x: TF.softmax(x, 0)),
+        (lambda x: F.log_softmax(x, -1), lambda x: TF.log_softmax(x, -1)),
+        (lambda x: x.gather(0, cr.tensor(0)), lambda x: x.gather(0, torch.tensor(0))),
+    ):
+        x, tx = cr.tensor(0.5, requires_grad=True), torch.tensor(0.5, requires_grad=True)
+        y, ty = ours(x), theirs(tx)
+        y.backward()
+        ty.backward()
+        assert y.shape == () and abs(y.item() - ty.item()) < 1e-6
+        assert abs(x.grad.item() - tx.grad.item()) < 1e-6

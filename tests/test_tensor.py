@@ -277,3 +277,60 @@ def test_sgd_loop_fits_a_line():
             w -= 0.1 * w.grad
             b -= 0.1 * b.grad
     np.testing.assert_allclose([w.item(), b.item()], [3.0, -1.0], atol=1e-3)
+
+
+# ----- bad input to factories and conversions: a clear error, never a silent tensor ----------
+FACTORY_ERRORS = [
+    (lambda: cr.zeros(2.0), TypeError, r"zeros: size must be a tuple of ints"),
+    (lambda: cr.ones(-1), ValueError, r"ones: dimension sizes must be non-negative"),
+    (lambda: cr.full((-1,), 2.0), ValueError, r"full: dimension sizes"),
+    (lambda: cr.arange(0, -3), ValueError, "arange: upper bound and lower bound inconsistent"),
+    (lambda: cr.arange(0, 1, 0.1, dtype=cr.int64), ValueError, "arange: step 0.1 is zero"),
+    (lambda: cr.rand(3, dtype=cr.int64), TypeError, "rand: samples need a floating dtype"),
+    (lambda: cr.randn(3, dtype=cr.int64), TypeError, "randn: samples need a floating dtype"),
+    (lambda: cr.randint(5, 2, (3,)), ValueError, "randint: low must be less than high"),
+    (lambda: cr.linspace(0, 1, -1), ValueError, "linspace: number of steps must be non-negative"),
+    (lambda: cr.eye(-1), ValueError, "eye: sizes must be non-negative"),
+    (lambda: cr.tensor(None), TypeError, "tensor: cannot make a tensor from NoneType"),
+    (lambda: cr.tensor("abc", dtype=cr.bool), TypeError, "tensor: cannot make a tensor from str"),
+    (lambda: cr.tensor(np.array([[1, 2]], dtype=object)), TypeError, "dtype object"),
+]
+
+
+@pytest.mark.parametrize("fn, exc, match", FACTORY_ERRORS)
+def test_factories_reject_bad_arguments_as_torch_does(fn, exc, match):
+    with pytest.raises(exc, match=match):
+        fn()
+
+
+def test_factories_accept_what_torch_accepts():
+    assert (
+        cr.arange(cr.tensor(3)).tolist() == [0, 1, 2] and cr.arange(cr.tensor(3)).dtype == cr.int64
+    )
+    assert cr.full_like(cr.tensor([1, 2]), 2.7).tolist() == [2, 2]
+    assert cr.zeros((2, 3)).shape == (2, 3) and cr.zeros([2]).shape == (2,)
+    assert cr.full(2, cr.tensor(1.5)).tolist() == [1.5, 1.5]
+
+
+def test_grad_assignment_is_checked_like_torch():
+    p = cr.zeros(3, requires_grad=True)
+    with pytest.raises(RuntimeError, match=r"assigned grad has shape \(1,\).*\(3,\)"):
+        p.grad = cr.ones(1)
+    with pytest.raises(RuntimeError, match="assigned grad has dtype float64.*float32"):
+        p.grad = cr.ones(3, dtype=cr.float64)
+    with pytest.raises(TypeError, match="Tensor or None but got list"):
+        p.grad = [1.0, 2.0, 3.0]
+    p.grad = cr.ones(3)
+    assert p.grad.tolist() == [1.0, 1.0, 1.0]
+    p.grad = None
+    assert p.grad is None
+
+
+def test_powers_of_bool_tensors_are_integers_as_in_torch():
+    b = np.array([True, False])
+    for ours, theirs in (
+        (2 ** cr.tensor(b), 2 ** torch.tensor(b)),
+        ((-1) ** cr.tensor(b), (-1) ** torch.tensor(b)),
+        (cr.tensor(b) ** 2, torch.tensor(b) ** 2),
+    ):
+        assert ours.tolist() == theirs.tolist() and ours.dtype == cr.int64

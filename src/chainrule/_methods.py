@@ -42,6 +42,8 @@ def _mT(self: Tensor) -> Tensor:  # noqa: N802
 
 
 def _pow(self: Tensor, exponent: Any) -> Tensor:
+    if self.dtype.kind == "b" and isinstance(exponent, int) and not isinstance(exponent, bool):
+        return F.pow(self.to(np.int64), exponent)  # bool ** 2 is int64 (NumPy: int8)
     return F.pow(self, exponent)
 
 
@@ -53,6 +55,8 @@ def _rpow(self: Tensor, base: Any) -> Tensor:
     x = self
     if isinstance(base, float) and x.dtype.kind in "iub":  # 2.5 ** int tensor is float
         x = x.to(F.get_default_dtype())
+    elif x.dtype.kind == "b":  # 2 ** bool tensor is int64, not bool
+        x = x.to(np.int64)
     return F.pow(F.as_tensor(base, dtype=x.dtype), x)
 
 
@@ -103,6 +107,7 @@ METHODS = {
     "triu": F.triu, "masked_fill": F.masked_fill, "bmm": F.bmm, "dot": F.dot, "outer": F.outer,
     "floor": F.floor, "ceil": F.ceil, "round": F.round, "trunc": F.trunc, "isinf": F.isinf,
     "isfinite": F.isfinite, "softmax": _softmax, "log_softmax": _log_softmax,
+    "where": lambda self, condition, other: F.where(condition, self, other),
     "all": lambda self: Tensor._wrap(np.asarray(self._data.all())),
     "any": lambda self: Tensor._wrap(np.asarray(self._data.any())),
 }  # fmt: skip

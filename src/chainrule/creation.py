@@ -17,10 +17,23 @@ __all__ = [
 ]  # fmt: skip
 
 
-def _shape(size: tuple) -> tuple:
-    if len(size) == 1 and isinstance(size[0], (tuple, list)):
-        return tuple(int(s) for s in size[0])
-    return tuple(int(s) for s in size)
+def _shape(size: Any, op: str) -> tuple:
+    """``size`` given as ints, or one tuple/list of ints, checked: non-negative integers."""
+    if isinstance(size, tuple) and len(size) == 1 and isinstance(size[0], (tuple, list)):
+        size = tuple(size[0])
+    elif not isinstance(size, (tuple, list)):
+        size = (size,)
+    dims = tuple(int(s) if isinstance(s, Tensor) and s.numel() == 1 else s for s in size)
+    if not all(isinstance(d, (int, np.integer)) and not isinstance(d, bool) for d in dims):
+        raise TypeError(f"{op}: size must be a tuple of ints, got {tuple(size)}")
+    if any(d < 0 for d in dims):
+        raise ValueError(f"{op}: dimension sizes must be non-negative, got {tuple(dims)}")
+    return tuple(int(d) for d in dims)
+
+
+def _number(v: Any) -> Any:
+    """A 0-d tensor as the Python number it holds (``arange(cr.tensor(3))``)."""
+    return v.item() if isinstance(v, Tensor) else v
 
 
 def _make(arr: Any, requires_grad: bool, device: Any) -> Tensor:
@@ -43,7 +56,7 @@ def zeros(*size: Any, dtype: Any = None, requires_grad: bool = False, device: An
         >>> zeros(2)
         tensor([0., 0.])
     """
-    return _make(np.zeros(_shape(size), _float(dtype)), requires_grad, device)
+    return _make(np.zeros(_shape(size, "zeros"), _float(dtype)), requires_grad, device)
 
 
 def ones(*size: Any, dtype: Any = None, requires_grad: bool = False, device: Any = None) -> Tensor:
@@ -53,7 +66,7 @@ def ones(*size: Any, dtype: Any = None, requires_grad: bool = False, device: Any
         >>> ones(2)
         tensor([1., 1.])
     """
-    return _make(np.ones(_shape(size), _float(dtype)), requires_grad, device)
+    return _make(np.ones(_shape(size, "ones"), _float(dtype)), requires_grad, device)
 
 
 def empty(*size: Any, dtype: Any = None, requires_grad: bool = False, device: Any = None) -> Tensor:
@@ -77,8 +90,8 @@ def full(
     """
     if dtype is None:
         dtype = Tensor(fill_value).dtype
-    shape = (int(size),) if isinstance(size, int) else tuple(size)
-    return _make(np.full(shape, fill_value, np.dtype(dtype)), requires_grad, device)
+    shape = _shape(size, "full")
+    return _make(np.full(shape, _number(fill_value), np.dtype(dtype)), requires_grad, device)
 
 
 def arange(
@@ -91,13 +104,21 @@ def arange(
         >>> arange(3)
         tensor([0, 1, 2])
     """
+    start, end, step = _number(start), _number(end), _number(step)
     if end is None:
         start, end = 0, start
     if step == 0:
         raise ValueError("arange: step must be nonzero")
+    if (end - start) * step < 0:
+        raise ValueError(
+            f"arange: upper bound and lower bound inconsistent with step sign "
+            f"(start={start}, end={end}, step={step})"
+        )
     if dtype is None:
         is_int = all(isinstance(v, (int, np.integer)) for v in (start, end, step))
         dtype = dtypes.int64 if is_int else dtypes.get_default_dtype()
+    elif np.dtype(dtype).kind in "iu" and int(step) == 0:
+        raise ValueError(f"arange: step {step} is zero once cast to {np.dtype(dtype)}")
     return _make(np.arange(start, end, step).astype(dtype), requires_grad, device)
 
 
@@ -111,7 +132,10 @@ def linspace(
         >>> linspace(0, 1, 3)
         tensor([0. , 0.5, 1. ])
     """
-    return _make(np.linspace(start, end, int(steps)).astype(_float(dtype)), requires_grad, device)
+    if int(steps) < 0:
+        raise ValueError(f"linspace: number of steps must be non-negative, got {steps}")
+    arr = np.linspace(_number(start), _number(end), int(steps)).astype(_float(dtype))
+    return _make(arr, requires_grad, device)
 
 
 def eye(
@@ -125,7 +149,16 @@ def eye(
         tensor([[1., 0.],
                 [0., 1.]])
     """
+    if n < 0 or (m is not None and m < 0):
+        raise ValueError(f"eye: sizes must be non-negative, got n={n}, m={m}")
     return _make(np.eye(n, m, dtype=_float(dtype)), requires_grad, device)
+
+
+def _float_only(dtype: Any, op: str) -> np.dtype:
+    dt = _float(dtype)
+    if dt.kind != "f":
+        raise TypeError(f"{op}: samples need a floating dtype, got {dt}")
+    return dt
 
 
 def _rng(generator: Generator | None) -> np.random.Generator:
@@ -142,7 +175,8 @@ def rand(
         >>> bool(((rand(100) >= 0) & (rand(100) < 1)).all())
         True
     """
-    arr = _rng(generator).random(_shape(size), dtype=np.float64).astype(_float(dtype))
+    arr = _rng(generator).random(_shape(size, "rand"), dtype=np.float64)
+    arr = arr.astype(_float_only(dtype, "rand"))
     return _make(arr, requires_grad, device)
 
 
@@ -156,7 +190,8 @@ def randn(
         >>> randn(2, 3).shape
         (2, 3)
     """
-    arr = _rng(generator).standard_normal(_shape(size)).astype(_float(dtype))
+    arr = _rng(generator).standard_normal(_shape(size, "randn"))
+    arr = arr.astype(_float_only(dtype, "randn"))
     return _make(arr, requires_grad, device)
 
 
@@ -174,7 +209,9 @@ def randint(
         low, high = 0, low
     elif isinstance(high, (tuple, list)):
         low, high, size = 0, low, high
-    shape = (int(size),) if isinstance(size, int) else tuple(size)
+    shape = _shape(size, "randint")
+    if low >= high:
+        raise ValueError(f"randint: low must be less than high, got low={low} >= high={high}")
     arr = _rng(generator).integers(low, high, shape).astype(dtype or dtypes.int64)
     return _make(arr, False, device)
 
@@ -187,7 +224,7 @@ def full_like(t: Tensor, fill_value: Any, dtype: Any = None, requires_grad: bool
         tensor([3., 3.])
     """
     out = ones_like(t, dtype=dtype)
-    out._data *= fill_value
+    out._data[...] = _number(fill_value)  # cast to the dtype: 2.7 in an int tensor is 2
     return out.requires_grad_(requires_grad) if requires_grad else out
 
 

@@ -409,6 +409,8 @@ def clamp(input: Tensor, min: Any = None, max: Any = None) -> Tensor:  # noqa: A
         if min is not None:
             x = maximum(x, min)
         return minimum(x, max) if max is not None else x
+    if x.dtype.kind in "iub" and builtins.any(isinstance(b, float) for b in (min, max)):
+        x = I.cast(x, dtype=get_default_dtype())  # as torch: int clamped to 0.5 is float
     return E.clamp(x, min, max)
 
 
@@ -449,8 +451,9 @@ def where(condition: Any, input: Any, other: Any) -> Tensor:
     c = _t(condition)
     if c.dtype != np.bool_:
         c = I.cast(c, dtype=np.dtype(bool))
+    a, b = _promote(_operand(input), _operand(other))
     try:
-        return E.where(c, _operand(input), _operand(other))
+        return E.where(c, a, b)
     except ValueError:
         raise ValueError(
             f"where: shapes {c.shape}, {np.shape(_raw(_operand(input)))} and "
@@ -751,7 +754,10 @@ def _select(x: Tensor, dim: int, keepdim: bool, arg: Any, op: str) -> ValuesIndi
     return ValuesIndices(values, Tensor._wrap(idx.astype(np.int64)))
 
 
-def max(input: Tensor, dim: Any = None, keepdim: bool = False, *, axis: Any = None) -> Any:  # noqa: A001
+def max(  # noqa: A001
+    input: Tensor, dim: Any = None, keepdim: bool = False, *, axis: Any = None,
+    keepdims: bool | None = None,
+) -> Any:  # fmt: skip
     """PyTorch's three forms: ``max(x)`` (a scalar), ``max(x, dim)`` (values and indices;
     the gradient goes to the chosen index), ``max(x, other)`` (elementwise maximum).
 
@@ -766,10 +772,14 @@ def max(input: Tensor, dim: Any = None, keepdim: bool = False, *, axis: Any = No
     x = _t(input)
     if dim is None:
         return amax(x)
-    return _select(x, dim, keepdim, lambda a, axis: a.argmax(axis=axis), "max")
+    keep = _keep(keepdim, keepdims)
+    return _select(x, dim, keep, lambda a, axis: a.argmax(axis=axis), "max")
 
 
-def min(input: Tensor, dim: Any = None, keepdim: bool = False, *, axis: Any = None) -> Any:  # noqa: A001
+def min(  # noqa: A001
+    input: Tensor, dim: Any = None, keepdim: bool = False, *, axis: Any = None,
+    keepdims: bool | None = None,
+) -> Any:  # fmt: skip
     """PyTorch's three forms, as :func:`max` but for the minimum.
 
     Example:
@@ -783,12 +793,14 @@ def min(input: Tensor, dim: Any = None, keepdim: bool = False, *, axis: Any = No
     x = _t(input)
     if dim is None:
         return amin(x)
-    return _select(x, dim, keepdim, lambda a, axis: a.argmin(axis=axis), "min")
+    keep = _keep(keepdim, keepdims)
+    return _select(x, dim, keep, lambda a, axis: a.argmin(axis=axis), "min")
 
 
 def argmax(
-    input: Tensor, dim: int | None = None, keepdim: bool = False, *, axis: Any = None
-) -> Tensor:
+    input: Tensor, dim: int | None = None, keepdim: bool = False, *, axis: Any = None,
+    keepdims: bool | None = None,
+) -> Tensor:  # fmt: skip
     """Index of the maximum (over the flattened tensor when ``dim`` is None). No gradient.
 
     Example:
@@ -796,12 +808,13 @@ def argmax(
         >>> cr.argmax(cr.tensor([[1.0, 4.0], [3.0, 2.0]]), dim=1)
         tensor([1, 0])
     """
-    return _arg(input, _dim_arg(dim, axis), keepdim, "argmax")
+    return _arg(input, _dim_arg(dim, axis), _keep(keepdim, keepdims), "argmax")
 
 
 def argmin(
-    input: Tensor, dim: int | None = None, keepdim: bool = False, *, axis: Any = None
-) -> Tensor:
+    input: Tensor, dim: int | None = None, keepdim: bool = False, *, axis: Any = None,
+    keepdims: bool | None = None,
+) -> Tensor:  # fmt: skip
     """Index of the minimum (over the flattened tensor when ``dim`` is None). No gradient.
 
     Example:
@@ -809,7 +822,7 @@ def argmin(
         >>> cr.argmin(cr.tensor([3.0, 1.0, 2.0]))
         tensor(1)
     """
-    return _arg(input, _dim_arg(dim, axis), keepdim, "argmin")
+    return _arg(input, _dim_arg(dim, axis), _keep(keepdim, keepdims), "argmin")
 
 
 def _arg(input: Tensor, dim: Any, keepdim: bool, op: str) -> Tensor:
@@ -837,7 +850,7 @@ def logsumexp(
         >>> cr.logsumexp(cr.tensor([1e4, 1e4]), dim=0)
         tensor(10000.693)
     """
-    x = _t(input)
+    x = _float(input)
     axes = S.normalize_dims(_dim_arg(dim, axis), x.ndim, "logsumexp")
     keep = _keep(keepdim, keepdims)
     if x.numel() == 0:
@@ -1108,7 +1121,7 @@ def cat(tensors: Sequence[Tensor], dim: int = 0, *, axis: int | None = None) -> 
         >>> cr.cat([cr.zeros(2), cr.ones(1)])
         tensor([0., 0., 1.])
     """
-    ts = [_t(t) for t in tensors]
+    ts = _common_dtype([_t(t) for t in tensors])
     if not ts:
         raise ValueError("cat: expected a non-empty list of tensors")
     d = S.normalize_dim(_dim_arg(dim if axis is None else None, axis) or 0, ts[0].ndim, "cat")
@@ -1124,6 +1137,17 @@ def cat(tensors: Sequence[Tensor], dim: int = 0, *, axis: int | None = None) -> 
     return S.cat(*ts, axis=d)
 
 
+def _common_dtype(ts: list) -> list:
+    """Cast to one dtype by PyTorch's rule: any float wins over ints and bools (NumPy would
+    make float32 with int64 float64)."""
+    dtypes = {t._data.dtype for t in ts}
+    if len(dtypes) < 2:
+        return ts
+    floats = [d for d in dtypes if d.kind == "f"]
+    target = np.result_type(*floats) if floats else np.result_type(*dtypes)
+    return [t if t._data.dtype == target else I.cast(t, dtype=target) for t in ts]
+
+
 concatenate = cat
 concat = cat
 
@@ -1136,7 +1160,7 @@ def stack(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
         >>> cr.stack([cr.zeros(2), cr.ones(2)]).shape
         (2, 2)
     """
-    ts = [_t(t) for t in tensors]
+    ts = _common_dtype([_t(t) for t in tensors])
     if not ts:
         raise ValueError("stack: expected a non-empty list of tensors")
     for i, t in enumerate(ts):
@@ -1361,7 +1385,7 @@ def _key(key: Any) -> Any:
         return tuple(_key(k) for k in key)
     if isinstance(key, list):
         arr = np.asarray([k._data if isinstance(k, Tensor) else k for k in key])
-        return arr
+        return arr.astype(np.int64) if arr.size == 0 else arr
     return key
 
 
@@ -1416,6 +1440,8 @@ def gather(input: Tensor, dim: int, index: Any) -> Tensor:
     idx = _t(index)._data
     if idx.dtype.kind not in "iu":
         raise TypeError(f"gather: index must be an integer tensor, got {idx.dtype}")
+    if x.ndim == 0 and idx.ndim == 0:  # as torch: a 0-d tensor gathers from itself
+        return S.reshape(gather(S.reshape(x, (1,)), dim, idx.reshape(1)), ())
     d = S.normalize_dim(dim, x.ndim, "gather")
     if idx.ndim != x.ndim:
         raise ValueError(

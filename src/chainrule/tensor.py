@@ -17,6 +17,10 @@ from .backend import array_module, device_of, to_device
 
 def _convert(data: Any, dtype: Any = None) -> Any:
     """Array for ``data``: Python floats become the default float dtype, as in PyTorch."""
+    if data is None or isinstance(data, (str, bytes)):
+        raise TypeError(f"tensor: cannot make a tensor from {type(data).__name__}")
+    if isinstance(data, np.ndarray) and data.dtype.kind in "OUSVMm":
+        raise TypeError(f"tensor: cannot make a tensor from a NumPy array of dtype {data.dtype}")
     if isinstance(data, Tensor):
         arr = data._data
         return arr if dtype is None else arr.astype(dtype, copy=False)
@@ -55,14 +59,14 @@ class Tensor:
     """
 
     __slots__ = (
-        "_data", "grad", "_requires_grad", "_node", "_retains_grad", "_version", "__weakref__"
+        "_data", "_grad", "_requires_grad", "_node", "_retains_grad", "_version", "__weakref__"
     )  # fmt: skip
     __array_ufunc__ = None  # let `ndarray * Tensor` reach Tensor.__rmul__
     __array_priority__ = 1000
 
     def __init__(self, data: Any, dtype: Any = None, requires_grad: bool = False) -> None:
         self._data = _convert(data, dtype)
-        self.grad: Tensor | None = None
+        self._grad: Tensor | None = None
         self._node = None
         self._retains_grad = False
         self._requires_grad = False
@@ -74,7 +78,7 @@ class Tensor:
     def _wrap(cls, arr: Any) -> Tensor:
         t = object.__new__(Tensor)
         t._data = arr
-        t.grad = None
+        t._grad = None
         t._requires_grad = False
         t._node = None
         t._retains_grad = False
@@ -82,6 +86,29 @@ class Tensor:
         return t
 
     # ----- autograd state -------------------------------------------------------------
+    @property
+    def grad(self) -> Tensor | None:
+        """The gradient that backward accumulated here (``None`` until then)."""
+        return self._grad
+
+    @grad.setter
+    def grad(self, value: Tensor | None) -> None:
+        if value is not None:
+            if not isinstance(value, Tensor):
+                raise TypeError(
+                    f"assigned grad expected to be a Tensor or None but got {type(value).__name__}"
+                )
+            if value.shape != self.shape:
+                raise RuntimeError(
+                    f"assigned grad has shape {tuple(value.shape)} but the tensor has shape "
+                    f"{tuple(self.shape)}"
+                )
+            if value.dtype != self.dtype:
+                raise RuntimeError(
+                    f"assigned grad has dtype {value.dtype} but the tensor has dtype {self.dtype}"
+                )
+        self._grad = value
+
     @property
     def requires_grad(self) -> bool:
         """Whether gradients flow to this tensor."""

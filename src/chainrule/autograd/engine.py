@@ -158,6 +158,8 @@ def _accumulate_grad(t: Any, g: Any, create_graph: bool, owned: bool) -> None:
 
     if create_graph:
         gt = g if isinstance(g, Tensor) else Tensor._wrap(g)
+        if gt.dtype != t.dtype:
+            gt = gt.to(t.dtype)
         t.grad = gt if t.grad is None else t.grad + gt
         return
     if g.dtype != t._data.dtype:

@@ -42,6 +42,14 @@ class _FunctionOp:
         if len(grads) < len(node.inputs or ()) and len(grads) == len(tensor_args):
             it = iter(grads)
             grads = tuple(next(it) if isinstance(a, Tensor) else None for a in node.inputs or ())
+        n = len(node.inputs or ())
+        if len(grads) > n and all(gr is None for gr in grads[n:]):
+            grads = grads[:n]  # trailing Nones for arguments left at their defaults, as torch
+        if len(grads) != n:
+            raise RuntimeError(
+                f"{self.name}.backward returned an incorrect number of gradients "
+                f"(expected {len(node.inputs or ())}, got {len(grads)})"
+            )
         out = []
         for a, gr in zip(node.inputs or (), grads):
             if gr is None or not isinstance(a, Tensor) or not a.requires_grad:

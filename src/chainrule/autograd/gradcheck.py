@@ -62,7 +62,16 @@ def gradcheck(
     from ..tensor import Tensor
 
     inputs = (inputs,) if isinstance(inputs, Tensor) else tuple(inputs)
+    # Fresh contiguous leaves: the function is evaluated many times, an input may sit in a graph
+    # of its own (a non-leaf), and perturbing goes through a flat view of each array.
+    inputs = tuple(
+        Tensor(x._data.copy(order="C"), requires_grad=x.requires_grad)
+        if isinstance(x, Tensor) else x
+        for x in inputs
+    )  # fmt: skip
     diff = [i for i, x in enumerate(inputs) if isinstance(x, Tensor) and x.requires_grad]
+    if not diff:
+        raise ValueError("gradcheck: expects at least one input tensor to require grad")
     for i in diff:
         if inputs[i].dtype != np.float64:
             raise ValueError(f"gradcheck: input {i} is {inputs[i].dtype}; use float64 inputs")

@@ -90,6 +90,8 @@ def _erfc_scaled_tail(y: Any, xp: Any) -> Any:
 
 
 def _erf_fwd(a: Any) -> Any:
+    if a.ndim == 0:  # the masked assignments below need an array
+        return _erf_fwd(a.reshape(1)).reshape(())
     xp = _xp(a)
     x = a.astype(np.float64, copy=False)
     y = xp.abs(x)
