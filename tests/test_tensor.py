@@ -334,3 +334,18 @@ def test_powers_of_bool_tensors_are_integers_as_in_torch():
         (cr.tensor(b) ** 2, torch.tensor(b) ** 2),
     ):
         assert ours.tolist() == theirs.tolist() and ours.dtype == cr.int64
+
+
+def test_negative_seeds_are_accepted_and_reproducible():
+    cr.manual_seed(-1)
+    a = cr.rand(3)
+    cr.manual_seed(-1)
+    assert (a == cr.rand(3)).all()
+    with pytest.raises(TypeError, match="manual_seed: seed must be an int"):
+        cr.manual_seed(1.5)
+
+
+def test_pad_that_crops_past_zero_is_an_error():
+    assert cr.pad(cr.ones(2, 3), (-1, -1)).shape == (2, 1)
+    with pytest.raises(ValueError, match=r"pad: padding \(-2, -2\) would leave dimension 1"):
+        cr.pad(cr.ones(2, 3), (-2, -2))

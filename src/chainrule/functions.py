@@ -1346,6 +1346,12 @@ def pad(input: Tensor, pad: Sequence[int], mode: str = "constant", value: float 
     widths = [(0, 0)] * x.ndim
     for i in range(len(pad) // 2):
         widths[x.ndim - 1 - i] = (int(pad[2 * i]), int(pad[2 * i + 1]))
+    for d, ((lo, hi), n) in enumerate(zip(widths, x.shape)):
+        if n + lo + hi < 0:
+            raise ValueError(
+                f"pad: padding {tuple(pad)} would leave dimension {d} of size {n} with "
+                f"{n + lo + hi} elements"
+            )
     if mode == "constant":
         if builtins.any(lo < 0 or hi < 0 for lo, hi in widths):
             key = tuple(

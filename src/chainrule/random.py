@@ -19,8 +19,11 @@ class Generator:
         self._seed = seed
 
     def manual_seed(self, seed: int) -> Generator:
-        """Reset the generator from ``seed`` and return it."""
-        self.numpy = np.random.default_rng(seed)
+        """Reset the generator from ``seed`` and return it (a negative seed is read as its
+        64-bit two's complement, as torch does)."""
+        if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool):
+            raise TypeError(f"manual_seed: seed must be an int, got {type(seed).__name__}")
+        self.numpy = np.random.default_rng(int(seed) & 0xFFFF_FFFF_FFFF_FFFF)
         self._seed = seed
         return self
 
