@@ -33,6 +33,19 @@ def test_train_writes_run_folder(tmp_path, capsys):
         (["train", "--epochs", "0"], "expected a positive integer"),
         (["train", "--lr", "abc"], "expected a positive number"),
         (["train", "--dataset", "moons", "--model", "cnn", "--epochs", "1"], "needs image inputs"),
+        (["train", "--lr", "inf"], "argument --lr: expected a finite positive number"),
+        (["train", "--lr", "nan"], "argument --lr: expected a finite positive number"),
+        (["train", "--momentum", "inf"], "argument --momentum: expected a finite non-negative"),
+        (["train", "--weight-decay", "-1"], "argument --weight-decay: expected a finite non-neg"),
+        (["train", "--hidden", "0"], "argument --hidden: expected comma-separated positive"),
+        (["train", "--hidden", "-3"], "argument --hidden: expected comma-separated positive"),
+        (["train", "--hidden", "a,b"], "argument --hidden: expected comma-separated positive"),
+        (["train", "--hidden", ""], "an MLP needs at least one hidden layer"),
+        (["train", "--name", "../up"], "argument --name: expected a plain folder name"),
+        (["train", "--name", "a/b"], "argument --name: expected a plain folder name"),
+        (["train", "--name", ".."], "argument --name: expected a plain folder name"),
+        (["train", "--seed", "-1"], "argument --seed: expected a non-negative integer"),
+        (["demo", "--seed", "-1"], "argument --seed: expected a non-negative integer"),
     ],
 )
 def test_bad_options_give_one_clear_line(argv, message, tmp_path):
@@ -63,3 +76,23 @@ def test_help_documents_every_option():
     for opt in ("--dataset", "--model", "--epochs", "--batch-size", "--lr", "--optimizer",
                 "--schedule", "--seed", "--out"):  # fmt: skip
         assert opt in proc.stdout
+
+
+@pytest.mark.parametrize("where", ["file", "below-file"])
+def test_unusable_out_fails_before_training(where, tmp_path):
+    """An --out that cannot hold the run folder is one line at once, not a traceback after."""
+    blocker = tmp_path / "taken"
+    blocker.write_text("not a folder")
+    out = blocker if where == "file" else blocker / "deeper"
+    proc = subprocess.run(
+        [sys.executable, "-m", "chainrule.cli", "train", "--dataset", "moons", "--model", "logreg",
+         "--epochs", "1", "--no-progress", "--out", str(out)],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [
+        f"chainrule: error: --out: {blocker} exists and is not a folder, so the run folder "
+        f"{out / 'moons-logreg'} cannot be made"
+    ]
+    assert proc.stdout == ""  # no training happened
+    assert blocker.read_text() == "not a folder"

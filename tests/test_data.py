@@ -258,3 +258,23 @@ def test_tensor_dataset_batches_skip_per_sample_indexing(monkeypatch):
     assert sum(len(yb) for _, yb in DataLoader(part, batch_size=3, drop_last=True)) == 6
     with pytest.raises(AssertionError, match="per-sample"):  # a custom collate_fn goes slow
         list(DataLoader(full, batch_size=5, collate_fn=list))
+
+
+def test_subclass_overriding_getitem_is_not_bypassed_by_the_fast_path():
+    """A Subset/TensorDataset subclass may augment each sample: the loader must call it."""
+
+    class Aug(Subset):
+        def __getitem__(self, i):
+            (x,) = self.dataset[self.indices[i]]
+            return (x * 100,)
+
+    class Neg(TensorDataset):
+        def __getitem__(self, i):
+            return tuple(-t for t in super().__getitem__(i))
+
+    def rows(ds):
+        return [b.tolist() for (b,) in DataLoader(ds, batch_size=2)]
+
+    assert rows(Aug(TensorDataset(cr.arange(4.0)), [0, 1, 2, 3])) == [[0, 100], [200, 300]]
+    assert rows(Subset(Aug(TensorDataset(cr.arange(4.0)), [3, 2]), [0, 1])) == [[300, 200]]
+    assert rows(Subset(Neg(cr.arange(3.0)), [2, 1, 0])) == [[-2, -1], [0]]

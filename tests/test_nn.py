@@ -167,6 +167,19 @@ def test_embedding_matches_torch():
         m(cr.tensor([0.0]))
 
 
+@pytest.mark.parametrize("bad", [-1, -3, 3, 10])
+def test_embedding_rejects_out_of_range_indices_like_torch(bad):
+    """A negative index is not a count from the end: torch raises IndexError for it too."""
+    m = nn.Embedding(3, 2)
+    with pytest.raises(IndexError, match="index out of range"):
+        torch.nn.Embedding(3, 2)(torch.tensor([0, bad]))
+    with pytest.raises(IndexError, match=rf"embedding: index {bad} .*num_embeddings=3"):
+        m(cr.tensor([0, bad]))
+    with pytest.raises(IndexError, match=rf"index {bad} "):
+        nn.functional.embedding(cr.tensor([[bad, 1]]), m.weight)
+    assert m(cr.tensor([0, 2])).shape == (2, 2)
+
+
 LOSSES = [
     ("MSELoss", {}, "regression"),
     ("L1Loss", {"reduction": "sum"}, "regression"),
@@ -519,6 +532,35 @@ def test_containers():
     tmd = torch.nn.ModuleDict({"b": torch.nn.Linear(1, 1), "a": torch.nn.ReLU()})
     assert repr(md) == repr(tmd)
     assert repr(nn.Identity(3, x=1)) == repr(torch.nn.Identity(3, x=1))
+
+
+@pytest.mark.parametrize("lib", [nn, torch.nn], ids=["chainrule", "torch"])
+def test_containers_accept_containers_like_torch(lib):
+    """ModuleList/ModuleDict take other containers; Sequential + Sequential is a new one."""
+    a, b, c = lib.ReLU(), lib.Tanh(), lib.Sigmoid()
+    ml = lib.ModuleList(lib.ModuleList([a, b]))
+    assert list(ml) == [a, b]
+    ml.extend(lib.Sequential(c))
+    ml += lib.ModuleList([a])
+    assert list(ml) == [a, b, c, a] and list(ml._modules) == ["0", "1", "2", "3"]
+    if lib is nn:  # torch raises "dictionary changed size during iteration" here
+        ml.extend(ml)  # a snapshot of itself, not an endless loop
+        assert list(ml) == [a, b, c, a] * 2
+
+    md = lib.ModuleDict(lib.ModuleDict({"x": a, "y": b}))
+    md.update(lib.ModuleDict({"z": c, "x": b}))
+    assert list(md.items()) == [("x", b), ("y", b), ("z", c)]
+    with pytest.raises(TypeError, match="ModuleDict.update"):
+        md.update(5)
+
+    s1, s2 = lib.Sequential(a, b), lib.Sequential(c)
+    both = s1 + s2
+    assert type(both) is lib.Sequential and both is not s1 and list(both) == [a, b, c]
+    assert list(s1) == [a, b] and list(s2) == [c]  # the operands are unchanged
+    s1 += s2
+    assert list(s1) == [a, b, c] and list(s1._modules) == ["0", "1", "2"]
+    with pytest.raises(ValueError, match="only objects of Sequential"):
+        s1 + lib.ModuleList([a])
 
 
 def test_zero_grad_requires_grad_apply_and_to():

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
+import os
 import sys
+import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -128,9 +131,11 @@ def run_training(args: argparse.Namespace) -> dict:
     from .train import build_model, confusion_matrix, evaluate, fit, format_confusion_matrix
     from .train.plots import plot_history
 
+    out = Path(args.out) / (args.name or f"{args.dataset}-{args.model}")
+    _check_run_folder(out)  # before any training: a bad --out must not cost a whole run
+    hidden = args.hidden if isinstance(args.hidden, tuple) else _parse_hidden(args.hidden)
     manual_seed(args.seed)
     data = load_dataset(args.dataset, args.seed, args.limit)
-    hidden = tuple(int(h) for h in str(args.hidden).split(",") if h)
     model = build_model(args.model, data["X_train"].shape[1:], data["num_classes"], hidden)
     train_loader = DataLoader(
         TensorDataset(data["X_train"], data["y_train"]), batch_size=args.batch_size,
@@ -169,7 +174,6 @@ def run_training(args: argparse.Namespace) -> dict:
     print("confusion matrix (rows: true class, columns: predicted):")
     print(format_confusion_matrix(cm, [s[:7] for s in data["labels"]]))
 
-    out = Path(args.out) / (args.name or f"{args.dataset}-{args.model}")
     out.mkdir(parents=True, exist_ok=True)
     metrics = {
         "dataset": args.dataset, "model": args.model, "parameters": n_params,
@@ -185,6 +189,29 @@ def run_training(args: argparse.Namespace) -> dict:
     written += draw_one_neuron(model, data["X_test"][:1], out)
     print(f"wrote {out}/: {', '.join(written)}")
     return metrics
+
+
+def _check_run_folder(out: Path) -> None:
+    """Raise :class:`CLIError` unless the run folder ``out`` can be created (or exists) and
+    written to: checked before training, so a bad ``--out`` fails at once, in one line.
+
+    Example:
+        >>> import tempfile
+        >>> _check_run_folder(Path(tempfile.mkdtemp()) / "run")  # fine: nothing raised
+    """
+    where = out
+    while not where.exists() and where != where.parent:  # the nearest part that exists
+        where = where.parent
+    if where.exists() and not where.is_dir():
+        raise CLIError(
+            f"--out: {where} exists and is not a folder, so the run folder {out} cannot be made"
+        )
+    try:  # a probe folder, removed at once: the real test of "can the run folder be made here"
+        os.rmdir(tempfile.mkdtemp(prefix=".chainrule-probe-", dir=where))
+    except OSError as e:
+        raise CLIError(
+            f"--out: cannot make the run folder {out} in {where} ({e.strerror or e})"
+        ) from None
 
 
 def draw_one_neuron(model: Any, x: Any, out: Path) -> list[str]:
@@ -231,7 +258,7 @@ def _parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="the main job: an MLP on scikit-learn's digits (about 30 s)")
     demo.add_argument("--out", default="runs", help="folder for the run's outputs (default: runs)")
     demo.add_argument("--epochs", type=int, default=30, help="training epochs (default: 30)")
-    demo.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    demo.add_argument("--seed", type=_non_negative_int, default=0, help="random seed (default: 0)")
     demo.add_argument("--no-progress", action="store_true", help="no tqdm progress bar")
     train = sub.add_parser("train", help="train a model on a dataset")
     train.add_argument(
@@ -241,7 +268,10 @@ def _parser() -> argparse.ArgumentParser:
         "--model", choices=("logreg", "mlp", "cnn"), default="mlp", help="the model (default: mlp)"
     )
     train.add_argument(
-        "--hidden", default="128,64", help="MLP hidden widths, comma-separated (default: 128,64)"
+        "--hidden",
+        type=_hidden_sizes,
+        default="128,64",
+        help="MLP hidden widths, comma-separated positive integers (default: 128,64)",
     )
     train.add_argument(
         "--epochs", type=_positive_int, default=20, help="training epochs (default: 20)"
@@ -256,10 +286,13 @@ def _parser() -> argparse.ArgumentParser:
         "--optimizer", choices=OPTIMIZERS, default="adam", help="optimizer (default: adam)"
     )
     train.add_argument(
-        "--momentum", type=float, default=0.9, help="momentum for sgd/rmsprop (default: 0.9)"
+        "--momentum",
+        type=_non_negative_float,
+        default=0.9,
+        help="momentum for sgd/rmsprop (default: 0.9)",
     )
     train.add_argument(
-        "--weight-decay", type=float, default=0.0, help="L2 weight decay (default: 0)"
+        "--weight-decay", type=_non_negative_float, default=0.0, help="L2 weight decay (default: 0)"
     )
     train.add_argument(
         "--schedule",
@@ -267,12 +300,14 @@ def _parser() -> argparse.ArgumentParser:
         default="cosine",
         help="learning-rate schedule (default: cosine)",
     )
-    train.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    train.add_argument("--seed", type=_non_negative_int, default=0, help="random seed (default: 0)")
     train.add_argument(
         "--limit", type=_positive_int, default=None, help="use only the first N training samples"
     )
     train.add_argument("--out", default="runs", help="folder for run outputs (default: runs)")
-    train.add_argument("--name", default=None, help="run name (default: DATASET-MODEL)")
+    train.add_argument(
+        "--name", type=_run_name, default=None, help="run name (default: DATASET-MODEL)"
+    )
     train.add_argument("--no-progress", action="store_true", help="no tqdm progress bar")
     train.add_argument("--quiet", action="store_true", help="no per-epoch lines")
     return p
@@ -288,14 +323,68 @@ def _positive_int(s: str) -> int:
     return v
 
 
+def _non_negative_int(s: str) -> int:
+    try:
+        v = int(s)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {s!r}") from None
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {s}")
+    return v
+
+
 def _positive_float(s: str) -> float:
     try:
         v = float(s)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a positive number, got {s!r}") from None
-    if not v > 0:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {s}")
+    if not (math.isfinite(v) and v > 0):
+        raise argparse.ArgumentTypeError(f"expected a finite positive number, got {s}")
     return v
+
+
+def _non_negative_float(s: str) -> float:
+    try:
+        v = float(s)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a non-negative number, got {s!r}") from None
+    if not (math.isfinite(v) and v >= 0):
+        raise argparse.ArgumentTypeError(f"expected a finite non-negative number, got {s}")
+    return v
+
+
+def _hidden_sizes(s: str) -> tuple[int, ...]:
+    """``"128,64"`` -> ``(128, 64)``: at least one width, each a positive integer."""
+    parts = s.split(",")
+    try:
+        sizes = tuple(int(p) for p in parts)
+    except ValueError:
+        sizes = ()
+    if not sizes or any(v <= 0 for v in sizes):
+        hint = " (an MLP needs at least one hidden layer; --model logreg has none)"
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated positive integers such as 128,64, got {s!r}"
+            + (hint if not s.strip() else "")
+        )
+    return sizes
+
+
+def _parse_hidden(s: str) -> tuple[int, ...]:
+    """:func:`_hidden_sizes` for a hand-built namespace, failing as a :class:`CLIError`."""
+    try:
+        return _hidden_sizes(s)
+    except argparse.ArgumentTypeError as e:
+        raise CLIError(f"--hidden: {e}") from None
+
+
+def _run_name(s: str) -> str:
+    """A run folder name: one path component, not ``.`` or ``..``."""
+    seps = "/" + os.sep + (os.altsep or "")
+    if s in (".", "..") or any(c in s for c in seps):
+        raise argparse.ArgumentTypeError(
+            f"expected a plain folder name (no path separators, not '.' or '..'), got {s!r}"
+        )
+    return s
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -325,7 +414,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CLIError as e:
         print(f"chainrule: error: {e}", file=sys.stderr)
         return 2
-    except (FileNotFoundError, ImportError, ValueError) as e:
+    except (OSError, ImportError, ValueError) as e:
         print(f"chainrule: error: {e}", file=sys.stderr)
         return 1
     return 0

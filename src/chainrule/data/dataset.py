@@ -217,10 +217,12 @@ def _tensor_source(dataset: Any) -> tuple[tuple[Any, ...], np.ndarray | None] | 
     """``(arrays, index_map)`` when ``dataset`` is a TensorDataset, or Subsets of one, else None.
 
     ``index_map`` maps the dataset's indices to rows of the arrays (``None``: identity). Tensors
-    that require grad are left to the general path, so batches keep their graph.
+    that require grad are left to the general path, so batches keep their graph. Only the exact
+    classes qualify: a subclass may override ``__getitem__`` (say, to augment each sample), and
+    that override must run.
     """
     index_map = None
-    while isinstance(dataset, Subset):
+    while type(dataset) is Subset:
         idx = np.asarray(dataset.indices, dtype=np.int64)
         index_map = idx if index_map is None else idx[index_map]
         dataset = dataset.dataset

@@ -153,7 +153,10 @@ def softmax(input: Tensor, dim: int | None = None, dtype: Any = None) -> Tensor:
         tensor([0.5, 0.5])
     """
     x = _t(input) if dtype is None else _t(input).to(dtype)
-    return N.softmax(x, axis=_dim(dim, x, "softmax"))
+    axis = _dim(dim, x, "softmax")
+    if x.ndim == 0:  # one element: its softmax is 1, computed on a 1-element view
+        return S.reshape(N.softmax(S.reshape(x, (1,)), axis=0), ())
+    return N.softmax(x, axis=axis)
 
 
 def log_softmax(input: Tensor, dim: int | None = None, dtype: Any = None) -> Tensor:
@@ -165,7 +168,10 @@ def log_softmax(input: Tensor, dim: int | None = None, dtype: Any = None) -> Ten
         tensor([-0.6931, -0.6931])
     """
     x = _t(input) if dtype is None else _t(input).to(dtype)
-    return N.log_softmax(x, axis=_dim(dim, x, "log_softmax"))
+    axis = _dim(dim, x, "log_softmax")
+    if x.ndim == 0:
+        return S.reshape(N.log_softmax(S.reshape(x, (1,)), axis=0), ())
+    return N.log_softmax(x, axis=axis)
 
 
 # ----- losses -------------------------------------------------------------------------------
@@ -649,7 +655,8 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool 
 
 def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None) -> Tensor:
     """Rows of ``weight`` at the integer indices ``input``; the ``padding_idx`` row gets no
-    gradient.
+    gradient. Every index must lie in ``[0, num_embeddings)``: as in PyTorch, a negative one is
+    an error, not a count from the end.
 
     Example:
         >>> import chainrule as cr
@@ -660,8 +667,13 @@ def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None) -> 
     if idx.dtype.kind not in "iu":
         raise TypeError(f"embedding: indices must be an integer tensor, got {idx.dtype}")
     num = w.shape[0]
-    if idx.numel() and (idx._data.min() < -num or idx._data.max() >= num):
-        raise IndexError(f"embedding: index out of range for {num} embeddings")
+    if idx.numel():
+        lo, hi = int(idx._data.min()), int(idx._data.max())
+        if lo < 0 or hi >= num:
+            raise IndexError(
+                f"embedding: index {lo if lo < 0 else hi} is out of range for "
+                f"num_embeddings={num} (indices must lie in [0, {num}))"
+            )
     out = I.getitem(w, idx._data)
     if padding_idx is None or not w.requires_grad:
         return out

@@ -90,6 +90,29 @@ class Sequential(Module):
     def __iter__(self) -> Iterator[Module]:
         return iter(self._modules.values())
 
+    def __add__(self, other: Sequential) -> Sequential:
+        """A new ``Sequential`` of this one's modules, then ``other``'s (as PyTorch).
+
+        Example:
+            >>> from chainrule import nn
+            >>> len(nn.Sequential(nn.ReLU()) + nn.Sequential(nn.Tanh(), nn.ReLU()))
+            3
+        """
+        if not isinstance(other, Sequential):
+            raise ValueError(
+                "add operator supports only objects of Sequential class, but "
+                f"{type(other).__name__} is given."
+            )
+        return Sequential(*self, *other)
+
+    def __iadd__(self, other: Sequential) -> Sequential:
+        if not isinstance(other, Sequential):
+            raise ValueError(
+                "add operator supports only objects of Sequential class, but "
+                f"{type(other).__name__} is given."
+            )
+        return self.extend(list(other))
+
     def append(self, module: Module) -> Sequential:
         """Add ``module`` at the end; returns self.
 
@@ -236,19 +259,22 @@ class ModuleList(Module):
         return self
 
     def extend(self, modules: Iterable[Module]) -> ModuleList:
-        """Append every module of ``modules``; returns self.
+        """Append every module of ``modules`` (any iterable of modules, a ``ModuleList`` or
+        ``Sequential`` included); returns self.
 
         Example:
             >>> from chainrule import nn
             >>> len(nn.ModuleList().extend([nn.ReLU(), nn.Tanh()]))
             2
+            >>> len(nn.ModuleList([nn.ReLU()]).extend(nn.Sequential(nn.Tanh(), nn.ReLU())))
+            3
         """
-        if isinstance(modules, (Module, str)) or not isinstance(modules, Iterable):
+        if isinstance(modules, str) or not isinstance(modules, Iterable):
             raise TypeError(
                 f"ModuleList.extend should be called with an iterable of modules, "
                 f"got {type(modules).__name__}"
             )
-        for m in modules:
+        for m in list(modules):  # a snapshot: ``ml.extend(ml)`` must not chase its own tail
             self.append(m)
         return self
 
@@ -346,14 +372,25 @@ class ModuleDict(Module):
         return self._modules.values()
 
     def update(self, modules: Mapping[str, Module] | Iterable) -> None:
-        """Add modules from a mapping or from ``(name, module)`` pairs.
+        """Add modules from a mapping (another ``ModuleDict`` included) or from
+        ``(name, module)`` pairs.
 
         Example:
             >>> from chainrule import nn
             >>> d = nn.ModuleDict(); d.update([("act", nn.ReLU())]); list(d)
             ['act']
+            >>> d.update(nn.ModuleDict({"out": nn.Tanh()})); list(d)
+            ['act', 'out']
         """
-        items = modules.items() if isinstance(modules, Mapping) else modules
+        if isinstance(modules, (Mapping, ModuleDict)):
+            items = list(modules.items())
+        elif isinstance(modules, Iterable) and not isinstance(modules, str):
+            items = list(modules)
+        else:
+            raise TypeError(
+                "ModuleDict.update should be called with a mapping or an iterable of "
+                f"(name, module) pairs, got {type(modules).__name__}"
+            )
         for j, pair in enumerate(items):
             if not isinstance(pair, (tuple, list)) or len(pair) != 2:
                 raise ValueError(
