@@ -623,3 +623,53 @@ def test_function_backward_must_return_one_gradient_per_input():
     with pytest.raises(RuntimeError, match=r"TooFew.backward returned an incorrect number of "
                        r"gradients \(expected 2, got 1\)"):  # fmt: skip
         TooFew.apply(a, b).sum().backward()
+
+
+# ----- tensor hooks: watch and change the gradient that flows through a tensor ---------------
+def _hooked_run(lib):
+    x = lib.tensor([1.0, -2.0, 3.0], dtype=lib.float64, requires_grad=True)
+    seen = []
+    y = x * x
+    y.register_hook(lambda g: seen.append(("y", g.tolist())))
+    y.register_hook(lambda g: g * 10)  # replaces the gradient flowing on from y
+    h = y.register_hook(lambda g: seen.append(("after", g.tolist())))
+    z = y.sin().sum() + y.sum()
+    x.register_hook(lambda g: seen.append(("x", g.tolist())))
+    x.register_hook(lambda g: g + 1)  # runs before .grad accumulates
+    z.backward(retain_graph=True)
+    h.remove()
+    x.grad = None
+    z.backward()
+    return seen, x.grad.tolist()
+
+
+def test_register_hook_matches_torch():
+    ours, theirs = _hooked_run(cr), _hooked_run(torch)
+    assert len(ours[0]) == len(theirs[0])
+    for (na, a), (nb, b) in zip(ours[0], theirs[0]):
+        assert na == nb
+        np.testing.assert_allclose(a, b, rtol=1e-12)
+    np.testing.assert_allclose(ours[1], theirs[1], rtol=1e-12)
+
+
+def test_hooks_run_for_autograd_grad_and_with_create_graph():
+    x = f64([0.5, 1.5])
+    y = x**3
+    y.register_hook(lambda g: g * 2)
+    (g,) = cr.autograd.grad(y.sum(), x, create_graph=True)
+    np.testing.assert_allclose(g.detach().numpy(), 2 * 3 * np.array([0.5, 1.5]) ** 2)
+    (h,) = cr.autograd.grad(g.sum(), x)
+    np.testing.assert_allclose(h.numpy(), 2 * 6 * np.array([0.5, 1.5]))
+
+
+def test_hook_errors():
+    with pytest.raises(RuntimeError, match="doesn't require gradient"):
+        cr.ones(2).register_hook(lambda g: g)
+    x = f64([1.0, 2.0])
+    x.register_hook(lambda g: g.sum())
+    with pytest.raises(RuntimeError, match=r"hook returned a gradient of shape \(\)"):
+        (x * 2).sum().backward()
+    y = f64([1.0])
+    y.register_hook(lambda g: 3.0)
+    with pytest.raises(TypeError, match="must return a Tensor or None, got float"):
+        (y * 2).sum().backward()

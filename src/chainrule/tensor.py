@@ -59,7 +59,8 @@ class Tensor:
     """
 
     __slots__ = (
-        "_data", "_grad", "_requires_grad", "_node", "_retains_grad", "_version", "__weakref__"
+        "_data", "_grad", "_requires_grad", "_node", "_retains_grad", "_version", "_hooks",
+        "__weakref__",
     )  # fmt: skip
     __array_ufunc__ = None  # let `ndarray * Tensor` reach Tensor.__rmul__
     __array_priority__ = 1000
@@ -71,6 +72,7 @@ class Tensor:
         self._retains_grad = False
         self._requires_grad = False
         self._version = 0
+        self._hooks: list | None = None
         if requires_grad:
             self.requires_grad = True
 
@@ -83,6 +85,7 @@ class Tensor:
         t._node = None
         t._retains_grad = False
         t._version = 0
+        t._hooks = None
         return t
 
     # ----- autograd state -------------------------------------------------------------
@@ -146,6 +149,30 @@ class Tensor:
         if not self.requires_grad:
             raise RuntimeError("can't retain_grad on a tensor that does not require grad")
         self._retains_grad = True
+
+    def register_hook(self, hook: Any) -> RemovableHandle:
+        """Call ``hook(grad)`` each time backward computes this tensor's gradient, before it is
+        used or accumulated into ``.grad``; a tensor ``hook`` returns replaces the gradient.
+        The handle's ``remove()`` unregisters it. Handy to *watch* backprop: print, record or
+        clip the gradient that flows through any intermediate tensor.
+
+        Example:
+            >>> import chainrule as cr
+            >>> x = cr.tensor([1.0, 2.0], requires_grad=True)
+            >>> y = x * 3
+            >>> seen = []
+            >>> h = y.register_hook(lambda g: seen.append(g.tolist()))
+            >>> y.sum().backward(); seen
+            [[1.0, 1.0]]
+        """
+        if not self._requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+        if not callable(hook):
+            raise TypeError(f"register_hook: hook must be callable, got {type(hook).__name__}")
+        if self._hooks is None:
+            self._hooks = []
+        self._hooks.append(hook)
+        return RemovableHandle(self._hooks, hook)
 
     @property
     def retains_grad(self) -> bool:
@@ -534,6 +561,26 @@ class Tensor:
         from .random import default_rng
 
         return self.copy_(Tensor._wrap(default_rng().normal(mean, std, self.shape)))
+
+
+class RemovableHandle:
+    """What ``register_hook`` returns: ``remove()`` takes the hook off again.
+
+    Example:
+        >>> import chainrule as cr
+        >>> x = cr.tensor(1.0, requires_grad=True)
+        >>> h = x.register_hook(lambda g: g * 2); h.remove()
+        >>> (x * 5).backward(); x.grad
+        tensor(5.)
+    """
+
+    def __init__(self, hooks: list, hook: Any) -> None:
+        self._hooks, self._hook = hooks, hook
+
+    def remove(self) -> None:
+        """Unregister the hook (a second call does nothing)."""
+        if self._hook in self._hooks:
+            self._hooks.remove(self._hook)
 
 
 def _repoint(node: Any, t: Tensor, old: Tensor, limit: int = 64) -> None:

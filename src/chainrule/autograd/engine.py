@@ -96,6 +96,9 @@ def run_backward(
             g = grads.pop(id(t), None)
             if g is None:
                 continue
+            if t._hooks:
+                g = _run_hooks(t, g, create_graph)
+                owned.discard(id(t))  # a hook may have kept a reference to the array
             if wanted is not None and id(t) in wanted:
                 results[wanted[id(t)]] = g if create_graph else Tensor._wrap(g)
             node = t._node
@@ -133,6 +136,26 @@ def run_backward(
             if not retain_graph:
                 node.release()
     return results if inputs is not None else None
+
+
+def _run_hooks(t: Any, g: Any, create_graph: bool) -> Any:
+    """Pass the gradient of ``t`` through its hooks; a returned tensor replaces it."""
+    from ..tensor import Tensor
+
+    for hook in list(t._hooks):
+        gt = g if isinstance(g, Tensor) else Tensor._wrap(g)
+        new = hook(gt)
+        if new is None:
+            continue
+        if not isinstance(new, Tensor):
+            raise TypeError(f"a tensor hook must return a Tensor or None, got {type(new).__name__}")
+        if new.shape != t.shape:
+            raise RuntimeError(
+                f"a tensor hook returned a gradient of shape {tuple(new.shape)} for a tensor of "
+                f"shape {tuple(t.shape)}"
+            )
+        g = new if create_graph else new._data
+    return g
 
 
 def _modified_in_place(node: Any, t: Any) -> str:
