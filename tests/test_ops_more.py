@@ -197,3 +197,66 @@ def test_zero_dim_inputs_to_gelu_softmax_log_softmax_and_gather():
         ty.backward()
         assert y.shape == () and abs(y.item() - ty.item()) < 1e-6
         assert abs(x.grad.item() - tx.grad.item()) < 1e-6
+
+
+WITH_ZEROS = np.array([[2.0, 0.0, 3.0], [1.5, -2.0, 0.5]])
+REDUCE = {
+    "prod_all": ((2, 3), lambda x: M(x).prod(x)),
+    "prod_dim": ((3, 4), lambda x: x.prod(1)),
+    "prod_keepdim": ((3, 4), lambda x: M(x).prod(x, 0, keepdim=True)),
+    "norm_fro": ((3, 4), lambda x: M(x).norm(x)),
+    "norm_dim": ((3, 4), lambda x: x.norm(dim=1)),
+    "norm_1_keepdim": ((3, 4), lambda x: M(x).norm(x, p=1, dim=0, keepdim=True)),
+    "norm_inf": ((3, 4), lambda x: x.norm(p=float("inf"), dim=1)),
+    "norm_3": ((3, 4), lambda x: x.norm(p=3, dim=(0, 1))),
+    "diagonal": ((3, 4), lambda x: M(x).diagonal(x)),
+    "diagonal_offset_dims": ((2, 3, 4), lambda x: x.diagonal(-1, 2, 1)),
+    "lerp": ((3, 4), lambda x: M(x).lerp(x, x * x, 0.3)),
+    "addmm": ((3, 3), lambda x: M(x).addmm(x[0], x, x.T, beta=0.5, alpha=2.0)),
+    "clamp_min_max": ((3, 4), lambda x: x.clamp_min(0.3).clamp_max(0.7)),
+}
+
+
+@pytest.mark.parametrize("name", REDUCE)
+def test_reduction_and_linear_algebra_ops_against_torch(name):
+    shape, fn = REDUCE[name]
+    check(fn, arrays=[distinct(shape, len(name))])
+
+
+def test_prod_gradient_is_exact_where_inputs_are_zero():
+    # first derivatives at zeros match torch; second derivatives there are refused, not wrong
+    check(lambda x: x.prod(1), arrays=[WITH_ZEROS], second=False)
+    check(lambda x: M(x).prod(x), arrays=[np.array([0.0, 0.0, 2.0])], second=False)
+    x = cr.tensor(WITH_ZEROS, requires_grad=True)
+    (g,) = cr.autograd.grad(x.prod(1).sum(), x, create_graph=True)
+    with pytest.raises(RuntimeError, match="prod: the second derivative .* zeros"):
+        g.sum().backward()
+
+
+def test_norm_at_the_origin_has_zero_gradient_as_torch():
+    x, tx = cr.zeros(3, requires_grad=True), torch.zeros(3, requires_grad=True)
+    cr.norm(x).backward()
+    torch.norm(tx).backward()
+    assert x.grad.tolist() == tx.grad.tolist() == [0.0, 0.0, 0.0]
+    assert cr.norm(cr.tensor([0.0, 2.0, -1.0]), p=0).item() == 2.0
+    with pytest.raises(TypeError, match="norm: expected a floating tensor"):
+        cr.norm(cr.tensor([1, 2]))
+    with pytest.raises(ValueError, match="norm: unsupported p='nuc'"):
+        cr.norm(cr.ones(2, 2), p="nuc")
+
+
+def test_nonzero_count_equal_and_new_factories_match_torch():
+    a = np.array([[0.0, 1.5, 0.0], [2.0, 0.0, -1.0]])
+    x, t = cr.tensor(a), torch.tensor(a)
+    assert x.nonzero().tolist() == t.nonzero().tolist()
+    assert [i.tolist() for i in x.nonzero(as_tuple=True)] == [
+        i.tolist() for i in t.nonzero(as_tuple=True)
+    ]
+    assert cr.argwhere(x).tolist() == torch.argwhere(t).tolist()
+    assert cr.count_nonzero(x, dim=1).tolist() == torch.count_nonzero(t, dim=1).tolist()
+    assert cr.equal(x, x.clone()) and not cr.equal(x, x[:1]) and x.allclose(x + 1e-12)
+    f = cr.ones(2, dtype=cr.float64)
+    assert f.new_zeros(2, 3).dtype == cr.float64 and f.new_zeros(2, 3).shape == (2, 3)
+    assert f.new_ones((2,)).tolist() == [1.0, 1.0] and f.new_full((2,), 7).tolist() == [7.0, 7.0]
+    assert f.new_tensor([1, 2]).dtype == cr.float64
+    assert cr.ones(2).type_as(f).dtype == cr.float64 and f.int().dtype == cr.int32

@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from . import creation as C
 from . import functions as F
 from .ops import shape as S
 from .tensor import Tensor
@@ -64,6 +65,12 @@ def _abs(self: Tensor) -> Tensor:
     return F.abs(self)
 
 
+def _new_tensor(data: Any, dtype: Any) -> Tensor:
+    from .tensor import tensor
+
+    return tensor(data, dtype=dtype)
+
+
 def _softmax(self: Tensor, dim: int) -> Tensor:
     from .nn import functional as NF
 
@@ -108,6 +115,20 @@ METHODS = {
     "floor": F.floor, "ceil": F.ceil, "round": F.round, "trunc": F.trunc, "isinf": F.isinf,
     "isfinite": F.isfinite, "softmax": _softmax, "log_softmax": _log_softmax,
     "where": lambda self, condition, other: F.where(condition, self, other),
+    "prod": F.prod, "norm": F.norm, "equal": F.equal, "allclose": F.allclose,
+    "nonzero": F.nonzero, "argwhere": F.argwhere, "count_nonzero": F.count_nonzero,
+    "lerp": F.lerp, "diagonal": F.diagonal,
+    "addmm": lambda self, mat1, mat2, *, beta=1, alpha=1: F.addmm(self, mat1, mat2, beta=beta,
+                                                                   alpha=alpha),
+    "clamp_min": lambda self, min: F.clamp(self, min=min),
+    "clamp_max": lambda self, max: F.clamp(self, max=max),
+    "type_as": lambda self, other: self.to(other.dtype),
+    "int": lambda self: self.to(np.int32),
+    "new_zeros": lambda self, *size, dtype=None: C.zeros(*size, dtype=dtype or self.dtype),
+    "new_ones": lambda self, *size, dtype=None: C.ones(*size, dtype=dtype or self.dtype),
+    "new_full": lambda self, size, fill_value, dtype=None: C.full(size, fill_value,
+                                                                   dtype=dtype or self.dtype),
+    "new_tensor": lambda self, data, dtype=None: _new_tensor(data, dtype or self.dtype),
     "all": lambda self: Tensor._wrap(np.asarray(self._data.all())),
     "any": lambda self: Tensor._wrap(np.asarray(self._data.any())),
 }  # fmt: skip

@@ -605,6 +605,111 @@ def allclose(input: Tensor, other: Tensor, rtol: float = 1e-5, atol: float = 1e-
     return bool(np.allclose(np.asarray(_t(input)), np.asarray(_t(other)), rtol=rtol, atol=atol))
 
 
+def equal(input: Tensor, other: Tensor) -> bool:
+    """True if both tensors have the same shape and the same values.
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.equal(cr.tensor([1, 2]), cr.tensor([1, 2]))
+        True
+    """
+    a, b = _t(input), _t(other)
+    return a.shape == b.shape and bool((a._data == b._data).all())
+
+
+def nonzero(input: Tensor, *, as_tuple: bool = False) -> Any:
+    """Indices of the non-zero elements: an ``(n, ndim)`` int64 tensor, or with ``as_tuple`` one
+    1-D tensor per dimension (what NumPy's ``nonzero`` gives). No gradient.
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.nonzero(cr.tensor([0.0, 2.0, 0.0, 3.0]))
+        tensor([[1],
+                [3]])
+    """
+    x = _t(input)
+    xp = _xp_of(x)
+    if as_tuple:
+        idx = xp.nonzero(x._data) if x.ndim else xp.nonzero(x._data.reshape(1))
+        return tuple(Tensor._wrap(i.astype(np.int64)) for i in idx)
+    return Tensor._wrap(xp.argwhere(x._data).astype(np.int64))
+
+
+def argwhere(input: Tensor) -> Tensor:
+    """As ``nonzero(input)``: the ``(n, ndim)`` indices of the non-zero elements.
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.argwhere(cr.tensor([[0, 1], [1, 0]])).tolist()
+        [[0, 1], [1, 0]]
+    """
+    return nonzero(input)
+
+
+def count_nonzero(input: Tensor, dim: Any = None) -> Tensor:
+    """How many elements are non-zero, over ``dim`` (all when None).
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.count_nonzero(cr.tensor([0.0, 2.0, 3.0]))
+        tensor(2)
+    """
+    x = _t(input)
+    axes = S.normalize_dims(dim, x.ndim, "count_nonzero")
+    return Tensor._wrap(_xp_of(x).asarray((x._data != 0).sum(axis=axes)).astype(np.int64))
+
+
+def lerp(input: Tensor, end: Any, weight: Any) -> Tensor:
+    """``input + weight * (end - input)``, broadcasting; differentiable in all three.
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.lerp(cr.tensor([0.0, 10.0]), cr.tensor([10.0, 20.0]), 0.5)
+        tensor([ 5., 15.])
+    """
+    return add(input, mul(weight, sub(end, input)))
+
+
+def addmm(
+    input: Tensor, mat1: Tensor, mat2: Tensor, *, beta: float = 1, alpha: float = 1
+) -> Tensor:
+    """``beta * input + alpha * (mat1 @ mat2)`` for 2-D ``mat1``, ``mat2``.
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.addmm(cr.ones(2), cr.ones(2, 3), cr.ones(3, 2))
+        tensor([[4., 4.],
+                [4., 4.]])
+    """
+    a, b = _t(mat1), _t(mat2)
+    if a.ndim != 2 or b.ndim != 2:
+        raise ValueError(f"addmm: mat1 and mat2 must be 2-D, got shapes {a.shape} and {b.shape}")
+    ab = L.matmul(a, b)
+    return add(mul(input, beta) if beta != 1 else input, mul(ab, alpha) if alpha != 1 else ab)
+
+
+def diagonal(input: Tensor, offset: int = 0, dim1: int = 0, dim2: int = 1) -> Tensor:
+    """The diagonal of the ``(dim1, dim2)`` planes, as a new last dimension; gradients go back
+    to the diagonal.
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.diagonal(cr.arange(9.0).reshape(3, 3))
+        tensor([0., 4., 8.])
+    """
+    x = _t(input)
+    d1, d2 = S.normalize_dim(dim1, x.ndim, "diagonal"), S.normalize_dim(dim2, x.ndim, "diagonal")
+    if d1 == d2:
+        raise ValueError(f"diagonal: dim1 and dim2 must differ, got {dim1} and {dim2}")
+    rest = [d for d in range(x.ndim) if d not in (d1, d2)]
+    x = S.permute(x, (*rest, d1, d2))
+    n1, n2 = x.shape[-2], x.shape[-1]
+    start1, start2 = (0, offset) if offset >= 0 else (-offset, 0)
+    k = builtins.max(0, builtins.min(n1 - start1, n2 - start2))
+    i = np.arange(k)
+    return I.getitem(x, (Ellipsis, i + start1, i + start2))
+
+
 # ----- reductions ------------------------------------------------------------------------
 def sum(  # noqa: A001
     input: Tensor, dim: Any = None, keepdim: bool = False, *, dtype: Any = None,
@@ -863,6 +968,68 @@ def logsumexp(
             out, tuple(s for i, s in enumerate(out.shape) if i not in (axes or range(x.ndim)))
         )
     return out
+
+
+def prod(
+    input: Tensor, dim: int | None = None, keepdim: bool = False, *, dtype: Any = None
+) -> Tensor:
+    """Product over ``dim`` (all elements when None). The gradient of each element is the
+    product of the others, exact where some are zero.
+
+    Example:
+        >>> import chainrule as cr
+        >>> x = cr.tensor([2.0, 0.0, 3.0], requires_grad=True)
+        >>> cr.prod(x).backward(); x.grad
+        tensor([0., 6., 0.])
+    """
+    x = _t(input)
+    if dtype is not None:
+        x = I.cast(x, dtype=np.dtype(dtype))
+    elif x.dtype.kind in "bi":
+        x = I.cast(x, dtype=np.dtype("int64"))
+    if dim is None:
+        out = R.prod(S.reshape(x, (-1,)), 0, False)
+        return S.reshape(out, (1,) * x.ndim) if keepdim else out
+    if not isinstance(dim, (int, np.integer)):
+        raise TypeError(f"prod: dim must be one int, got {dim!r}")
+    if x.ndim == 0:
+        S.normalize_dim(dim, 1, "prod")
+        return x
+    return R.prod(x, S.normalize_dim(dim, x.ndim, "prod"), bool(keepdim))
+
+
+def norm(
+    input: Tensor, p: Any = "fro", dim: Any = None, keepdim: bool = False, dtype: Any = None
+) -> Tensor:
+    """The vector ``p``-norm over ``dim`` (all elements when None): 2 or ``'fro'`` (gradient 0
+    at the origin, as torch), 1, ``inf``, ``-inf``, 0 (count of non-zeros) or any other p > 0.
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.norm(cr.tensor([3.0, 4.0]))
+        tensor(5.)
+    """
+    x = _t(input) if dtype is None else I.cast(_t(input), dtype=np.dtype(dtype))
+    if x.dtype.kind not in "fc":
+        raise TypeError(f"norm: expected a floating tensor, got {x.dtype}")
+    axes = S.normalize_dims(dim, x.ndim, "norm")
+    keep = bool(keepdim)
+    if p in ("fro", 2, 2.0):
+        return R.norm2(x, axes, keep)
+    if isinstance(p, str) or not isinstance(p, (int, float)):
+        raise ValueError(f"norm: unsupported p={p!r} (2, 'fro', 1, inf, -inf, 0 or a number > 0)")
+    a = E.abs(x)
+    if p == np.inf:
+        return R.amax(a, axes, keep)
+    if p == -np.inf:
+        return R.amin(a, axes, keep)
+    if p == 0:
+        return S.sum(I.cast(x != 0, dtype=x.dtype), axes, keep)
+    if p == 1:
+        return S.sum(a, axes, keep)
+    if p < 0:
+        raise ValueError(f"norm: p must be positive (or -inf), got {p}")
+    return E.pow(S.sum(E.pow(a, builtins.float(p)), axes, keep), 1.0 / p)
 
 
 # ----- running sums and sorting ----------------------------------------------------------

@@ -1,10 +1,13 @@
-"""Reduction primitives beyond ``sum``: ``amax``/``amin`` (ties share the gradient) and the
-running sum ``cumsum``."""
+"""Reduction primitives beyond ``sum``: ``amax``/``amin`` (ties share the gradient), ``prod``
+(exact at zeros), the Euclidean ``norm2`` (gradient 0 at the origin, as torch) and the running
+sum ``cumsum``."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from ..tensor import Tensor
+from .elementwise import _xp, where
 from .primitive import Primitive
 from .shape import expand, flip, keepdims_shape, reshape, sum
 
@@ -43,4 +46,70 @@ cumsum = Primitive(
     _cumsum_fwd,
     [lambda g, ans, a, axis: flip(cumsum(flip(g, axis), axis), axis)],
     ["d cumsum(a)_j/da_i = 1 for j >= i: the gradient summed from the end"],
+)
+
+
+def _prod_others_fwd(a: Any, axis: int) -> Any:
+    """``out_i = prod_{k != i} a_k`` along ``axis``, by exclusive running products from both
+    ends: exact when some ``a_k`` is 0, where ``prod / a_i`` is not."""
+    xp = _xp(a)
+    n = a.shape[axis]
+    if n == 0:
+        return a.copy()
+    one = xp.ones(a.shape[:axis] + (1,) + a.shape[axis + 1 :], dtype=a.dtype)
+    take = [slice(None)] * a.ndim
+    take[axis] = slice(0, n - 1)
+    left = xp.cumprod(xp.concatenate([one, a[tuple(take)]], axis=axis), axis=axis)
+    take[axis] = slice(1, n)
+    rest = xp.flip(xp.concatenate([a[tuple(take)], one], axis=axis), axis)
+    right = xp.flip(xp.cumprod(rest, axis=axis), axis)
+    return left * right
+
+
+def _prod_others_rule(g: Any, ans: Any, a: Any, axis: int) -> Any:
+    data = a._data if isinstance(a, Tensor) else a
+    if (data == 0).any():
+        raise RuntimeError(
+            "prod: the second derivative at an input that contains zeros is not supported"
+        )
+    # d/da_j sum_i g_i prod_{k != i} a_k = (sum_i g_i ans_i - g_j ans_j) / a_j
+    return (sum(g * ans, (axis,), True) - g * ans) / a
+
+
+prod_others = Primitive(
+    "ProdOthers",
+    _prod_others_fwd,
+    [_prod_others_rule],
+    ["d prod_{k != i} a_k / da_j = prod_{k != i, j} a_k"],
+)
+
+
+def _prod_rule(g: Any, ans: Any, a: Any, axis: int, keepdims: bool) -> Any:
+    if not keepdims:
+        g = reshape(g, keepdims_shape(a.shape, (axis,)))
+    return expand(g, a.shape) * prod_others(a, axis)
+
+
+prod = Primitive(
+    "Prod",
+    lambda a, axis, keepdims: a.prod(axis=axis, keepdims=keepdims),
+    [_prod_rule],
+    ["d prod(a)/da_i = prod of the others"],
+)
+
+
+def _norm2_rule(g: Any, ans: Any, a: Any, axis: tuple | None, keepdims: bool) -> Any:
+    kshape = keepdims_shape(a.shape, axis)
+    if not keepdims:
+        g = reshape(g, kshape)
+        ans = reshape(ans, kshape)
+    safe = where(ans == 0, 1, ans)  # the origin: subgradient 0, as torch
+    return expand(g, a.shape) * (a / safe)
+
+
+norm2 = Primitive(
+    "Norm2",
+    lambda a, axis, keepdims: _xp(a).sqrt((a * a).sum(axis=axis, keepdims=keepdims)),
+    [_norm2_rule],
+    ["d ||a||/da = a / ||a|| (0 at a = 0)"],
 )
