@@ -298,3 +298,156 @@ def test_scheduler_needs_an_optimizer():
     adagrad = optim.Adagrad([cr.tensor([1.0], requires_grad=True)])
     with pytest.raises(ValueError, match="must support momentum or beta1"):
         S.OneCycleLR(adagrad, max_lr=1.0, total_steps=10)
+
+
+# ----- CosineAnnealingWarmRestarts and CyclicLR ---------------------------------------------
+
+CYCLIC = {
+    "CAWR": lambda M, o: M.CosineAnnealingWarmRestarts(o, T_0=10),
+    "CAWR-mult-eta": lambda M, o: M.CosineAnnealingWarmRestarts(o, T_0=3, T_mult=2,
+                                                                 eta_min=0.001),
+    "CAWR-T0-1": lambda M, o: M.CosineAnnealingWarmRestarts(o, T_0=1, T_mult=3),
+    "CyclicLR": lambda M, o: M.CyclicLR(o, base_lr=0.01, max_lr=0.1, step_size_up=5),
+    "CyclicLR-triangular2-per-group": lambda M, o: M.CyclicLR(
+        o, base_lr=[0.01, 0.002], max_lr=[0.1, 0.05], step_size_up=4, step_size_down=7,
+        mode="triangular2", base_momentum=[0.8, 0.85], max_momentum=0.95),
+    "CyclicLR-exp_range": lambda M, o: M.CyclicLR(
+        o, base_lr=0.001, max_lr=0.01, step_size_up=6, mode="exp_range", gamma=0.97),
+    "CyclicLR-scale_fn-cycle": lambda M, o: M.CyclicLR(
+        o, base_lr=0.01, max_lr=0.2, step_size_up=3, step_size_down=2,
+        scale_fn=lambda x: 1 / x, scale_mode="cycle"),
+    "CyclicLR-scale_fn-iterations": lambda M, o: M.CyclicLR(
+        o, base_lr=0.01, max_lr=0.2, step_size_up=4, scale_fn=lambda x: 0.99**x,
+        scale_mode="iterations"),
+    "CyclicLR-no-momentum": lambda M, o: M.CyclicLR(
+        o, base_lr=0.05, max_lr=0.5, step_size_up=3, cycle_momentum=False),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", list(CYCLIC))
+def test_cyclic_schedules_match_torch_for_60_steps(name):
+    keys = ("lr", "momentum") if name.startswith("CyclicLR") else ("lr",)
+    sched, tsched, lrs = run_pair(CYCLIC[name], steps=60, opt_kwargs={"momentum": 0.9},
+                                  keys=keys)  # fmt: skip
+    assert max(lrs) > min(lrs)
+    if name.startswith("CAWR"):
+        assert (sched.T_cur, sched.T_i) == (tsched.T_cur, tsched.T_i)
+
+
+@pytest.mark.parametrize("mode", ["triangular", "exp_range"])
+def test_cyclic_lr_cycles_adam_beta1_like_torch(mode):
+    make = lambda M, o: M.CyclicLR(o, base_lr=0.001, max_lr=0.01, step_size_up=4,  # noqa: E731
+                                   mode=mode, gamma=0.95, base_momentum=0.85,
+                                   max_momentum=0.95)  # fmt: skip
+    run_pair(make, steps=45, opt_name="Adam", keys=("lr", "betas"))
+
+
+def test_cyclic_lr_sets_the_base_rate_and_momentum_at_creation():
+    opt, topt = make_pair(momentum=0.5)
+    S.CyclicLR(opt, base_lr=0.003, max_lr=0.03, base_momentum=0.7, max_momentum=0.9)
+    TS.CyclicLR(topt, base_lr=0.003, max_lr=0.03, base_momentum=0.7, max_momentum=0.9)
+    assert_same_groups(opt, topt, 0, ("lr", "momentum", "initial_lr", "max_momentum",
+                                      "base_momentum"))  # fmt: skip
+    assert [g["lr"] for g in opt.param_groups] == [0.003, 0.003]
+
+
+def test_cosine_warm_restarts_fractional_and_explicit_epochs_match_torch():
+    for kwargs in ({"T_0": 4}, {"T_0": 3, "T_mult": 2, "eta_min": 0.005}):
+        opt, topt = make_pair()
+        sched = S.CosineAnnealingWarmRestarts(opt, **kwargs)
+        tsched = TS.CosineAnnealingWarmRestarts(topt, **kwargs)
+        iters = 7
+        epochs = [e + i / iters for e in range(12) for i in range(iters)]
+        epochs += [26, None, None, 5.5, None, 0, None, 40.25, 3]  # interleaved, as torch allows
+        for step, epoch in enumerate(epochs):
+            opt.step()
+            topt.step()
+            sched.step(epoch)
+            tsched.step(epoch)
+            assert_same_groups(opt, topt, step)
+            assert sched.get_last_lr() == pytest.approx(tsched.get_last_lr(), rel=1e-12)
+            assert (sched.last_epoch, sched.T_i) == (tsched.last_epoch, tsched.T_i)
+            assert sched.T_cur == pytest.approx(tsched.T_cur, rel=1e-12, abs=1e-12)
+
+
+@pytest.mark.parametrize("name", list(CYCLIC))
+def test_cyclic_state_dict_round_trip_and_torch_keys(name):
+    opt, topt = make_pair(momentum=0.9)
+    sched, tsched = CYCLIC[name](S, opt), CYCLIC[name](TS, topt)
+    assert sorted(sched.state_dict()) == sorted(tsched.state_dict())
+    for _ in range(9):
+        opt.step()
+        sched.step()
+        topt.step()
+        tsched.step()
+    opt_sd, sd = copy.deepcopy(opt.state_dict()), copy.deepcopy(sched.state_dict())
+    assert "optimizer" not in sd
+    # ours into a fresh one of ours, and torch's into another: both continue identically
+    opt2, _ = make_pair(momentum=0.9)
+    sched2 = CYCLIC[name](S, opt2)
+    opt2.load_state_dict(opt_sd)
+    sched2.load_state_dict(sd)
+    opt3, _ = make_pair(momentum=0.9)
+    sched3 = CYCLIC[name](S, opt3)
+    opt3.load_state_dict(opt_sd)
+    tsd = tsched.state_dict()
+    sched3.load_state_dict({k: (list(v) if isinstance(v, list) else v) for k, v in tsd.items()})
+    for step in range(40):
+        for o, s in ((opt, sched), (opt2, sched2), (opt3, sched3), (topt, tsched)):
+            o.step()
+            s.step()
+        assert sched.get_last_lr() == sched2.get_last_lr()
+        assert sched3.get_last_lr() == pytest.approx(tsched.get_last_lr(), rel=1e-12)
+        assert_same_groups(opt3, topt, step)
+
+
+def test_cyclic_lr_saves_callable_objects_but_not_lambdas_like_torch():
+    class Halve:
+        def __init__(self):
+            self.factor = 0.5
+
+        def __call__(self, x):
+            return self.factor**x
+
+    opt, _ = make_pair(momentum=0.9)
+    fn = Halve()
+    sched = S.CyclicLR(opt, 0.01, 0.1, step_size_up=2, scale_fn=fn)
+    sd = sched.state_dict()
+    assert sd["_scale_fn_custom"] == {"factor": 0.5}
+    fn.factor = 0.9
+    sched.load_state_dict(sd)
+    assert fn.factor == 0.5 and "_scale_fn_custom" in sd  # the caller's dict is left alone
+    lam = S.CyclicLR(opt, 0.01, 0.1, scale_fn=lambda x: 1.0).state_dict()
+    assert lam["_scale_fn_custom"] is None
+
+
+def test_cyclic_schedulers_check_their_arguments():
+    opt, _ = make_pair(momentum=0.9)
+    with pytest.raises(
+        ValueError, match="CosineAnnealingWarmRestarts: .*positive integer T_0, but got 0"
+    ):
+        S.CosineAnnealingWarmRestarts(opt, T_0=0)
+    with pytest.raises(ValueError, match="CosineAnnealingWarmRestarts: .*T_0, but got 2.5"):
+        S.CosineAnnealingWarmRestarts(opt, T_0=2.5)
+    with pytest.raises(ValueError, match="CosineAnnealingWarmRestarts: .*T_mult >= 1, but got 0"):
+        S.CosineAnnealingWarmRestarts(opt, T_0=2, T_mult=0)
+    with pytest.raises(ValueError, match="CosineAnnealingWarmRestarts: .*eta_min, but got 'x'"):
+        S.CosineAnnealingWarmRestarts(opt, T_0=2, eta_min="x")
+    sched = S.CosineAnnealingWarmRestarts(opt, T_0=2)
+    with pytest.raises(ValueError, match="non-negative epoch, but got -1"):
+        sched.step(-1)
+    with pytest.raises(ValueError, match="CyclicLR: mode is invalid .* got 'sawtooth'"):
+        S.CyclicLR(opt, 0.01, 0.1, mode="sawtooth")
+    with pytest.raises(ValueError, match="CyclicLR: scale_mode must be .* got 'epochs'"):
+        S.CyclicLR(opt, 0.01, 0.1, scale_fn=lambda x: 1.0, scale_mode="epochs")
+    with pytest.raises(ValueError, match="CyclicLR: step_size_up must be a positive number, got 0"):
+        S.CyclicLR(opt, 0.01, 0.1, step_size_up=0)
+    with pytest.raises(ValueError, match="CyclicLR: step_size_down must be .* got -2"):
+        S.CyclicLR(opt, 0.01, 0.1, step_size_down=-2)
+    with pytest.raises(ValueError, match="max_lr must have the same length as optimizer"):
+        S.CyclicLR(opt, 0.01, [0.1, 0.2, 0.3])
+    adagrad = optim.Adagrad([cr.tensor([1.0], requires_grad=True)])
+    with pytest.raises(ValueError, match="CyclicLR: optimizer must support momentum or beta1"):
+        S.CyclicLR(adagrad, 0.01, 0.1)
+    S.CyclicLR(adagrad, 0.01, 0.1, cycle_momentum=False)  # fine without momentum
+    assert "CosineAnnealingWarmRestarts" in S.__all__ and "CyclicLR" in S.__all__

@@ -7,6 +7,8 @@ differentiable, twice over.
 from __future__ import annotations
 
 import math
+import operator
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -30,8 +32,9 @@ __all__ = [
     "softmax",
     "log_softmax", "cross_entropy", "nll_loss", "binary_cross_entropy",
     "binary_cross_entropy_with_logits", "mse_loss", "l1_loss", "huber_loss", "smooth_l1_loss",
-    "linear", "conv2d", "max_pool2d", "avg_pool2d", "dropout", "embedding", "batch_norm",
-    "layer_norm", "one_hot", "pad",
+    "linear", "conv1d", "conv2d", "max_pool2d", "avg_pool2d", "adaptive_avg_pool1d",
+    "adaptive_avg_pool2d", "dropout", "dropout2d", "embedding", "batch_norm", "layer_norm",
+    "group_norm", "one_hot", "pad",
 ]  # fmt: skip
 
 
@@ -537,6 +540,77 @@ def conv2d(
     return S.reshape(y, y.shape[1:]) if unbatched else y
 
 
+def _single(v: Any, name: str, op: str) -> int:
+    if isinstance(v, (tuple, list)):
+        if len(v) != 1:
+            raise ValueError(f"{op}: {name} must be an int or a 1-tuple, got {tuple(v)}")
+        v = v[0]
+    try:
+        return int(v)
+    except (TypeError, ValueError):
+        raise TypeError(f"{op}: {name} must be an int or a 1-tuple, got {v!r}") from None
+
+
+def conv1d(
+    input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: Any = 1, padding: Any = 0,
+    dilation: Any = 1, groups: int = 1,
+) -> Tensor:  # fmt: skip
+    """1-D cross-correlation of ``input`` (N, C, L) or (C, L) with ``weight`` (O, C/groups, k).
+
+    Composed from :func:`conv2d` over a height-1 axis, so it differentiates the same way.
+    ``padding`` is an int, a 1-tuple, ``'valid'`` or ``'same'`` (stride 1 only).
+
+    Example:
+        >>> import chainrule as cr
+        >>> conv1d(cr.ones(1, 2, 5), cr.ones(3, 2, 3), padding=1)
+        tensor([[[4., 6., 6., 6., 4.],
+                 [4., 6., 6., 6., 4.],
+                 [4., 6., 6., 6., 4.]]])
+    """
+    x, w = _t(input), _t(weight)
+    if x.ndim not in (2, 3) or w.ndim != 3:
+        raise ValueError(
+            f"conv1d: expected input (N, C, L) or (C, L) and weight (O, C/groups, k), got input "
+            f"{x.shape} and weight {w.shape}"
+        )
+    c, o, cg = x.shape[-2], w.shape[0], w.shape[1]
+    if groups < 1 or o % groups or cg * groups != c:
+        raise ValueError(
+            f"conv1d: input {x.shape} has {c} channels but weight {w.shape} with groups={groups} "
+            f"expects {cg * groups} (and out channels {o} divisible by groups)"
+        )
+    s, d = _single(stride, "stride", "conv1d"), _single(dilation, "dilation", "conv1d")
+    if s < 1 or d < 1:
+        raise ValueError(f"conv1d: stride {s} and dilation {d} must be positive")
+    if isinstance(padding, str):
+        if padding not in ("same", "valid"):
+            raise ValueError(
+                f"conv1d: padding must be an int, a 1-tuple, 'valid' or 'same', got {padding!r}"
+            )
+        if padding == "same" and s != 1:
+            raise ValueError("conv1d: padding='same' is not supported for strided convolutions")
+        pad2: Any = padding
+    else:
+        p = _single(padding, "padding", "conv1d")
+        if p < 0:
+            raise ValueError(f"conv1d: padding must be non-negative, got {p}")
+        pad2 = (0, p)
+    if bias is not None and _t(bias).shape != (o,):
+        raise ValueError(
+            f"conv1d: bias must have shape ({o},) for weight {w.shape}, got {_t(bias).shape}"
+        )
+    eff = d * (w.shape[2] - 1) + 1
+    length = x.shape[-1] + (2 * pad2[1] if isinstance(pad2, tuple) else 0)
+    if padding != "same" and eff > length:
+        raise ValueError(
+            f"conv1d: kernel {w.shape[2]} (dilation {d}) is larger than the padded input "
+            f"length {length}"
+        )
+    x2 = S.reshape(x, (*x.shape[:-1], 1, x.shape[-1]))  # a height-1 image
+    y = conv2d(x2, S.reshape(w, (o, cg, 1, w.shape[2])), bias, (1, s), pad2, (1, d), groups)
+    return S.reshape(y, (*y.shape[:-2], y.shape[-1]))
+
+
 def _pool_geometry(
     h: int, w: int, kernel: tuple, stride: tuple, padding: tuple, dilation: tuple, ceil: bool,
     op: str,
@@ -631,6 +705,121 @@ def avg_pool2d(
     return S.reshape(out, out.shape[1:]) if unbatched else out
 
 
+def _adaptive_sizes(output_size: Any, in_sizes: tuple, op: str) -> tuple:
+    n = len(in_sizes)
+    if isinstance(output_size, (tuple, list)):
+        sizes = tuple(output_size)
+        if len(sizes) != n:
+            raise ValueError(
+                f"{op}: output_size must be an int or a {n}-tuple (None keeps a size), got "
+                f"{output_size!r}"
+            )
+    else:
+        sizes = (output_size,) * n
+    out = []
+    for size, keep in zip(sizes, in_sizes):
+        if size is None:
+            out.append(keep)
+            continue
+        try:
+            v = operator.index(size)
+        except TypeError:
+            raise TypeError(
+                f"{op}: output_size entries must be ints or None, got {output_size!r}"
+            ) from None
+        if v < 0:
+            raise ValueError(
+                f"{op}: elements of output_size must be greater than or equal to 0, got "
+                f"{output_size!r}"
+            )
+        out.append(v)
+    return tuple(out)
+
+
+def _bin_matrix(size: int, out: int, dtype: Any, xp: Any) -> Any:
+    """(out, size) averaging matrix: row i is 1/count on PyTorch's bin
+    [floor(i*size/out), ceil((i+1)*size/out))."""
+    m = np.zeros((out, size))
+    for i in range(out):
+        start, end = (i * size) // out, -(-((i + 1) * size) // out)
+        m[i, start:end] = 1.0 / (end - start)
+    return xp.asarray(m.astype(dtype))
+
+
+def adaptive_avg_pool2d(input: Tensor, output_size: Any) -> Tensor:
+    """Mean over PyTorch's adaptive bins: output row ``i`` of ``oh`` averages input rows
+    ``floor(i*H/oh)`` to ``ceil((i+1)*H/oh) - 1`` (columns likewise). ``output_size`` is an int
+    or a pair; ``None`` in it keeps that size. Input (N, C, H, W) or (C, H, W).
+
+    A (1, 1) output is a mean, evenly dividing sizes a reshape and a mean; otherwise each axis
+    is one product with a fixed averaging matrix.
+
+    Example:
+        >>> import chainrule as cr
+        >>> adaptive_avg_pool2d(cr.arange(16.0).reshape(1, 4, 4), (2, 1))
+        tensor([[[ 3.5],
+                 [11.5]]])
+    """
+    x = _t(input)
+    if x.ndim not in (3, 4):
+        raise ValueError(
+            f"adaptive_avg_pool2d: expected input (N, C, H, W) or (C, H, W), got shape {x.shape}"
+        )
+    h, w = x.shape[-2:]
+    oh, ow = _adaptive_sizes(output_size, (h, w), "adaptive_avg_pool2d")
+    if (h == 0 or w == 0) and oh * ow:
+        raise ValueError(
+            f"adaptive_avg_pool2d: input {x.shape} has an empty spatial dimension, so no "
+            f"({oh}, {ow}) output can be averaged from it"
+        )
+    if x.dtype.kind != "f":
+        raise TypeError(f"adaptive_avg_pool2d: expected a floating input, got {x.dtype}")
+    lead, n = x.shape[:-2], x.ndim
+    xp = array_module(x._data)
+    if (oh, ow) == (h, w):
+        return S.reshape(x, x.shape)
+    if oh * ow == 0:  # an empty result, still connected to the graph
+        return S.sum(x, (n - 2, n - 1), True) * xp.zeros((oh, ow), x.dtype)
+    if (oh, ow) == (1, 1):
+        return S.sum(x, (n - 2, n - 1), True) * (1.0 / (h * w))
+    if h % oh == 0 and w % ow == 0:
+        kh, kw = h // oh, w // ow
+        blocks = S.reshape(x, (*lead, oh, kh, ow, kw))
+        return S.sum(blocks, (n - 1, n + 1), False) * (1.0 / (kh * kw))
+    out = x
+    if ow != w:
+        out = L.matmul(out, Tensor._wrap(_bin_matrix(w, ow, x.dtype, xp).T))
+    if oh != h:
+        out = L.matmul(Tensor._wrap(_bin_matrix(h, oh, x.dtype, xp)), out)
+    return out
+
+
+def adaptive_avg_pool1d(input: Tensor, output_size: Any) -> Tensor:
+    """Mean over PyTorch's adaptive bins along the last axis of (N, C, L) or (C, L) input
+    (see :func:`adaptive_avg_pool2d`).
+
+    Example:
+        >>> import chainrule as cr
+        >>> adaptive_avg_pool1d(cr.tensor([[1.0, 2.0, 3.0, 4.0, 5.0]]), 2)  # bins [0, 3), [2, 5)
+        tensor([[2., 4.]])
+    """
+    x = _t(input)
+    if x.ndim not in (2, 3):
+        raise ValueError(
+            f"adaptive_avg_pool1d: expected input (N, C, L) or (C, L), got shape {x.shape}"
+        )
+    if isinstance(output_size, (tuple, list)):
+        if len(output_size) != 1:
+            raise ValueError(
+                f"adaptive_avg_pool1d: output_size must be an int or a 1-tuple, got {output_size!r}"
+            )
+        output_size = output_size[0]
+    if output_size is None:
+        raise TypeError("adaptive_avg_pool1d: output_size must be an int, got None")
+    y = adaptive_avg_pool2d(S.reshape(x, (*x.shape[:-1], 1, x.shape[-1])), (1, output_size))
+    return S.reshape(y, (*y.shape[:-2], y.shape[-1]))
+
+
 def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
     """Zero each element with probability ``p`` and scale the rest by ``1 / (1 - p)`` (training
     only); draws from chainrule's global generator, so ``manual_seed`` makes it reproducible.
@@ -651,6 +840,50 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool 
     mask = array_module(x._data).asarray(u >= p).astype(x.dtype)
     mask *= 1.0 / (1.0 - p)
     return x * mask
+
+
+def dropout2d(
+    input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False
+) -> Tensor:
+    """Zero whole channels: each ``(n, c)`` feature map of a (N, C, H, W) input is zeroed with
+    probability ``p`` and the rest scaled by ``1 / (1 - p)`` (training only).
+
+    As in PyTorch, a 3-D input is read as (N, C, L) (one mask per ``(n, c)`` pair, with a
+    warning), not as an unbatched (C, H, W) one.
+
+    Example:
+        >>> import chainrule as cr
+        >>> _ = cr.manual_seed(0)
+        >>> y = dropout2d(cr.ones(1, 6, 2, 2), p=0.5)
+        >>> sorted(set(y.reshape(6, 4).mean(1).tolist()))
+        [0.0, 2.0]
+        >>> dropout2d(cr.ones(1, 1, 1, 2), training=False)
+        tensor([[[[1., 1.]]]])
+    """
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"dropout2d: probability has to be between 0 and 1, but got {p}")
+    x = _t(input)
+    if x.ndim not in (3, 4):
+        raise ValueError(
+            f"dropout2d: expected input (N, C, H, W) (or (N, C, L)), got shape {x.shape}"
+        )
+    if x.ndim == 3:
+        warnings.warn(
+            "dropout2d: Received a 3D input to dropout2d and assuming that channel-wise 1D "
+            "dropout behavior is desired - input is interpreted as shape (N, C, L), where C is "
+            "the channel dim. To maintain the 1D channel-wise dropout behavior, please switch "
+            "to using dropout1d instead.",
+            UserWarning,
+            stacklevel=2,
+        )
+    if not training or p == 0.0:
+        return x
+    if p == 1.0:
+        return x * 0
+    u = default_rng().random(x.shape[:2], dtype=np.float32)
+    mask = array_module(x._data).asarray(u >= p).astype(x.dtype)
+    mask *= 1.0 / (1.0 - p)
+    return x * mask.reshape(x.shape[:2] + (1,) * (x.ndim - 2))
 
 
 def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None) -> Tensor:
@@ -764,6 +997,50 @@ def layer_norm(
         out = out * weight
     if bias is not None:
         out = out + bias
+    return out
+
+
+def group_norm(
+    input: Tensor, num_groups: int, weight: Tensor | None = None, bias: Tensor | None = None,
+    eps: float = 1e-5,
+) -> Tensor:  # fmt: skip
+    """Normalize each sample over groups of ``C / num_groups`` channels (and all spatial
+    positions), with the biased variance; then scale and shift per channel.
+
+    Example:
+        >>> import chainrule as cr
+        >>> x = cr.tensor([[1.0, 3.0, 10.0, 30.0]])
+        >>> [round(v, 3) for v in group_norm(x, 2).reshape(-1).tolist()]
+        [-1.0, 1.0, -1.0, 1.0]
+    """
+    x = _t(input)
+    if x.ndim < 2:
+        raise ValueError(f"group_norm: expected input (N, C, *), got shape {x.shape}")
+    n, c = x.shape[:2]
+    if not isinstance(num_groups, (int, np.integer)) or num_groups < 1 or c % num_groups:
+        raise ValueError(
+            "group_norm: expected number of channels in input to be divisible by num_groups, "
+            f"but got input of shape {x.shape} and num_groups={num_groups!r}"
+        )
+    g = int(num_groups)
+    m = (c // g) * int(np.prod(x.shape[2:], dtype=np.int64))
+    xg = S.reshape(x, (n, g, m))
+    if m == 0:
+        raise ValueError(f"group_norm: input {x.shape} has no values to normalize per group")
+    mean = S.sum(xg, (2,), True) / m
+    d = xg - mean
+    var = S.sum(d * d, (2,), True) / m
+    out = S.reshape(d / E.sqrt(var + eps), x.shape)
+    shape = (1, c) + (1,) * (x.ndim - 2)
+    for name, t in (("weight", weight), ("bias", bias)):
+        if t is not None and _t(t).shape != (c,):
+            raise ValueError(
+                f"group_norm: {name} must have shape ({c},) for input {x.shape}, got {_t(t).shape}"
+            )
+    if weight is not None:
+        out = out * S.reshape(_t(weight), shape)
+    if bias is not None:
+        out = out + S.reshape(_t(bias), shape)
     return out
 
 

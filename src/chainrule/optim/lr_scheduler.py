@@ -5,12 +5,14 @@ is called (once per epoch, or once per batch for :class:`OneCycleLR`), after the
 ``step()``. As in PyTorch, several schedules are *chainable*: their ``get_lr`` multiplies the
 current rate rather than computing it from scratch, so two schedulers on one optimizer compose.
 Seed 001's "larger at first, decreasing toward the end" is :class:`CosineAnnealingLR`,
-:class:`StepLR` or :class:`ExponentialLR`; :class:`OneCycleLR` warms up first.
+:class:`StepLR` or :class:`ExponentialLR`; :class:`OneCycleLR` warms up first;
+:class:`CosineAnnealingWarmRestarts` and :class:`CyclicLR` go round in cycles.
 """
 
 from __future__ import annotations
 
 import math
+import numbers
 import types
 import warnings
 from bisect import bisect_right
@@ -32,6 +34,8 @@ __all__ = [
     "SequentialLR",
     "PolynomialLR",
     "CosineAnnealingLR",
+    "CosineAnnealingWarmRestarts",
+    "CyclicLR",
     "ChainedScheduler",
     "ReduceLROnPlateau",
     "OneCycleLR",
@@ -704,6 +708,339 @@ class CosineAnnealingLR(LRScheduler):
     def _get_closed_form_lr(self) -> list[float]:
         cos = 1 + math.cos(math.pi * self.last_epoch / self.T_max)
         return [self.eta_min + (base - self.eta_min) * cos / 2 for base in self.base_lrs]
+
+
+class CosineAnnealingWarmRestarts(LRScheduler):
+    """Cosine annealing with warm restarts (SGDR): within a cycle of ``T_i`` epochs the rate is
+    ``eta_min + (base_lr - eta_min) * (1 + cos(pi * T_cur / T_i)) / 2``, and at the end of the
+    cycle it jumps back to ``base_lr``; the first cycle has ``T_0`` epochs, each next one
+    ``T_mult`` times more.
+
+    ``step()`` advances one epoch; ``step(epoch)`` jumps to ``epoch``, which may be fractional
+    (``epoch + i / iters_per_epoch`` to anneal within an epoch), as in PyTorch.
+
+    Args:
+        optimizer: the optimizer.
+        T_0: the number of epochs of the first cycle (a positive int).
+        T_mult: the factor by which each cycle is longer than the last (an int >= 1).
+        eta_min: the smallest rate.
+        last_epoch: index of the last epoch (``-1`` starts afresh).
+
+    Example:
+        >>> import chainrule as cr
+        >>> opt = cr.optim.SGD([cr.tensor([1.0], requires_grad=True)], lr=1.0)
+        >>> sched = CosineAnnealingWarmRestarts(opt, T_0=2, T_mult=2)
+        >>> lrs = []
+        >>> for _ in range(8):
+        ...     lrs.append(round(opt.param_groups[0]["lr"], 4)); opt.step(); sched.step()
+        >>> lrs
+        [1.0, 0.5, 1.0, 0.8536, 0.5, 0.1464, 1.0, 0.9619]
+        >>> sched.step(2.5); round(sched.get_last_lr()[0], 4), sched.last_epoch
+        (0.9619, 2)
+    """
+
+    def __init__(
+        self,
+        optimizer: Optimizer,
+        T_0: int,
+        T_mult: int = 1,
+        eta_min: float = 0.0,
+        last_epoch: int = -1,
+    ) -> None:
+        if isinstance(T_0, bool) or not isinstance(T_0, int) or T_0 <= 0:
+            raise ValueError(
+                f"CosineAnnealingWarmRestarts: expected positive integer T_0, but got {T_0!r}"
+            )
+        if isinstance(T_mult, bool) or not isinstance(T_mult, int) or T_mult < 1:
+            raise ValueError(
+                f"CosineAnnealingWarmRestarts: expected integer T_mult >= 1, but got {T_mult!r}"
+            )
+        if isinstance(eta_min, bool) or not isinstance(eta_min, numbers.Real):
+            raise ValueError(
+                "CosineAnnealingWarmRestarts: expected float or int eta_min, but got "
+                f"{eta_min!r} of type {type(eta_min).__name__}"
+            )
+        self.T_0 = T_0
+        self.T_i = T_0
+        self.T_mult = T_mult
+        self.eta_min = eta_min
+        self.T_cur: float = last_epoch
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        """The rates at ``T_cur`` epochs into the current cycle of ``T_i``.
+
+        Example:
+            >>> import chainrule as cr
+            >>> opt = cr.optim.SGD([cr.tensor([1.0], requires_grad=True)], lr=1.0)
+            >>> CosineAnnealingWarmRestarts(opt, T_0=5).get_last_lr()
+            [1.0]
+        """
+        self._warn_if_outside_step()
+        cos = 1 + math.cos(math.pi * self.T_cur / self.T_i)
+        return [self.eta_min + (base - self.eta_min) * cos / 2 for base in self.base_lrs]
+
+    def step(self, epoch: float | None = None) -> None:
+        """Advance one epoch, or (with ``epoch``) go to that epoch, fractional or not; it can
+        be called after every batch.
+
+        Example:
+            >>> import chainrule as cr
+            >>> opt = cr.optim.SGD([cr.tensor([1.0], requires_grad=True)], lr=1.0)
+            >>> sched = CosineAnnealingWarmRestarts(opt, T_0=4)
+            >>> for i in range(4):
+            ...     opt.step(); sched.step(i / 4)
+            >>> round(sched.get_last_lr()[0], 4), sched.T_cur
+            (0.9157, 0.75)
+        """
+        if epoch is None and self.last_epoch < 0:
+            epoch = 0
+        if epoch is None:
+            epoch = self.last_epoch + 1
+            self.T_cur = self.T_cur + 1
+            if self.T_cur >= self.T_i:
+                self.T_cur = self.T_cur % self.T_i
+                self.T_i = self.T_i * self.T_mult
+        else:
+            if epoch < 0:
+                raise ValueError(
+                    f"CosineAnnealingWarmRestarts: expected non-negative epoch, but got {epoch}"
+                )
+            if epoch >= self.T_0:
+                if self.T_mult == 1:
+                    self.T_cur = epoch % self.T_0
+                else:
+                    n = int(math.log(epoch / self.T_0 * (self.T_mult - 1) + 1, self.T_mult))
+                    self.T_cur = epoch - self.T_0 * (self.T_mult**n - 1) / (self.T_mult - 1)
+                    self.T_i = self.T_0 * self.T_mult**n
+            else:
+                self.T_i = self.T_0
+                self.T_cur = epoch
+        self.last_epoch = math.floor(epoch)
+        self._get_lr_called_within_step = True
+        try:
+            values = self.get_lr()
+        finally:
+            self._get_lr_called_within_step = False
+        for group, lr in zip(self.optimizer.param_groups, values):
+            group["lr"] = lr
+        self._last_lr = _lrs(self.optimizer)
+
+
+class CyclicLR(LRScheduler):
+    """Cyclical learning rates (CLR): the rate climbs linearly from ``base_lr`` to ``max_lr``
+    over ``step_size_up`` steps, comes back down over ``step_size_down``, and so on; the swing
+    is scaled per cycle or per step by the policy. Step it after every batch.
+
+    Policies (``mode``): ``"triangular"`` (no scaling), ``"triangular2"`` (the swing halves
+    every cycle), ``"exp_range"`` (the swing is scaled by ``gamma ** step``); or a custom
+    ``scale_fn`` of the cycle number (``scale_mode="cycle"``) or of the step count
+    (``scale_mode="iterations"``). With ``cycle_momentum`` the momentum (SGD's ``momentum``,
+    Adam's ``beta1``) cycles the opposite way, between ``max_momentum`` and ``base_momentum``.
+
+    Creating the scheduler sets each group's rate to ``base_lr`` (and momentum to
+    ``max_momentum``).
+
+    Args:
+        optimizer: the optimizer.
+        base_lr: the lower rate, one for all groups or one per group.
+        max_lr: the upper rate, one for all groups or one per group.
+        step_size_up: steps in the rising half of a cycle.
+        step_size_down: steps in the falling half (default: ``step_size_up``).
+        mode: ``"triangular"``, ``"triangular2"`` or ``"exp_range"``; ignored with ``scale_fn``.
+        gamma: the factor of ``"exp_range"``.
+        scale_fn: a custom scaling function, with values in [0, 1].
+        scale_mode: ``"cycle"`` or ``"iterations"``: what ``scale_fn`` takes.
+        cycle_momentum: cycle the momentum inversely to the rate.
+        base_momentum: the momentum at the peak rate, one for all groups or one per group.
+        max_momentum: the momentum at the base rate, one for all groups or one per group.
+        last_epoch: index of the last step (``-1`` starts afresh).
+
+    Example:
+        >>> import chainrule as cr
+        >>> opt = cr.optim.SGD([cr.tensor([1.0], requires_grad=True)], lr=0.1, momentum=0.9)
+        >>> sched = CyclicLR(opt, base_lr=0.1, max_lr=0.5, step_size_up=2, mode="triangular2")
+        >>> lrs, momenta = [], []
+        >>> for _ in range(9):
+        ...     lrs.append(round(opt.param_groups[0]["lr"], 3))
+        ...     momenta.append(round(opt.param_groups[0]["momentum"], 3))
+        ...     opt.step(); sched.step()
+        >>> lrs
+        [0.1, 0.3, 0.5, 0.3, 0.1, 0.2, 0.3, 0.2, 0.1]
+        >>> momenta
+        [0.9, 0.85, 0.8, 0.85, 0.9, 0.875, 0.85, 0.875, 0.9]
+    """
+
+    def __init__(
+        self,
+        optimizer: Optimizer,
+        base_lr: float | list[float],
+        max_lr: float | list[float],
+        step_size_up: int = 2000,
+        step_size_down: int | None = None,
+        mode: Literal["triangular", "triangular2", "exp_range"] = "triangular",
+        gamma: float = 1.0,
+        scale_fn: Callable[[float], float] | None = None,
+        scale_mode: Literal["cycle", "iterations"] = "cycle",
+        cycle_momentum: bool = True,
+        base_momentum: float | list[float] = 0.8,
+        max_momentum: float | list[float] = 0.9,
+        last_epoch: int = -1,
+    ) -> None:
+        if not isinstance(optimizer, Optimizer):
+            raise TypeError(f"{type(optimizer).__name__} is not an Optimizer")
+        self.optimizer = optimizer
+        base_lrs = _format_param("base_lr", optimizer, base_lr)
+        if last_epoch == -1:
+            for lr, group in zip(base_lrs, optimizer.param_groups):
+                group["lr"] = lr
+        self.max_lrs = _format_param("max_lr", optimizer, max_lr)
+        for name, size in (("step_size_up", step_size_up), ("step_size_down", step_size_down)):
+            if size is not None and (
+                isinstance(size, bool) or not isinstance(size, numbers.Real) or not size > 0
+            ):
+                raise ValueError(f"CyclicLR: {name} must be a positive number, got {size!r}")
+        up = float(step_size_up)
+        down = float(step_size_down) if step_size_down is not None else up
+        self.total_size = up + down
+        self.step_ratio = up / self.total_size
+        if mode not in ("triangular", "triangular2", "exp_range") and scale_fn is None:
+            raise ValueError(
+                "CyclicLR: mode is invalid and scale_fn is None: mode must be 'triangular', "
+                f"'triangular2' or 'exp_range', got {mode!r}"
+            )
+        if scale_fn is not None and not callable(scale_fn):
+            raise TypeError(
+                f"CyclicLR: scale_fn must be callable, got {type(scale_fn).__name__} {scale_fn!r}"
+            )
+        if scale_mode not in ("cycle", "iterations"):
+            raise ValueError(
+                f"CyclicLR: scale_mode must be 'cycle' or 'iterations', got {scale_mode!r}"
+            )
+        self.mode = mode
+        self.gamma = gamma
+        self._scale_fn_custom = scale_fn
+        self.scale_mode = scale_mode
+        self._init_scale_fn()
+        self.cycle_momentum = cycle_momentum
+        if cycle_momentum:
+            if "momentum" not in optimizer.defaults and "betas" not in optimizer.defaults:
+                raise ValueError(
+                    "CyclicLR: optimizer must support momentum or beta1 with `cycle_momentum` "
+                    f"option enabled ({type(optimizer).__name__} has neither; pass "
+                    "cycle_momentum=False)"
+                )
+            self.use_beta1 = "betas" in optimizer.defaults
+            self.base_momentums = _format_param("base_momentum", optimizer, base_momentum)
+            self.max_momentums = _format_param("max_momentum", optimizer, max_momentum)
+            if last_epoch == -1:
+                for m_max, m_base, group in zip(
+                    self.max_momentums, self.base_momentums, optimizer.param_groups
+                ):
+                    if self.use_beta1:
+                        group["betas"] = (m_max, *group["betas"][1:])
+                    else:
+                        group["momentum"] = m_max
+                    group["max_momentum"] = m_max
+                    group["base_momentum"] = m_base
+        super().__init__(optimizer, last_epoch)
+        self.base_lrs = base_lrs
+
+    def _init_scale_fn(self) -> None:
+        # The built-in policies fix the scale mode, as in PyTorch.
+        if self._scale_fn_custom is not None:
+            return
+        if self.mode in ("triangular", "triangular2"):
+            self.scale_mode = "cycle"
+        elif self.mode == "exp_range":
+            self.scale_mode = "iterations"
+
+    def scale_fn(self, x: float) -> float:
+        """The amplitude's scale at cycle (or step) ``x``: the custom ``scale_fn``, else the
+        policy's (1; ``1 / 2 ** (x - 1)``; ``gamma ** x``).
+
+        Example:
+            >>> import chainrule as cr
+            >>> opt = cr.optim.SGD([cr.tensor([1.0], requires_grad=True)], lr=0.1)
+            >>> CyclicLR(opt, 0.1, 1.0, mode="triangular2", cycle_momentum=False).scale_fn(3)
+            0.25
+        """
+        if self._scale_fn_custom is not None:
+            return self._scale_fn_custom(x)
+        if self.mode == "triangular":
+            return 1.0
+        if self.mode == "triangular2":
+            return 1 / (2.0 ** (x - 1))
+        return self.gamma**x
+
+    def get_lr(self) -> list[float]:
+        """This step's rates (and, with ``cycle_momentum``, set this step's momentum).
+
+        Example:
+            >>> import chainrule as cr
+            >>> opt = cr.optim.Adam([cr.tensor([1.0], requires_grad=True)])
+            >>> s = CyclicLR(opt, base_lr=0.01, max_lr=0.1, step_size_up=5)
+            >>> s.get_last_lr(), opt.param_groups[0]["betas"]
+            ([0.01], (0.9, 0.999))
+        """
+        self._warn_if_outside_step()
+        cycle = math.floor(1 + self.last_epoch / self.total_size)
+        x = 1.0 + self.last_epoch / self.total_size - cycle
+        if x <= self.step_ratio:
+            scale_factor = x / self.step_ratio
+        else:
+            scale_factor = (x - 1) / (self.step_ratio - 1)
+        scale = self.scale_fn(cycle if self.scale_mode == "cycle" else self.last_epoch)
+        lrs = [
+            base + (top - base) * scale_factor * scale
+            for base, top in zip(self.base_lrs, self.max_lrs)
+        ]
+        if self.cycle_momentum:
+            for group, m_base, m_max in zip(
+                self.optimizer.param_groups, self.base_momentums, self.max_momentums
+            ):
+                momentum = m_max - (m_max - m_base) * scale_factor * scale
+                if self.use_beta1:
+                    group["betas"] = (momentum, *group["betas"][1:])
+                else:
+                    group["momentum"] = momentum
+        return lrs
+
+    def state_dict(self) -> dict[str, Any]:
+        """Every attribute except the optimizer; a custom ``scale_fn`` is saved only if it is
+        a callable object (its attributes), not a function or lambda, as in PyTorch.
+
+        Example:
+            >>> import chainrule as cr
+            >>> opt = cr.optim.SGD([cr.tensor([1.0], requires_grad=True)], lr=0.1)
+            >>> sd = CyclicLR(opt, 0.1, 1.0, scale_fn=lambda x: 1.0, cycle_momentum=False).state_dict()
+            >>> sd["_scale_fn_custom"], sd["total_size"]
+            (None, 4000.0)
+        """  # noqa: E501
+        state = super().state_dict()
+        fn = state.pop("_scale_fn_custom")
+        state["_scale_fn_custom"] = (
+            None if fn is None or isinstance(fn, types.FunctionType) else fn.__dict__.copy()
+        )
+        return state
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Load a state returned by :meth:`state_dict` (the custom ``scale_fn`` stays this
+        scheduler's own, updated with the saved attributes of a callable object).
+
+        Example:
+            >>> import chainrule as cr
+            >>> opt = cr.optim.SGD([cr.tensor([1.0], requires_grad=True)], lr=0.1)
+            >>> s = CyclicLR(opt, 0.1, 1.0, cycle_momentum=False)
+            >>> s.load_state_dict({"last_epoch": 5, "_scale_fn_custom": None}); s.last_epoch
+            5
+        """
+        state = dict(state_dict)
+        fn = state.pop("_scale_fn_custom", None)
+        super().load_state_dict(state)
+        if fn is not None and self._scale_fn_custom is not None:
+            self._scale_fn_custom.__dict__.update(fn)
+        self._init_scale_fn()
 
 
 def _check_schedulers(name: str, optimizer: Optimizer, schedulers: Sequence[LRScheduler]) -> None:

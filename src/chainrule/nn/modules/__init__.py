@@ -12,9 +12,16 @@ from .activation import (
     Softplus,
     Tanh,
 )
-from .containers import Identity, ModuleDict, ModuleList, Sequential
-from .conv import Conv2d
-from .dropout import Dropout
+from .containers import (
+    Identity,
+    ModuleDict,
+    ModuleList,
+    ParameterDict,
+    ParameterList,
+    Sequential,
+)
+from .conv import Conv1d, Conv2d
+from .dropout import Dropout, Dropout2d
 from .flatten import Flatten, Unflatten
 from .linear import Linear
 from .loss import (
@@ -27,6 +34,6 @@ from .loss import (
     NLLLoss,
     SmoothL1Loss,
 )
-from .normalization import BatchNorm1d, BatchNorm2d, LayerNorm
-from .pooling import AvgPool2d, MaxPool2d
+from .normalization import BatchNorm1d, BatchNorm2d, GroupNorm, LayerNorm
+from .pooling import AdaptiveAvgPool1d, AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
 from .sparse import Embedding

@@ -1,4 +1,5 @@
-"""Containers: ``Sequential``, ``ModuleList``, ``ModuleDict`` and ``Identity``."""
+"""Containers: ``Sequential``, ``ModuleList``, ``ModuleDict``, ``ParameterList``,
+``ParameterDict`` and ``Identity``."""
 
 from __future__ import annotations
 
@@ -7,7 +8,9 @@ from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
+from ...tensor import Tensor
 from ..module import Module, _addindent
+from ..parameter import Parameter
 
 
 class Identity(Module):
@@ -402,3 +405,347 @@ class ModuleDict(Module):
         raise NotImplementedError(
             "ModuleDict has no forward: index it and call its modules in your own forward"
         )
+
+
+# PyTorch's legacy type names, which ParameterDict's repr shows (``torch.typename``).
+_TYPENAMES = {
+    "float16": "HalfTensor", "float32": "FloatTensor", "float64": "DoubleTensor",
+    "int8": "CharTensor", "uint8": "ByteTensor", "int16": "ShortTensor", "int32": "IntTensor",
+    "int64": "LongTensor", "bool": "BoolTensor", "complex64": "ComplexFloatTensor",
+    "complex128": "ComplexDoubleTensor",
+}  # fmt: skip
+
+
+def _as_parameter(value: Any, owner: str) -> Parameter | None:
+    """A tensor becomes a :class:`Parameter` (sharing its memory, as in PyTorch)."""
+    if value is None or isinstance(value, Parameter):
+        return value
+    if isinstance(value, Tensor):
+        return Parameter(value.detach(), value.dtype.kind in "fc")
+    raise TypeError(
+        f"{owner} holds parameters (chainrule.nn.Parameter or chainrule.Tensor), got "
+        f"{type(value).__name__} {value!r}"
+    )
+
+
+def _param_line(key: Any, p: Parameter | None, type_name: str) -> str:
+    if p is None:
+        return f"  ({key}): Object of type: NoneType"
+    size = "x".join(str(n) for n in p.shape)
+    device = "" if p.device == "cpu" else f" ({p.device})"
+    return f"  ({key}): Parameter containing: [chainrule.{type_name} of size {size}{device}]"
+
+
+class ParameterList(Module):
+    """A list of parameters that the parent module registers (a plain list hides them).
+
+    Tensors that are not yet :class:`Parameter` are wrapped into one (sharing memory), as in
+    PyTorch. Entries are named ``'0'``, ``'1'``, ... so a model's ``state_dict`` shows them as
+    ``'plist.0'``. Indexable (an int gives a parameter, a slice a ``ParameterList``), iterable;
+    ``append``, ``extend`` and ``+=`` add at the end.
+
+    Example:
+        >>> import chainrule as cr
+        >>> from chainrule import nn
+        >>> class Model(nn.Module):
+        ...     def __init__(self):
+        ...         super().__init__()
+        ...         self.plist = nn.ParameterList([nn.Parameter(cr.ones(2)), cr.zeros(3)])
+        >>> m = Model()
+        >>> list(m.state_dict()), len(m.plist), type(m.plist[1]).__name__
+        (['plist.0', 'plist.1'], 2, 'Parameter')
+        >>> m.plist
+        ParameterList(
+            (0): Parameter containing: [chainrule.float32 of size 2]
+            (1): Parameter containing: [chainrule.float32 of size 3]
+        )
+    """
+
+    def __init__(self, values: Iterable[Any] | None = None) -> None:
+        super().__init__()
+        if values is not None:
+            self.extend(values)
+
+    def _abs_index(self, idx: Any) -> str:
+        try:
+            i = operator.index(idx)
+        except TypeError:
+            raise TypeError(
+                f"ParameterList indices must be integers or slices, got {type(idx).__name__}"
+            ) from None
+        n = len(self)
+        if not -n <= i < n:
+            raise IndexError(f"ParameterList: index {i} is out of range for {n} parameters")
+        return str(i % n)
+
+    def __getitem__(self, idx: Any) -> Any:
+        if isinstance(idx, slice):
+            out = type(self)()
+            for i in range(*idx.indices(len(self))):
+                out.append(self[i])
+            return out
+        return self._parameters[self._abs_index(idx)]
+
+    def __setitem__(self, idx: int, param: Any) -> None:
+        self.register_parameter(self._abs_index(idx), _as_parameter(param, "ParameterList"))
+
+    def __len__(self) -> int:
+        return len(self._parameters)
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(list(self._parameters.values()))
+
+    def __iadd__(self, parameters: Iterable[Any]) -> ParameterList:
+        return self.extend(parameters)
+
+    def append(self, value: Any) -> ParameterList:
+        """Add ``value`` (a parameter, or a tensor made one) at the end; returns self.
+
+        Example:
+            >>> import chainrule as cr
+            >>> len(cr.nn.ParameterList().append(cr.ones(2)))
+            1
+        """
+        self.register_parameter(str(len(self)), _as_parameter(value, "ParameterList"))
+        return self
+
+    def extend(self, values: Iterable[Any]) -> ParameterList:
+        """Append every element of ``values``; returns self.
+
+        Example:
+            >>> import chainrule as cr
+            >>> pl = cr.nn.ParameterList([cr.ones(1)]).extend([cr.ones(2), cr.ones(3)])
+            >>> [p.shape for p in pl]
+            [(1,), (2,), (3,)]
+        """
+        if isinstance(values, (Tensor, str)) or not isinstance(values, Iterable):
+            raise TypeError(
+                "ParameterList.extend should be called with an iterable of parameters, "
+                f"got {type(values).__name__}"
+            )
+        for value in list(values):  # a snapshot: ``pl.extend(pl)`` must not chase its tail
+            self.append(value)
+        return self
+
+    def extra_repr(self) -> str:
+        return "\n".join(
+            _param_line(k, p, str(p.dtype) if p is not None else "") for k, p in enumerate(self)
+        )
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("ParameterList should not be called.")
+
+
+class ParameterDict(Module):
+    """An ordered dict of parameters, by string key, that the parent module registers.
+
+    Tensors that are not yet :class:`Parameter` are wrapped into one. ``update`` (and the
+    constructor) keeps the order of an ``OrderedDict``, a ``ParameterDict`` or a sequence of
+    ``(key, value)`` pairs, and sorts the keys of any other mapping, as PyTorch does.
+
+    Example:
+        >>> import chainrule as cr
+        >>> from chainrule import nn
+        >>> pd = nn.ParameterDict({"scale": cr.ones(3), "bias": cr.zeros(3)})
+        >>> list(pd), "scale" in pd, pd["bias"].shape
+        (['bias', 'scale'], True, (3,))
+        >>> pd
+        ParameterDict(
+            (bias): Parameter containing: [chainrule.FloatTensor of size 3]
+            (scale): Parameter containing: [chainrule.FloatTensor of size 3]
+        )
+    """
+
+    def __init__(self, parameters: Any = None) -> None:
+        super().__init__()
+        if parameters is not None:
+            self.update(parameters)
+
+    @staticmethod
+    def _key(key: Any) -> str:
+        if not isinstance(key, str):
+            raise TypeError(f"ParameterDict keys must be strings, got {type(key).__name__} {key!r}")
+        return key
+
+    def __getitem__(self, key: str) -> Any:
+        if self._key(key) not in self._parameters:
+            raise KeyError(key)
+        return self._parameters[key]
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self.register_parameter(self._key(key), _as_parameter(value, "ParameterDict"))
+
+    def __delitem__(self, key: str) -> None:
+        if self._key(key) not in self._parameters:
+            raise KeyError(key)
+        del self._parameters[key]
+
+    def __len__(self) -> int:
+        return len(self._parameters)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(list(self._parameters))
+
+    def __reversed__(self) -> Iterator[str]:
+        return reversed(list(self._parameters))
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._parameters
+
+    def keys(self) -> Any:
+        """The keys, in order.
+
+        Example:
+            >>> import chainrule as cr
+            >>> list(cr.nn.ParameterDict([("b", cr.ones(1)), ("a", cr.ones(1))]).keys())
+            ['b', 'a']
+        """
+        return self._parameters.keys()
+
+    def items(self) -> Any:
+        """``(key, parameter)`` pairs.
+
+        Example:
+            >>> import chainrule as cr
+            >>> [(k, p.shape) for k, p in cr.nn.ParameterDict({"w": cr.ones(2)}).items()]
+            [('w', (2,))]
+        """
+        return self._parameters.items()
+
+    def values(self) -> Any:
+        """The parameters.
+
+        Example:
+            >>> import chainrule as cr
+            >>> [p.shape for p in cr.nn.ParameterDict({"w": cr.ones(2)}).values()]
+            [(2,)]
+        """
+        return self._parameters.values()
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """The parameter under ``key``, or ``default``.
+
+        Example:
+            >>> import chainrule as cr
+            >>> cr.nn.ParameterDict().get("missing", 0)
+            0
+        """
+        return self._parameters[key] if key in self._parameters else default
+
+    def setdefault(self, key: str, default: Any = None) -> Any:
+        """The parameter under ``key``, first setting it to ``default`` if absent.
+
+        Example:
+            >>> import chainrule as cr
+            >>> pd = cr.nn.ParameterDict(); pd.setdefault("w", cr.ones(1)).shape
+            (1,)
+        """
+        if key not in self:
+            self[key] = default
+        return self[key]
+
+    def pop(self, key: str) -> Any:
+        """Remove and return the parameter under ``key``.
+
+        Example:
+            >>> import chainrule as cr
+            >>> pd = cr.nn.ParameterDict({"w": cr.ones(1)}); _ = pd.pop("w"); len(pd)
+            0
+        """
+        value = self[key]
+        del self[key]
+        return value
+
+    def popitem(self) -> tuple[str, Any]:
+        """Remove and return the last ``(key, parameter)`` pair.
+
+        Example:
+            >>> import chainrule as cr
+            >>> cr.nn.ParameterDict([("a", cr.ones(1)), ("b", cr.ones(2))]).popitem()[0]
+            'b'
+        """
+        if not self._parameters:
+            raise KeyError("popitem(): ParameterDict is empty")
+        return self._parameters.popitem()
+
+    def clear(self) -> None:
+        """Remove every parameter.
+
+        Example:
+            >>> import chainrule as cr
+            >>> pd = cr.nn.ParameterDict({"w": cr.ones(1)}); pd.clear(); len(pd)
+            0
+        """
+        self._parameters.clear()
+
+    def copy(self) -> ParameterDict:
+        """A new ``ParameterDict`` holding the same parameters (not copies of them).
+
+        Example:
+            >>> import chainrule as cr
+            >>> pd = cr.nn.ParameterDict({"w": cr.ones(1)})
+            >>> pd.copy()["w"] is pd["w"]
+            True
+        """
+        return ParameterDict(OrderedDict(self._parameters))
+
+    def fromkeys(self, keys: Iterable[str], default: Any = None) -> ParameterDict:
+        """A new ``ParameterDict`` with every key of ``keys`` mapped to ``default``.
+
+        Example:
+            >>> import chainrule as cr
+            >>> list(cr.nn.ParameterDict().fromkeys(["a", "b"], cr.ones(1)))
+            ['a', 'b']
+        """
+        return ParameterDict([(k, default) for k in keys])
+
+    def update(self, parameters: Any) -> None:
+        """Add parameters from a mapping or from ``(key, value)`` pairs (see the class).
+
+        Example:
+            >>> import chainrule as cr
+            >>> pd = cr.nn.ParameterDict(); pd.update({"b": cr.ones(1), "a": cr.ones(1)})
+            >>> list(pd)
+            ['a', 'b']
+        """
+        if isinstance(parameters, (OrderedDict, ParameterDict)):
+            items = list(parameters.items())
+        elif isinstance(parameters, Mapping):
+            items = sorted(parameters.items())
+        elif isinstance(parameters, Iterable) and not isinstance(parameters, (str, Tensor)):
+            items = list(parameters)
+        else:
+            raise TypeError(
+                "ParameterDict.update should be called with a mapping or an iterable of "
+                f"(key, value) pairs, got {type(parameters).__name__}"
+            )
+        for j, pair in enumerate(items):
+            if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+                raise ValueError(
+                    f"ParameterDict.update: element #{j} should be a (key, value) pair, "
+                    f"got {pair!r}"
+                )
+            self[pair[0]] = pair[1]
+
+    def __or__(self, other: ParameterDict) -> ParameterDict:
+        out = self.copy()
+        out.update(other)
+        return out
+
+    def __ror__(self, other: ParameterDict) -> ParameterDict:
+        out = other.copy()
+        out.update(self)
+        return out
+
+    def __ior__(self, other: ParameterDict) -> ParameterDict:
+        self.update(other)
+        return self
+
+    def extra_repr(self) -> str:
+        return "\n".join(
+            _param_line(k, p, _TYPENAMES.get(str(p.dtype), "Tensor") if p is not None else "")
+            for k, p in self.items()
+        )
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("ParameterDict should not be called.")

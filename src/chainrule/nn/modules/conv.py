@@ -1,9 +1,12 @@
-"""``Conv2d``: 2-D convolution (cross-correlation, as in every deep-learning library)."""
+"""``Conv1d`` and ``Conv2d``: convolution (cross-correlation, as in every deep-learning
+library)."""
 
 from __future__ import annotations
 
 import math
 from typing import Any
+
+import numpy as np
 
 from ...creation import empty
 from ...tensor import Tensor
@@ -154,6 +157,163 @@ class Conv2d(Module):
         if self.padding != (0, 0):
             s += f", padding={self.padding}"
         if self.dilation != (1, 1):
+            s += f", dilation={self.dilation}"
+        if self.groups != 1:
+            s += f", groups={self.groups}"
+        if self.bias is None:
+            s += ", bias=False"
+        if self.padding_mode != "zeros":
+            s += f", padding_mode={self.padding_mode}"
+        return s
+
+
+def _single(x: Any, name: str) -> tuple:
+    if isinstance(x, (tuple, list)):
+        if len(x) != 1:
+            raise ValueError(f"Conv1d: {name} must be an int or a 1-tuple, got {x!r}")
+        x = x[0]
+    if isinstance(x, bool) or not isinstance(x, (int, np.integer)):
+        raise TypeError(f"Conv1d: {name} must be an int or a 1-tuple, got {x!r}")
+    return (int(x),)
+
+
+class Conv1d(Module):
+    """1-D convolution over ``(N, C_in, L)`` (or unbatched ``(C_in, L)``) inputs.
+
+    ``weight`` has shape ``(out_channels, in_channels // groups, k)``. ``padding`` may be an
+    int, ``'valid'`` (none) or ``'same'`` (output length = input length, stride 1);
+    ``padding_mode`` one of ``'zeros', 'reflect', 'replicate', 'circular'``. Initialization is
+    PyTorch's (see :class:`Conv2d`). Computed by :func:`~chainrule.nn.functional.conv1d`, a
+    height-1 :func:`~chainrule.nn.functional.conv2d`.
+
+    Example:
+        >>> import chainrule as cr
+        >>> conv = cr.nn.Conv1d(4, 8, kernel_size=3, padding="same")
+        >>> conv
+        Conv1d(4, 8, kernel_size=(3,), stride=(1,), padding=same)
+        >>> conv(cr.zeros(2, 4, 10)).shape, conv.weight.shape
+        ((2, 8, 10), (8, 4, 3))
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: Any,
+        stride: Any = 1,
+        padding: Any = 0,
+        dilation: Any = 1,
+        groups: int = 1,
+        bias: bool = True,
+        padding_mode: str = "zeros",
+        device: Any = None,
+        dtype: Any = None,
+    ) -> None:
+        super().__init__()
+        for name, v in (("in_channels", in_channels), ("out_channels", out_channels),
+                        ("groups", groups)):  # fmt: skip
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v <= 0:
+                raise ValueError(f"Conv1d: {name} must be a positive integer, got {v!r}")
+        if in_channels % groups != 0:
+            raise ValueError(
+                f"Conv1d: in_channels ({in_channels}) must be divisible by groups ({groups})"
+            )
+        if out_channels % groups != 0:
+            raise ValueError(
+                f"Conv1d: out_channels ({out_channels}) must be divisible by groups ({groups})"
+            )
+        if padding_mode not in ("zeros", "reflect", "replicate", "circular"):
+            raise ValueError(
+                "Conv1d: padding_mode must be one of 'zeros', 'reflect', 'replicate', "
+                f"'circular', got {padding_mode!r}"
+            )
+        self.in_channels = int(in_channels)
+        self.out_channels = int(out_channels)
+        self.kernel_size = _single(kernel_size, "kernel_size")
+        self.stride = _single(stride, "stride")
+        self.dilation = _single(dilation, "dilation")
+        for name, v in (("kernel_size", self.kernel_size), ("stride", self.stride),
+                        ("dilation", self.dilation)):  # fmt: skip
+            if v[0] <= 0:
+                raise ValueError(f"Conv1d: {name} must be positive, got {v}")
+        self.groups = int(groups)
+        self.padding_mode = padding_mode
+        if isinstance(padding, str):
+            if padding not in ("same", "valid"):
+                raise ValueError(
+                    f"Conv1d: invalid padding string {padding!r}, should be one of 'valid', 'same'"
+                )
+            if padding == "same" and self.stride != (1,):
+                raise ValueError(
+                    f"Conv1d: padding='same' is not supported for strided convolutions "
+                    f"(stride={self.stride})"
+                )
+            self.padding: Any = padding
+            total = self.dilation[0] * (self.kernel_size[0] - 1) if padding == "same" else 0
+            self._reversed_padding_repeated_twice: tuple = (total // 2, total - total // 2)
+        else:
+            self.padding = _single(padding, "padding")
+            if self.padding[0] < 0:
+                raise ValueError(f"Conv1d: padding must be non-negative, got {self.padding}")
+            self._reversed_padding_repeated_twice = self.padding * 2
+        self.weight = Parameter(
+            empty(out_channels, in_channels // groups, self.kernel_size[0], dtype=dtype,
+                  device=device)
+        )  # fmt: skip
+        if bias:
+            self.bias = Parameter(empty(out_channels, dtype=dtype, device=device))
+        else:
+            self.register_parameter("bias", None)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """Draw the weights again with PyTorch's default initialization:
+        ``kaiming_uniform_(a=sqrt(5))`` for the weight, U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for
+        the bias.
+
+        Example:
+            >>> import chainrule as cr
+            >>> c = cr.nn.Conv1d(2, 3, 4); c.reset_parameters()
+            >>> bool((c.weight.abs() <= 1 / 8 ** 0.5).all())
+            True
+        """
+        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
+        if self.bias is not None:
+            fan_in, _ = init._calculate_fan_in_and_fan_out(self.weight)
+            if fan_in != 0:
+                bound = 1 / math.sqrt(fan_in)
+                init.uniform_(self.bias, -bound, bound)
+
+    def _conv(self, input: Tensor) -> Tensor:
+        pad = self._reversed_padding_repeated_twice
+        if self.padding_mode != "zeros":
+            padded = F.pad(input, pad, mode=self.padding_mode)
+            return F.conv1d(
+                padded, self.weight, self.bias, self.stride, 0, self.dilation, self.groups
+            )
+        padding = self.padding
+        if isinstance(padding, str) and pad[0] != pad[1]:  # even kernel, 'same': pad unevenly
+            input, padding = F.pad(input, pad), 0
+        return F.conv1d(
+            input, self.weight, self.bias, self.stride, padding, self.dilation, self.groups
+        )
+
+    def forward(self, input: Tensor) -> Tensor:
+        if input.ndim not in (2, 3) or input.shape[-2] != self.in_channels:
+            raise ValueError(
+                f"{self!r} expected a (N, {self.in_channels}, L) or ({self.in_channels}, L) "
+                f"input, got shape {tuple(input.shape)}"
+            )
+        return self._conv(input)
+
+    def extra_repr(self) -> str:
+        s = (
+            f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
+            f"stride={self.stride}"
+        )
+        if self.padding != (0,):
+            s += f", padding={self.padding}"
+        if self.dilation != (1,):
             s += f", dilation={self.dilation}"
         if self.groups != 1:
             s += f", groups={self.groups}"

@@ -1,4 +1,4 @@
-"""Normalization layers: ``BatchNorm1d``, ``BatchNorm2d`` and ``LayerNorm``."""
+"""Normalization layers: ``BatchNorm1d``, ``BatchNorm2d``, ``LayerNorm`` and ``GroupNorm``."""
 
 from __future__ import annotations
 
@@ -201,4 +201,83 @@ class LayerNorm(Module):
         return (
             f"{self.normalized_shape}, eps={self.eps}, "
             f"elementwise_affine={self.elementwise_affine}, bias={self.bias is not None}"
+        )
+
+
+class GroupNorm(Module):
+    """Group normalization: split the ``num_channels`` channels of each sample into
+    ``num_groups`` groups and normalize each group (over its channels and all positions) to
+    mean 0 and variance 1; then, with ``affine``, scale and shift per channel. Independent of
+    the batch, so the same in training and eval mode. Input ``(N, C, *)``.
+
+    Example:
+        >>> import chainrule as cr
+        >>> gn = cr.nn.GroupNorm(2, 4)
+        >>> gn
+        GroupNorm(2, 4, eps=1e-05, affine=True, bias=True)
+        >>> y = gn(cr.randn(3, 4, 5))
+        >>> y.shape, round(y[0, :2].mean().item(), 6) == 0.0
+        ((3, 4, 5), True)
+    """
+
+    def __init__(
+        self,
+        num_groups: int,
+        num_channels: int,
+        eps: float = 1e-5,
+        affine: bool = True,
+        device: Any = None,
+        dtype: Any = None,
+        *,
+        bias: bool = True,
+    ) -> None:
+        super().__init__()
+        for name, v in (("num_groups", num_groups), ("num_channels", num_channels)):
+            if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
+                raise ValueError(f"GroupNorm: {name} must be a positive integer, got {v!r}")
+        if num_channels % num_groups != 0:
+            raise ValueError(
+                f"GroupNorm: num_channels ({num_channels}) must be divisible by num_groups "
+                f"({num_groups})"
+            )
+        self.num_groups = num_groups
+        self.num_channels = num_channels
+        self.eps = eps
+        self.affine = affine
+        if affine:
+            self.weight = Parameter(empty(num_channels, dtype=dtype, device=device))
+            if bias:
+                self.bias = Parameter(empty(num_channels, dtype=dtype, device=device))
+            else:
+                self.register_parameter("bias", None)
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """Weight back to ones, bias to zeros.
+
+        Example:
+            >>> import chainrule as cr
+            >>> gn = cr.nn.GroupNorm(1, 2); gn.reset_parameters(); gn.weight.tolist()
+            [1.0, 1.0]
+        """
+        if self.affine:
+            init.ones_(self.weight)
+            if self.bias is not None:
+                init.zeros_(self.bias)
+
+    def forward(self, input: Tensor) -> Tensor:
+        if input.ndim < 2 or input.shape[1] != self.num_channels:
+            raise ValueError(
+                f"{self!r} expected an (N, {self.num_channels}, *) input, got shape "
+                f"{tuple(input.shape)}"
+            )
+        return F.group_norm(input, self.num_groups, self.weight, self.bias, self.eps)
+
+    def extra_repr(self) -> str:
+        return (
+            f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}, "
+            f"bias={self.bias is not None}"
         )

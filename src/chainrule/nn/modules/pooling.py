@@ -1,4 +1,4 @@
-"""2-D pooling: ``MaxPool2d`` and ``AvgPool2d``."""
+"""Pooling: ``MaxPool2d``, ``AvgPool2d``, ``AdaptiveAvgPool1d`` and ``AdaptiveAvgPool2d``."""
 
 from __future__ import annotations
 
@@ -110,3 +110,74 @@ class AvgPool2d(Module):
 
     def extra_repr(self) -> str:
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+def _check_output_size(name: str, output_size: Any, n: int) -> Any:
+    sizes = output_size if isinstance(output_size, (tuple, list)) else (output_size,) * n
+    if isinstance(output_size, (tuple, list)) and len(sizes) != n:
+        raise ValueError(f"{name}: output_size must be an int or a {n}-tuple, got {output_size!r}")
+    for v in sizes:
+        if v is None and n > 1:
+            continue
+        if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+            raise ValueError(
+                f"{name}: output_size entries must be non-negative ints"
+                f"{' or None' if n > 1 else ''}, got {output_size!r}"
+            )
+    return tuple(output_size) if isinstance(output_size, list) else output_size
+
+
+class AdaptiveAvgPool2d(Module):
+    """Average pooling to a fixed output size ``(oh, ow)`` whatever the input size, with
+    PyTorch's bins: output row ``i`` averages input rows ``floor(i*H/oh)`` to
+    ``ceil((i+1)*H/oh) - 1``. ``output_size`` is an int or a pair; ``None`` keeps that size.
+
+    Example:
+        >>> import chainrule as cr
+        >>> pool = cr.nn.AdaptiveAvgPool2d((1, 1))
+        >>> pool
+        AdaptiveAvgPool2d(output_size=(1, 1))
+        >>> pool(cr.arange(8.0).reshape(2, 2, 2))
+        tensor([[[1.5]],
+        <BLANKLINE>
+                [[5.5]]])
+        >>> cr.nn.AdaptiveAvgPool2d((None, 3))(cr.zeros(2, 4, 5, 7)).shape
+        (2, 4, 5, 3)
+    """
+
+    def __init__(self, output_size: Any) -> None:
+        super().__init__()
+        self.output_size = _check_output_size("AdaptiveAvgPool2d", output_size, 2)
+
+    def forward(self, input: Tensor) -> Tensor:
+        _check_input(self, input)
+        return F.adaptive_avg_pool2d(input, self.output_size)
+
+    def extra_repr(self) -> str:
+        return f"output_size={self.output_size}"
+
+
+class AdaptiveAvgPool1d(Module):
+    """Average pooling of ``(N, C, L)`` or ``(C, L)`` inputs to a fixed length, with the bins
+    of :class:`AdaptiveAvgPool2d`.
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.nn.AdaptiveAvgPool1d(2)(cr.tensor([[1.0, 2.0, 3.0, 4.0]]))
+        tensor([[1.5, 3.5]])
+    """
+
+    def __init__(self, output_size: Any) -> None:
+        super().__init__()
+        self.output_size = _check_output_size("AdaptiveAvgPool1d", output_size, 1)
+
+    def forward(self, input: Tensor) -> Tensor:
+        if input.ndim not in (2, 3):
+            raise ValueError(
+                f"{self!r} expected a 2-D (C, L) or 3-D (N, C, L) input, "
+                f"got shape {tuple(input.shape)}"
+            )
+        return F.adaptive_avg_pool1d(input, self.output_size)
+
+    def extra_repr(self) -> str:
+        return f"output_size={self.output_size}"
