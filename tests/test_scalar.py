@@ -376,3 +376,26 @@ def test_mlp_matches_micrograd_package():
     assert yo.data == pytest.approx(yt.data, rel=1e-12)
     for p, q in zip(ours.parameters(), theirs.parameters()):
         assert p.grad == pytest.approx(q.grad, rel=1e-12, abs=1e-15)
+
+
+def test_a_second_backward_adds_one_more_gradient_to_the_leaves_as_torch():
+    x = Value(3.0)
+    z = (x * x) * 2
+    z.backward()
+    z.backward()
+    tx = torch.tensor(3.0, requires_grad=True)
+    tz = (tx * tx) * 2
+    tz.backward(retain_graph=True)
+    tz.backward()
+    assert x.grad == tx.grad.item() == 24.0
+
+
+def test_powers_and_exp_at_the_edges_give_inf_as_torch():
+    a = Value(0.0)
+    b = a**0.5
+    b.backward()
+    assert b.data == 0.0 and a.grad == math.inf
+    assert (Value(10.0) ** 400).data == math.inf and (Value(-10.0) ** 401).data == -math.inf
+    assert Value(1000.0).exp().data == math.inf
+    with pytest.raises(ValueError, match="MLP: nouts must list at least one layer"):
+        MLP(2, [])

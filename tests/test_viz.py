@@ -277,3 +277,73 @@ def test_value_graph_accumulation():
     to_a = [r for r in rows if r.operand == "a"]
     assert [r.contribution for r in to_a] == [1.0, 3.0]
     assert to_a[1].note == "a.grad = 1 + 3 = 4" and to_a[1].accumulates
+
+
+# ----- regressions from the audit -----------------------------------------------------------
+def test_explain_refuses_a_graph_whose_tensors_changed_in_place_as_backward_does():
+    w = cr.tensor([1.0, 2.0], requires_grad=True)
+    c = cr.tensor([3.0, 4.0])
+    loss = (w * c).sum()
+    c.add_(100)
+    with pytest.raises(RuntimeError, match="explain: .*modified by an inplace operation"):
+        explain(loss, params={"w": w})
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        loss.backward()
+
+
+def test_explain_stays_linear_when_one_node_feeds_thousands_of_ops():
+    x, y = cr.Value(0.5, label="x"), cr.Value(0.0, label="y0")
+    for _ in range(3000):
+        y = y + x
+    e = explain(y)
+    assert e.rows[-1].note == "x.grad = sum of 3000 products = 3000"
+    assert len(str(e)) < 2_000_000  # was 18.6 MB, each row spelling out every earlier term
+    rows = explain(x * 2 + x * 3, params={"x": x}).rows
+    assert [r.note for r in rows if r.operand == "x"][-1] in (
+        "x.grad = 3 + 2 = 5",
+        "x.grad = 2 + 3 = 5",
+    )
+
+
+def test_explain_checks_the_shape_of_grad_and_names_the_given_seed():
+    x = cr.tensor([1.0, 2.0], requires_grad=True)
+    with pytest.raises(ValueError, match=r"explain: grad has shape \(3,\) but the output .*\(2,\)"):
+        explain(x * 2, grad=np.ones(3))
+    assert explain(x * 2, grad=np.full(2, 2.0)).rows[0].formula == "the given grad"
+    assert explain((x * 2).sum()).rows[0].formula.endswith("= 1")
+
+
+def test_draw_graph_and_explain_take_a_scalar_model_and_name_foreign_objects():
+    from chainrule.scalar import MLP
+
+    m = MLP(2, [3, 1], seed=0)
+    out = m([1.0, -1.0])
+    assert "layers.0" in draw_graph(out, params=m).source
+    assert explain(out, params=m).rows
+    with pytest.raises(TypeError, match=r"got torch\.Tensor"):
+        draw_graph(torch.ones(2))
+
+
+def test_labels_with_a_backslash_still_make_valid_dot():
+    class Odd(cr.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x * 1
+
+        @staticmethod
+        def backward(ctx, g):
+            return g
+
+    Odd.__name__ = "Odd\\"
+    x = cr.tensor(1.0, requires_grad=True)
+    g = draw_graph(Odd.apply(x) * 2)
+    if shutil.which("dot"):
+        assert "<svg" in g.pipe(format="svg").decode()
+
+
+def test_a_named_input_is_not_coloured_as_a_weight():
+    x = cr.tensor([1.0, 2.0])
+    w = cr.tensor([0.5, 0.5], requires_grad=True)
+    src = draw_graph((w * x).sum(), params={"x": x, "w": w}).source
+    fills = dict(re.findall(r"<b>(\w+)</b>.*?fillcolor=\"(#[0-9a-f]+)\"", src, flags=re.S))
+    assert fills["x"] != fills["w"]

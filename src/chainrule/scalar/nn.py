@@ -136,6 +136,8 @@ class MLP(Module):
     def __init__(
         self, nin: int, nouts: Sequence[int], fused: bool = True, seed: int | None = None
     ) -> None:
+        if not nouts:
+            raise ValueError("MLP: nouts must list at least one layer size, got []")
         sizes = [nin, *nouts]
         rng = None if seed is None else random.Random(seed)
         last = len(nouts) - 1

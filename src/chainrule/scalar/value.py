@@ -110,10 +110,10 @@ class Value:
             raise TypeError(f"Value ** {type(k).__name__}: the exponent must be an int or float")
         if self.data == 0 and k < 0:
             raise ZeroDivisionError(f"Value ** {k}: 0 cannot be raised to a negative power")
-        out = self.data**k
+        out = _power(self.data, k)
         if isinstance(out, complex):
             raise ValueError(f"Value ** {k}: a negative base {self.data} gives a complex result")
-        local = k * self.data ** (k - 1) if k != 0 else 0.0
+        local = k * _power(self.data, k - 1) if k != 0 else 0.0
         return Value(out, (self,), f"**{k}", "", (float(local),), (f"d(a^{k})/da = {k}*a^{k - 1}",))
 
     # ----- functions ----------------------------------------------------------------------
@@ -155,7 +155,7 @@ class Value:
             >>> e = Value(0.0).exp(); e.data, e._formulas
             (1.0, ('d e^a/da = e^a',))
         """
-        e = math.exp(self.data)
+        e = math.exp(self.data) if self.data < 710 else math.inf  # overflows to inf, as torch
         return Value(e, (self,), "exp", "", (e,), _EXP)
 
     def log(self) -> Value:
@@ -199,16 +199,24 @@ class Value:
     def backward(self) -> None:
         """Seed ``d self / d self = 1`` and run the chain rule back through the graph.
 
-        Gradients accumulate (``+=``), so a value used twice gets the sum over both paths and
-        parameters keep adding up across calls until ``zero_grad()``.
+        Gradients accumulate (``+=``), so a value used twice gets the sum over both paths, and
+        leaves (the inputs and weights) keep adding up across calls until ``zero_grad()``, as
+        in PyTorch. The gradients of intermediate values start from 0 on each call, so a second
+        ``backward()`` adds exactly one more gradient to the leaves (micrograd's own ``Value``
+        would add the stale intermediate ones again).
 
         Example:
-            >>> x = Value(3.0); y = x * x
+            >>> x = Value(3.0); y = (x * x) * 2
             >>> y.backward(); x.grad
-            6.0
+            12.0
+            >>> y.backward(); x.grad
+            24.0
         """
         order = self.topological_order()
-        self.grad = 1.0
+        for v in order:
+            if v._prev:
+                v.grad = 0.0
+        self.grad = 1.0 if self._prev else self.grad + 1.0
         for v in reversed(order):
             g = v.grad
             for p, local in zip(v._prev, v._local):
@@ -216,6 +224,18 @@ class Value:
 
     def __repr__(self) -> str:
         return f"Value(data={self.data:.6g}, grad={self.grad:.6g})"
+
+
+def _power(base: float, k: float) -> float | complex:
+    """``base ** k`` in floats, where Python would raise: +-inf past the float range and at
+    ``0 ** negative`` (a local derivative such as ``d sqrt(a)/da`` at 0), as torch gives."""
+    try:
+        return base**k
+    except ZeroDivisionError:
+        return math.inf
+    except OverflowError:
+        odd = float(k).is_integer() and int(k) % 2 == 1
+        return -math.inf if base < 0 and odd else math.inf
 
 
 def _as_float(data: object) -> float:

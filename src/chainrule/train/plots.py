@@ -23,6 +23,7 @@ def plot_history(history: History, path: str | Path, title: str = "") -> Path:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     epochs = history.column("epoch")
     fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 4))
@@ -33,6 +34,8 @@ def plot_history(history: History, path: str | Path, title: str = "") -> Path:
         ax_acc.plot(epochs, history.column("test_acc"), "s-", label="test")
     ax_loss.set(xlabel="epoch", ylabel="cross-entropy loss", title="loss")
     ax_acc.set(xlabel="epoch", ylabel="accuracy", title="accuracy")
+    for ax in (ax_loss, ax_acc):  # epochs are whole numbers: no 1.2, 1.4... ticks
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     for ax in (ax_loss, ax_acc):
         ax.grid(alpha=0.3)
         ax.legend()

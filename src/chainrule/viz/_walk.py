@@ -76,10 +76,12 @@ def param_names(params: Any) -> dict[int, str]:
         items: Iterable = params.named_parameters()
     elif isinstance(params, Mapping):
         items = params.items()
+    elif hasattr(params, "parameters"):  # a scalar-engine model: its Values carry their names
+        items = [(getattr(v, "label", "") or f"p{i}", v) for i, v in enumerate(params.parameters())]
     else:
         raise TypeError(
-            "params must be a Module (its named_parameters() name the weights) or a dict "
-            f"name -> tensor, got {type(params).__name__}"
+            "params must be a Module (its named_parameters() name the weights), a scalar model "
+            f"(chainrule.scalar.MLP) or a dict name -> tensor, got {type(params).__name__}"
         )
     return {id(t): str(name) for name, t in items}
 
@@ -168,7 +170,10 @@ def _walk_tensors(root: Any, names: dict[int, str]) -> list[GNode]:
     from ..tensor import Tensor
 
     if not isinstance(root, Tensor):
-        raise TypeError(f"expected a chainrule Tensor or Value, got {type(root).__name__}")
+        kind = type(root)
+        raise TypeError(
+            f"expected a chainrule Tensor or Value, got {kind.__module__}.{kind.__qualname__}"
+        )
     out: list[GNode] = []
     made: dict[int, GNode] = {}
     seen: set[int] = set()

@@ -12,6 +12,7 @@ shows the sum (``a.grad = 0.5 + 1.5 = 2``).
 
 from __future__ import annotations
 
+import builtins
 import html
 from dataclasses import dataclass, field
 from typing import Any
@@ -56,24 +57,35 @@ class Row:
     contribution: Any
     total: Any
     contributions: list = field(default_factory=list)
+    count: int = 0
 
     @property
     def accumulates(self) -> bool:
         """True when this product is added to an earlier one (the operand feeds several ops)."""
-        return len(self.contributions) > 1
+        return builtins.max(self.count, len(self.contributions)) > 1
 
     @property
     def note(self) -> str:
-        """Where the product lands, with the sum spelled out when it accumulates."""
-        if not self.contributions:
+        """Where the product lands, with the sum spelled out when it accumulates (up to
+        ``MAX_TERMS`` terms; past that, how many products the sum has)."""
+        if not self.contributions and not self.count:
             self.contributions = [self.contribution]
-        if self.accumulates:
-            if all(_is_num(c) for c in self.contributions):
+        n = builtins.max(self.count, len(self.contributions))
+        if n > 1:
+            if n <= MAX_TERMS and all(_is_num(c) for c in self.contributions):
                 terms = " + ".join(_num(c) for c in self.contributions)
                 return f"{self.operand}.grad = {terms} = {_num(self.total)}"
-            n = len(self.contributions)
             return f"{self.operand}.grad = sum of {n} products = {_num(self.total)}"
         return f"{self.operand}.grad = {_num(self.total)}"
+
+
+MAX_TERMS = 6  # a note spells out a sum of at most this many products
+
+
+def _so_far(got: list) -> tuple[list, int]:
+    """The products an operand has received so far, as a Row keeps them: the list itself only
+    while it is short (copying a long one on every row would make big graphs quadratic)."""
+    return (list(got) if len(got) <= MAX_TERMS else []), len(got)
 
 
 def _is_num(x: Any) -> bool:
@@ -213,8 +225,8 @@ def explain(root: Any, params: Any = None, grad: Any = None) -> Explanation:
 
 def _seed_row(n: GNode, seed: Any) -> Row:
     s = seed if np.size(seed) != 1 else float(np.asarray(seed).item())
-    return Row(0, f"{n.name} (output)", "", n.name, n.name, f"d{n.name}/d{n.name} = 1",
-               1.0, None, s, s, [s])  # fmt: skip
+    formula = f"d{n.name}/d{n.name} = 1" if np.all(np.asarray(s) == 1) else "the given grad"
+    return Row(0, f"{n.name} (output)", "", n.name, n.name, formula, 1.0, None, s, s, [s])
 
 
 def _explain_values(nodes: list[GNode], seed: float) -> list[Row]:
@@ -245,7 +257,7 @@ def _explain_values(nodes: list[GNode], seed: float) -> list[Row]:
                     g,
                     c,
                     grads[operand.index],
-                    list(got),
+                    *_so_far(got),
                 )  # fmt: skip
             )
     return rows
@@ -257,7 +269,9 @@ def _as_out(a: Any) -> Any:
 
 
 def _explain_tensors(nodes: list[GNode], grad: Any) -> list[Row]:
+    from ..autograd.engine import _modified_in_place
     from ..ops.shape import sum_to
+    from ..tensor import Tensor
 
     root = nodes[-1].obj
     if grad is None:
@@ -267,7 +281,12 @@ def _explain_tensors(nodes: list[GNode], grad: Any) -> list[Row]:
                 "that shape), as for backward()"
             )
         grad = np.ones_like(root._data)
-    seed = np.asarray(getattr(grad, "_data", grad), dtype=root.dtype).reshape(root.shape)
+    seed = np.asarray(getattr(grad, "_data", grad), dtype=root.dtype)
+    if seed.shape != tuple(root.shape) and seed.size != 1:
+        raise ValueError(
+            f"explain: grad has shape {seed.shape} but the output has shape {tuple(root.shape)}"
+        )
+    seed = np.broadcast_to(seed.reshape(()) if seed.size == 1 else seed, root.shape).copy()
     grads: dict[int, Any] = {nodes[-1].index: seed}
     received: dict[int, list] = {nodes[-1].index: [_as_out(seed)]}
     rows = [_seed_row(nodes[-1], _as_out(seed))]
@@ -282,6 +301,11 @@ def _explain_tensors(nodes: list[GNode], grad: Any) -> list[Row]:
                 "explain: this graph was freed by backward(); call explain() before backward(), "
                 "or run backward(retain_graph=True)"
             )
+        version = t._version + builtins.sum(
+            a._version for a in node.inputs if isinstance(a, Tensor)
+        )
+        if version != node.version:  # as backward: a tensor changed in place since recorded
+            raise RuntimeError("explain: " + _modified_in_place(node, t))
         in_grads = node.fn.backward(node, g, t._data, False)
         locals_ = None
         if t._data.size == 1 or node.fn.name in ELEMENTWISE:
@@ -299,6 +323,7 @@ def _explain_tensors(nodes: list[GNode], grad: Any) -> list[Row]:
             local = None if locals_ is None or locals_[slot] is None else _as_out(locals_[slot])
             rows.append(
                 Row(len(rows), _expr(n), n.op, n.name, operand.name, node.fn.formula(slot),
-                    local, _as_out(g), _as_out(gi), _as_out(grads[operand.index]), list(got))
+                    local, _as_out(g), _as_out(gi), _as_out(grads[operand.index]),
+                    *_so_far(got))
             )  # fmt: skip
     return rows

@@ -80,6 +80,11 @@ def _data_of(n: GNode) -> tuple[Any, Any]:
     return o._data, grad
 
 
+def _plain(text: str) -> str:
+    """A plain (quoted) DOT label: a backslash would escape DOT's closing quote."""
+    return html.escape(text).replace("\\", "\\\\")
+
+
 def _value_label(n: GNode, show_data: bool, show_grad: bool, max_elems: int) -> str:
     data, grad = _data_of(n)
     lines = [f"<b>{html.escape(n.name)}</b>"]
@@ -206,11 +211,11 @@ def draw_graph(
             continue
         if n.kind == "const":
             attrs = {"shape": "plaintext", "fontcolor": "#555555"}
-            label = html.escape(n.name)
+            label = _plain(n.name)
             body.setdefault(s, []).append((f"n{n.index}", label, attrs))
             continue
         named_leaf = values and n.is_leaf and not n.name.lstrip("-")[:1].isdigit()
-        if n.is_param or named_leaf:
+        if (n.is_param and n.requires_grad) or named_leaf:  # a named input (data) is no weight
             fill = _FILL["param"]
         elif values and n.is_leaf:  # an unlabelled constant Value (the 1 of `e + 1`)
             fill = _FILL["input"]
@@ -230,7 +235,7 @@ def draw_graph(
                 "width": "0.45",
                 "margin": "0.02",
             }
-            body[s].append((f"op{n.index}", html.escape(n.op), attrs))
+            body[s].append((f"op{n.index}", _plain(n.op), attrs))
 
     def node_id(n: GNode) -> str:
         s = where.get(n.index)
