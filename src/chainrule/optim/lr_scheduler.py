@@ -65,6 +65,31 @@ def _format_param(name: str, optimizer: Optimizer, param: Any) -> list[Any]:
     return [param] * len(optimizer.param_groups)
 
 
+def _momentum_key_is_beta1(optimizer: Optimizer, message: str) -> bool:
+    """Whether the optimizer's momentum is ``betas[0]`` (else ``momentum``); ``ValueError(
+    message)`` if it has neither, for the schedulers that cycle momentum."""
+    if "momentum" not in optimizer.defaults and "betas" not in optimizer.defaults:
+        raise ValueError(message)
+    return "betas" in optimizer.defaults
+
+
+def _set_momentum(group: dict[str, Any], momentum: float, use_beta1: bool) -> None:
+    if use_beta1:
+        group["betas"] = (momentum, *group["betas"][1:])
+    else:
+        group["momentum"] = momentum
+
+
+def _init_momentum(
+    optimizer: Optimizer, max_momentums: list[Any], base_momentums: list[Any], use_beta1: bool
+) -> None:
+    """Start each group's momentum at its ``max_momentum`` and record both bounds in it."""
+    for m_max, m_base, group in zip(max_momentums, base_momentums, optimizer.param_groups):
+        _set_momentum(group, m_max, use_beta1)
+        group["max_momentum"] = m_max
+        group["base_momentum"] = m_base
+
+
 class LRScheduler:
     """Base class of the learning-rate schedulers.
 
@@ -816,15 +841,7 @@ class CosineAnnealingWarmRestarts(LRScheduler):
             else:
                 self.T_i = self.T_0
                 self.T_cur = epoch
-        self.last_epoch = math.floor(epoch)
-        self._get_lr_called_within_step = True
-        try:
-            values = self.get_lr()
-        finally:
-            self._get_lr_called_within_step = False
-        for group, lr in zip(self.optimizer.param_groups, values):
-            group["lr"] = lr
-        self._last_lr = _lrs(self.optimizer)
+        self._update_lr(math.floor(epoch))  # no closed form: get_lr at that epoch
 
 
 class CyclicLR(LRScheduler):
@@ -924,25 +941,16 @@ class CyclicLR(LRScheduler):
         self._init_scale_fn()
         self.cycle_momentum = cycle_momentum
         if cycle_momentum:
-            if "momentum" not in optimizer.defaults and "betas" not in optimizer.defaults:
-                raise ValueError(
-                    "CyclicLR: optimizer must support momentum or beta1 with `cycle_momentum` "
-                    f"option enabled ({type(optimizer).__name__} has neither; pass "
-                    "cycle_momentum=False)"
-                )
-            self.use_beta1 = "betas" in optimizer.defaults
+            self.use_beta1 = _momentum_key_is_beta1(
+                optimizer,
+                "CyclicLR: optimizer must support momentum or beta1 with `cycle_momentum` "
+                f"option enabled ({type(optimizer).__name__} has neither; pass "
+                "cycle_momentum=False)",
+            )
             self.base_momentums = _format_param("base_momentum", optimizer, base_momentum)
             self.max_momentums = _format_param("max_momentum", optimizer, max_momentum)
             if last_epoch == -1:
-                for m_max, m_base, group in zip(
-                    self.max_momentums, self.base_momentums, optimizer.param_groups
-                ):
-                    if self.use_beta1:
-                        group["betas"] = (m_max, *group["betas"][1:])
-                    else:
-                        group["momentum"] = m_max
-                    group["max_momentum"] = m_max
-                    group["base_momentum"] = m_base
+                _init_momentum(optimizer, self.max_momentums, self.base_momentums, self.use_beta1)
         super().__init__(optimizer, last_epoch)
         self.base_lrs = base_lrs
 
@@ -999,11 +1007,9 @@ class CyclicLR(LRScheduler):
             for group, m_base, m_max in zip(
                 self.optimizer.param_groups, self.base_momentums, self.max_momentums
             ):
-                momentum = m_max - (m_max - m_base) * scale_factor * scale
-                if self.use_beta1:
-                    group["betas"] = (momentum, *group["betas"][1:])
-                else:
-                    group["momentum"] = momentum
+                _set_momentum(
+                    group, m_max - (m_max - m_base) * scale_factor * scale, self.use_beta1
+                )
         return lrs
 
     def state_dict(self) -> dict[str, Any]:
@@ -1461,23 +1467,14 @@ class OneCycleLR(LRScheduler):
                 group["min_lr"] = group["initial_lr"] / final_div_factor
         self.cycle_momentum = cycle_momentum
         if cycle_momentum:
-            if "momentum" not in optimizer.defaults and "betas" not in optimizer.defaults:
-                raise ValueError(
-                    "optimizer must support momentum or beta1 with `cycle_momentum` option enabled"
-                )
-            self.use_beta1 = "betas" in optimizer.defaults
+            self.use_beta1 = _momentum_key_is_beta1(
+                optimizer,
+                "optimizer must support momentum or beta1 with `cycle_momentum` option enabled",
+            )
             max_momentums = _format_param("max_momentum", optimizer, max_momentum)
             base_momentums = _format_param("base_momentum", optimizer, base_momentum)
             if last_epoch == -1:
-                for m_max, m_base, group in zip(
-                    max_momentums, base_momentums, optimizer.param_groups
-                ):
-                    if self.use_beta1:
-                        group["betas"] = (m_max, *group["betas"][1:])
-                    else:
-                        group["momentum"] = m_max
-                    group["max_momentum"] = m_max
-                    group["base_momentum"] = m_base
+                _init_momentum(optimizer, max_momentums, base_momentums, self.use_beta1)
         super().__init__(optimizer, last_epoch)
 
     def _anneal_func(self, start: float, end: float, pct: float) -> float:
@@ -1519,8 +1516,5 @@ class OneCycleLR(LRScheduler):
                 start_step = phase["end_step"]
             lrs.append(lr)
             if self.cycle_momentum:
-                if self.use_beta1:
-                    group["betas"] = (momentum, *group["betas"][1:])
-                else:
-                    group["momentum"] = momentum
+                _set_momentum(group, momentum, self.use_beta1)
         return lrs

@@ -197,6 +197,30 @@ def _compressed_repr(module: Module, items: list) -> str:
     return module._get_name() + "(\n  " + "\n  ".join(lines) + "\n)"
 
 
+def _extend(container: Any, values: Any, owner: str, what: str, atoms: tuple = (str,)) -> Any:
+    """``container.append`` every element of ``values`` (an iterable, but not one of ``atoms``);
+    returns ``container``. ``owner`` and ``what`` name the container and its elements in the
+    error message."""
+    if isinstance(values, atoms) or not isinstance(values, Iterable):
+        raise TypeError(
+            f"{owner}.extend should be called with an iterable of {what}, "
+            f"got {type(values).__name__}"
+        )
+    for value in list(values):  # a snapshot: ``c.extend(c)`` must not chase its own tail
+        container.append(value)
+    return container
+
+
+def _set_pairs(container: Any, items: list, owner: str, pair_name: str) -> None:
+    """``container[k] = v`` for each ``(k, v)`` pair of ``items``, for ``owner.update``."""
+    for j, pair in enumerate(items):
+        if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+            raise ValueError(
+                f"{owner}.update: element #{j} should be a {pair_name} pair, got {pair!r}"
+            )
+        container[pair[0]] = pair[1]
+
+
 class ModuleList(Module):
     """A list of modules whose parameters the parent module sees (a plain list hides them).
 
@@ -272,14 +296,7 @@ class ModuleList(Module):
             >>> len(nn.ModuleList([nn.ReLU()]).extend(nn.Sequential(nn.Tanh(), nn.ReLU())))
             3
         """
-        if isinstance(modules, str) or not isinstance(modules, Iterable):
-            raise TypeError(
-                f"ModuleList.extend should be called with an iterable of modules, "
-                f"got {type(modules).__name__}"
-            )
-        for m in list(modules):  # a snapshot: ``ml.extend(ml)`` must not chase its own tail
-            self.append(m)
-        return self
+        return _extend(self, modules, "ModuleList", "modules")
 
     def insert(self, index: int, module: Module) -> None:
         """Insert ``module`` before position ``index``.
@@ -394,12 +411,7 @@ class ModuleDict(Module):
                 "ModuleDict.update should be called with a mapping or an iterable of "
                 f"(name, module) pairs, got {type(modules).__name__}"
             )
-        for j, pair in enumerate(items):
-            if not isinstance(pair, (tuple, list)) or len(pair) != 2:
-                raise ValueError(
-                    f"ModuleDict.update: element #{j} should be a (name, module) pair, got {pair!r}"
-                )
-            self[pair[0]] = pair[1]
+        _set_pairs(self, items, "ModuleDict", "(name, module)")
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         raise NotImplementedError(
@@ -518,14 +530,7 @@ class ParameterList(Module):
             >>> [p.shape for p in pl]
             [(1,), (2,), (3,)]
         """
-        if isinstance(values, (Tensor, str)) or not isinstance(values, Iterable):
-            raise TypeError(
-                "ParameterList.extend should be called with an iterable of parameters, "
-                f"got {type(values).__name__}"
-            )
-        for value in list(values):  # a snapshot: ``pl.extend(pl)`` must not chase its tail
-            self.append(value)
-        return self
+        return _extend(self, values, "ParameterList", "parameters", (Tensor, str))
 
     def extra_repr(self) -> str:
         return "\n".join(
@@ -719,13 +724,7 @@ class ParameterDict(Module):
                 "ParameterDict.update should be called with a mapping or an iterable of "
                 f"(key, value) pairs, got {type(parameters).__name__}"
             )
-        for j, pair in enumerate(items):
-            if not isinstance(pair, (tuple, list)) or len(pair) != 2:
-                raise ValueError(
-                    f"ParameterDict.update: element #{j} should be a (key, value) pair, "
-                    f"got {pair!r}"
-                )
-            self[pair[0]] = pair[1]
+        _set_pairs(self, items, "ParameterDict", "(key, value)")
 
     def __or__(self, other: ParameterDict) -> ParameterDict:
         out = self.copy()

@@ -24,7 +24,138 @@ def _pair(x: Any) -> tuple:
     return (int(x), int(x))
 
 
-class Conv2d(Module):
+_PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
+
+
+class _ConvNd(Module):
+    """What :class:`Conv1d` and :class:`Conv2d` share: the argument checks, the attributes, the
+    weight and bias and their initialization, and ``extra_repr``.
+
+    A subclass sets ``_n`` (the number of spatial dimensions), the message texts below, and
+    implements ``_check_counts`` and ``_ntuple``; ``_check_sizes`` and ``_check_padding`` are
+    further checks it may add.
+    """
+
+    _n: int
+    _prefix: str  # what the error messages start with
+    _bad_padding_string: str  # formatted with ``padding``
+    _strided_same: str  # formatted with ``stride``
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: Any,
+        stride: Any = 1,
+        padding: Any = 0,
+        dilation: Any = 1,
+        groups: int = 1,
+        bias: bool = True,
+        padding_mode: str = "zeros",
+        device: Any = None,
+        dtype: Any = None,
+    ) -> None:
+        super().__init__()
+        p = self._prefix
+        self._check_counts(in_channels, out_channels, groups)
+        if in_channels % groups != 0:
+            raise ValueError(
+                f"{p}in_channels ({in_channels}) must be divisible by groups ({groups})"
+            )
+        if out_channels % groups != 0:
+            raise ValueError(
+                f"{p}out_channels ({out_channels}) must be divisible by groups ({groups})"
+            )
+        if padding_mode not in _PADDING_MODES:
+            raise ValueError(
+                f"{p}padding_mode must be one of 'zeros', 'reflect', 'replicate', 'circular', "
+                f"got {padding_mode!r}"
+            )
+        self.in_channels = int(in_channels)
+        self.out_channels = int(out_channels)
+        self.kernel_size = self._ntuple(kernel_size, "kernel_size")
+        self.stride = self._ntuple(stride, "stride")
+        self.dilation = self._ntuple(dilation, "dilation")
+        self._check_sizes()
+        self.groups = int(groups)
+        self.padding_mode = padding_mode
+        if isinstance(padding, str):
+            if padding not in ("same", "valid"):
+                raise ValueError(self._bad_padding_string.format(padding=padding))
+            if padding == "same" and self.stride != (1,) * self._n:
+                raise ValueError(self._strided_same.format(stride=self.stride))
+            self.padding: Any = padding
+            self._reversed_padding_repeated_twice: tuple = ()
+            for d, k in zip(reversed(self.dilation), reversed(self.kernel_size)):
+                total = d * (k - 1) if padding == "same" else 0
+                self._reversed_padding_repeated_twice += (total // 2, total - total // 2)
+        else:
+            self.padding = self._ntuple(padding, "padding")
+            self._check_padding()
+            self._reversed_padding_repeated_twice = tuple(
+                q for v in reversed(self.padding) for q in (v, v)
+            )
+        self.weight = Parameter(
+            empty(out_channels, in_channels // groups, *self.kernel_size, dtype=dtype,
+                  device=device)
+        )  # fmt: skip
+        if bias:
+            self.bias = Parameter(empty(out_channels, dtype=dtype, device=device))
+        else:
+            self.register_parameter("bias", None)
+        self.reset_parameters()
+
+    def _check_counts(self, in_channels: int, out_channels: int, groups: int) -> None:
+        raise NotImplementedError
+
+    def _ntuple(self, x: Any, name: str) -> tuple:
+        raise NotImplementedError
+
+    def _check_sizes(self) -> None:
+        """Further checks of ``kernel_size``, ``stride`` and ``dilation``; none by default."""
+
+    def _check_padding(self) -> None:
+        """Further checks of a numeric ``padding``; none by default."""
+
+    def reset_parameters(self) -> None:
+        """Draw the weights again with PyTorch's default initialization:
+        ``kaiming_uniform_(a=sqrt(5))`` for the weight, U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for
+        the bias.
+
+        Example:
+            >>> import chainrule as cr
+            >>> c = cr.nn.Conv2d(1, 1, 2); c.reset_parameters(); bool((c.weight.abs() <= 0.5).all())
+            True
+            >>> c = cr.nn.Conv1d(2, 3, 4); c.reset_parameters()
+            >>> bool((c.weight.abs() <= 1 / 8 ** 0.5).all())
+            True
+        """
+        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
+        if self.bias is not None:
+            fan_in, _ = init._calculate_fan_in_and_fan_out(self.weight)
+            if fan_in != 0:
+                bound = 1 / math.sqrt(fan_in)
+                init.uniform_(self.bias, -bound, bound)
+
+    def extra_repr(self) -> str:
+        s = (
+            f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
+            f"stride={self.stride}"
+        )
+        if self.padding != (0,) * self._n:
+            s += f", padding={self.padding}"
+        if self.dilation != (1,) * self._n:
+            s += f", dilation={self.dilation}"
+        if self.groups != 1:
+            s += f", groups={self.groups}"
+        if self.bias is None:
+            s += ", bias=False"
+        if self.padding_mode != "zeros":
+            s += f", padding_mode={self.padding_mode}"
+        return s
+
+
+class Conv2d(_ConvNd):
     """2-D convolution over ``(N, C_in, H, W)`` (or unbatched ``(C_in, H, W)``) inputs.
 
     ``weight`` has shape ``(out_channels, in_channels // groups, kH, kW)``. ``padding`` may be
@@ -42,84 +173,17 @@ class Conv2d(Module):
         (2, 8, 16, 16)
     """
 
-    def __init__(
-        self,
-        in_channels: int,
-        out_channels: int,
-        kernel_size: Any,
-        stride: Any = 1,
-        padding: Any = 0,
-        dilation: Any = 1,
-        groups: int = 1,
-        bias: bool = True,
-        padding_mode: str = "zeros",
-        device: Any = None,
-        dtype: Any = None,
-    ) -> None:
-        super().__init__()
+    _n = 2
+    _prefix = ""
+    _bad_padding_string = "Invalid padding string {padding!r}, should be one of 'valid', 'same'"
+    _strided_same = "padding='same' is not supported for strided convolutions"
+
+    def _check_counts(self, in_channels: int, out_channels: int, groups: int) -> None:
         if groups <= 0:
             raise ValueError("groups must be a positive integer")
-        if in_channels % groups != 0:
-            raise ValueError(f"in_channels ({in_channels}) must be divisible by groups ({groups})")
-        if out_channels % groups != 0:
-            raise ValueError(
-                f"out_channels ({out_channels}) must be divisible by groups ({groups})"
-            )
-        if padding_mode not in ("zeros", "reflect", "replicate", "circular"):
-            raise ValueError(
-                f"padding_mode must be one of 'zeros', 'reflect', 'replicate', 'circular', "
-                f"got {padding_mode!r}"
-            )
-        self.in_channels = int(in_channels)
-        self.out_channels = int(out_channels)
-        self.kernel_size = _pair(kernel_size)
-        self.stride = _pair(stride)
-        self.dilation = _pair(dilation)
-        self.groups = int(groups)
-        self.padding_mode = padding_mode
-        if isinstance(padding, str):
-            if padding not in ("same", "valid"):
-                raise ValueError(
-                    f"Invalid padding string {padding!r}, should be one of 'valid', 'same'"
-                )
-            if padding == "same" and self.stride != (1, 1):
-                raise ValueError("padding='same' is not supported for strided convolutions")
-            self.padding: Any = padding
-            if padding == "same":
-                self._reversed_padding_repeated_twice: tuple = ()
-                for d, k in zip(reversed(self.dilation), reversed(self.kernel_size)):
-                    total = d * (k - 1)
-                    self._reversed_padding_repeated_twice += (total // 2, total - total // 2)
-            else:
-                self._reversed_padding_repeated_twice = (0, 0, 0, 0)
-        else:
-            self.padding = _pair(padding)
-            ph, pw = self.padding
-            self._reversed_padding_repeated_twice = (pw, pw, ph, ph)
-        kh, kw = self.kernel_size
-        self.weight = Parameter(
-            empty(out_channels, in_channels // groups, kh, kw, dtype=dtype, device=device)
-        )
-        if bias:
-            self.bias = Parameter(empty(out_channels, dtype=dtype, device=device))
-        else:
-            self.register_parameter("bias", None)
-        self.reset_parameters()
 
-    def reset_parameters(self) -> None:
-        """Draw the weights again with PyTorch's default initialization.
-
-        Example:
-            >>> import chainrule as cr
-            >>> c = cr.nn.Conv2d(1, 1, 2); c.reset_parameters(); bool((c.weight.abs() <= 0.5).all())
-            True
-        """
-        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-        if self.bias is not None:
-            fan_in, _ = init._calculate_fan_in_and_fan_out(self.weight)
-            if fan_in != 0:
-                bound = 1 / math.sqrt(fan_in)
-                init.uniform_(self.bias, -bound, bound)
+    def _ntuple(self, x: Any, name: str) -> tuple:
+        return _pair(x)
 
     def _conv(self, input: Tensor) -> Tensor:
         if self.padding_mode != "zeros":
@@ -149,23 +213,6 @@ class Conv2d(Module):
             return self._conv(input.unsqueeze(0)).squeeze(0)
         return self._conv(input)
 
-    def extra_repr(self) -> str:
-        s = (
-            f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
-            f"stride={self.stride}"
-        )
-        if self.padding != (0, 0):
-            s += f", padding={self.padding}"
-        if self.dilation != (1, 1):
-            s += f", dilation={self.dilation}"
-        if self.groups != 1:
-            s += f", groups={self.groups}"
-        if self.bias is None:
-            s += ", bias=False"
-        if self.padding_mode != "zeros":
-            s += f", padding_mode={self.padding_mode}"
-        return s
-
 
 def _single(x: Any, name: str) -> tuple:
     if isinstance(x, (tuple, list)):
@@ -177,7 +224,7 @@ def _single(x: Any, name: str) -> tuple:
     return (int(x),)
 
 
-class Conv1d(Module):
+class Conv1d(_ConvNd):
     """1-D convolution over ``(N, C_in, L)`` (or unbatched ``(C_in, L)``) inputs.
 
     ``weight`` has shape ``(out_channels, in_channels // groups, k)``. ``padding`` may be an
@@ -195,94 +242,33 @@ class Conv1d(Module):
         ((2, 8, 10), (8, 4, 3))
     """
 
-    def __init__(
-        self,
-        in_channels: int,
-        out_channels: int,
-        kernel_size: Any,
-        stride: Any = 1,
-        padding: Any = 0,
-        dilation: Any = 1,
-        groups: int = 1,
-        bias: bool = True,
-        padding_mode: str = "zeros",
-        device: Any = None,
-        dtype: Any = None,
-    ) -> None:
-        super().__init__()
+    _n = 1
+    _prefix = "Conv1d: "
+    _bad_padding_string = (
+        "Conv1d: invalid padding string {padding!r}, should be one of 'valid', 'same'"
+    )
+    _strided_same = (
+        "Conv1d: padding='same' is not supported for strided convolutions (stride={stride})"
+    )
+
+    def _check_counts(self, in_channels: int, out_channels: int, groups: int) -> None:
         for name, v in (("in_channels", in_channels), ("out_channels", out_channels),
                         ("groups", groups)):  # fmt: skip
             if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v <= 0:
                 raise ValueError(f"Conv1d: {name} must be a positive integer, got {v!r}")
-        if in_channels % groups != 0:
-            raise ValueError(
-                f"Conv1d: in_channels ({in_channels}) must be divisible by groups ({groups})"
-            )
-        if out_channels % groups != 0:
-            raise ValueError(
-                f"Conv1d: out_channels ({out_channels}) must be divisible by groups ({groups})"
-            )
-        if padding_mode not in ("zeros", "reflect", "replicate", "circular"):
-            raise ValueError(
-                "Conv1d: padding_mode must be one of 'zeros', 'reflect', 'replicate', "
-                f"'circular', got {padding_mode!r}"
-            )
-        self.in_channels = int(in_channels)
-        self.out_channels = int(out_channels)
-        self.kernel_size = _single(kernel_size, "kernel_size")
-        self.stride = _single(stride, "stride")
-        self.dilation = _single(dilation, "dilation")
+
+    def _ntuple(self, x: Any, name: str) -> tuple:
+        return _single(x, name)
+
+    def _check_sizes(self) -> None:
         for name, v in (("kernel_size", self.kernel_size), ("stride", self.stride),
                         ("dilation", self.dilation)):  # fmt: skip
             if v[0] <= 0:
                 raise ValueError(f"Conv1d: {name} must be positive, got {v}")
-        self.groups = int(groups)
-        self.padding_mode = padding_mode
-        if isinstance(padding, str):
-            if padding not in ("same", "valid"):
-                raise ValueError(
-                    f"Conv1d: invalid padding string {padding!r}, should be one of 'valid', 'same'"
-                )
-            if padding == "same" and self.stride != (1,):
-                raise ValueError(
-                    f"Conv1d: padding='same' is not supported for strided convolutions "
-                    f"(stride={self.stride})"
-                )
-            self.padding: Any = padding
-            total = self.dilation[0] * (self.kernel_size[0] - 1) if padding == "same" else 0
-            self._reversed_padding_repeated_twice: tuple = (total // 2, total - total // 2)
-        else:
-            self.padding = _single(padding, "padding")
-            if self.padding[0] < 0:
-                raise ValueError(f"Conv1d: padding must be non-negative, got {self.padding}")
-            self._reversed_padding_repeated_twice = self.padding * 2
-        self.weight = Parameter(
-            empty(out_channels, in_channels // groups, self.kernel_size[0], dtype=dtype,
-                  device=device)
-        )  # fmt: skip
-        if bias:
-            self.bias = Parameter(empty(out_channels, dtype=dtype, device=device))
-        else:
-            self.register_parameter("bias", None)
-        self.reset_parameters()
 
-    def reset_parameters(self) -> None:
-        """Draw the weights again with PyTorch's default initialization:
-        ``kaiming_uniform_(a=sqrt(5))`` for the weight, U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for
-        the bias.
-
-        Example:
-            >>> import chainrule as cr
-            >>> c = cr.nn.Conv1d(2, 3, 4); c.reset_parameters()
-            >>> bool((c.weight.abs() <= 1 / 8 ** 0.5).all())
-            True
-        """
-        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-        if self.bias is not None:
-            fan_in, _ = init._calculate_fan_in_and_fan_out(self.weight)
-            if fan_in != 0:
-                bound = 1 / math.sqrt(fan_in)
-                init.uniform_(self.bias, -bound, bound)
+    def _check_padding(self) -> None:
+        if self.padding[0] < 0:
+            raise ValueError(f"Conv1d: padding must be non-negative, got {self.padding}")
 
     def _conv(self, input: Tensor) -> Tensor:
         pad = self._reversed_padding_repeated_twice
@@ -305,20 +291,3 @@ class Conv1d(Module):
                 f"input, got shape {tuple(input.shape)}"
             )
         return self._conv(input)
-
-    def extra_repr(self) -> str:
-        s = (
-            f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
-            f"stride={self.stride}"
-        )
-        if self.padding != (0,):
-            s += f", padding={self.padding}"
-        if self.dilation != (1,):
-            s += f", dilation={self.dilation}"
-        if self.groups != 1:
-            s += f", groups={self.groups}"
-        if self.bias is None:
-            s += ", bias=False"
-        if self.padding_mode != "zeros":
-            s += f", padding_mode={self.padding_mode}"
-        return s
