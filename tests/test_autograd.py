@@ -673,3 +673,46 @@ def test_hook_errors():
     y.register_hook(lambda g: 3.0)
     with pytest.raises(TypeError, match="must return a Tensor or None, got float"):
         (y * 2).sum().backward()
+
+
+def _sincos(lib):
+    base = Function if lib is cr else torch.autograd.Function
+
+    class SinCos(base):
+        @staticmethod
+        def forward(ctx, x):
+            ctx.save_for_backward(x)
+            return x.sin(), x.cos()
+
+        @staticmethod
+        def backward(ctx, gs, gc):
+            (x,) = ctx.saved_tensors
+            return gs * x.cos() - gc * x.sin()
+
+    return SinCos
+
+
+def test_function_with_several_outputs_matches_torch_to_second_order():
+    a = np.array([0.3, -1.2, 2.0])
+    results = []
+    for lib in (cr, torch):
+        x = lib.tensor(a, dtype=lib.float64, requires_grad=True)
+        s, c = _sincos(lib).apply(x)
+        (s * 2 + c * c).sum().backward()
+        first = x.grad.numpy().copy()
+        x.grad = None
+        s, _ = _sincos(lib).apply(x)  # an output that gets no gradient counts as zeros
+        s.sum().backward()
+        unused = x.grad.numpy().copy()
+        s, c = _sincos(lib).apply(x)
+        (g,) = lib.autograd.grad((s * c).sum(), x, create_graph=True)
+        (h,) = lib.autograd.grad(g.sum(), x)
+        results.append((first, unused, g.detach().numpy(), h.numpy()))
+    for ours, theirs in zip(*results):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-12)
+    x = f64(a)
+    assert gradcheck(lambda t: _sincos(cr).apply(t)[1] * 3, (x,))
+    with pytest.raises(NotImplementedError, match="explain: a multi-output Function"):
+        from chainrule.viz import explain
+
+        explain(sum(_sincos(cr).apply(x)).sum(), params={"x": x})

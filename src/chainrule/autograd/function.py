@@ -20,12 +20,45 @@ class FunctionCtx:
         self.saved_tensors = tensors
 
 
+class _Gradients:
+    """The gradients of a multi-output ``Function``'s outputs, gathered on its one node: each
+    output's node hands back its own slot, and the engine adds these up like arrays."""
+
+    shape = ()  # the shape of the handle tensor the node belongs to: no unbroadcasting
+
+    def __init__(self, n: int, k: int | None = None, g: Any = None) -> None:
+        self.slots: list = [None] * n
+        if k is not None:
+            self.slots[k] = g
+
+    def __add__(self, other: _Gradients) -> _Gradients:
+        out = _Gradients(len(self.slots))
+        out.slots = [
+            b if a is None else a if b is None else a + b for a, b in zip(self.slots, other.slots)
+        ]
+        return out
+
+
+class _Output:
+    """The op that picks output ``k`` of a multi-output ``Function`` off its node."""
+
+    def __init__(self, k: int, n: int, name: str) -> None:
+        self.k, self.n, self.name = k, n, f"{name}[{k}]"
+
+    def formula(self, i: int) -> str:
+        return f"output {self.k} of the Function"
+
+    def backward(self, node: Node, g: Any, ans: Any, create_graph: bool) -> list:
+        return [_Gradients(self.n, self.k, g)]
+
+
 class _FunctionOp:
     """Adapter so the engine runs a ``Function`` like any primitive."""
 
-    def __init__(self, cls: type) -> None:
+    def __init__(self, cls: type, outputs: tuple | None = None) -> None:
         self.cls = cls
         self.name = cls.__name__
+        self.outputs = outputs  # (shape, dtype) of each output of a multi-output Function
 
     def formula(self, i: int) -> str:
         return getattr(self.cls, "formula", "") or f"{self.name}.backward"
@@ -33,9 +66,17 @@ class _FunctionOp:
     def backward(self, node: Node, g: Any, ans: Any, create_graph: bool) -> list:
         from ..tensor import Tensor
 
-        gt = g if isinstance(g, Tensor) else Tensor._wrap(g)
+        if self.outputs is None:
+            gts = [g if isinstance(g, Tensor) else Tensor._wrap(g)]
+        else:  # an output that got no gradient gets zeros, as torch
+            import numpy as np
+
+            gts = []
+            for gk, (shape, dtype) in zip(g.slots, self.outputs):
+                gk = Tensor._wrap(np.zeros(shape, dtype)) if gk is None else gk
+                gts.append(gk if isinstance(gk, Tensor) else Tensor._wrap(gk))
         with set_grad_enabled(create_graph):
-            grads = self.cls.backward(node.ctx, gt)
+            grads = self.cls.backward(node.ctx, *gts)
         if not isinstance(grads, tuple):
             grads = (grads,)
         tensor_args = [a for a in node.inputs or () if isinstance(a, Tensor)]
@@ -101,15 +142,22 @@ class Function:
 
     @classmethod
     def apply(cls, *args: Any, **kwargs: Any) -> Any:
-        """Run ``forward`` without recording, then record one node whose rule is ``backward``."""
+        """Run ``forward`` without recording, then record one node whose rule is ``backward``.
+        ``forward`` may return one Tensor or a tuple of them (``backward`` then gets one
+        gradient per output, zeros for outputs that received none)."""
         from ..tensor import Tensor
 
         ctx = FunctionCtx()
         ctx.needs_input_grad = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
         with no_grad():
             out = cls.forward(ctx, *args, **kwargs)
+        if isinstance(out, tuple):
+            return cls._apply_many(ctx, args, out)
         if not isinstance(out, Tensor):
-            raise TypeError(f"{cls.__name__}.forward must return a single Tensor")
+            raise TypeError(
+                f"{cls.__name__}.forward must return a Tensor or a tuple of Tensors, got "
+                f"{type(out).__name__}"
+            )
         if any(ctx.needs_input_grad) and STATE.enabled:
             res = Tensor._wrap(out._data)
             res.requires_grad = True
@@ -120,3 +168,35 @@ class Function:
             ctx.saved_tensors = tuple(res if t is out else t for t in ctx.saved_tensors)
             return res
         return out
+
+    @classmethod
+    def _apply_many(cls, ctx: FunctionCtx, args: tuple, outs: tuple) -> tuple:
+        """Record a multi-output Function: one node (on a hidden 0-d handle tensor) runs
+        ``backward`` with one gradient per output; each output reads its slot of that node."""
+        import numpy as np
+
+        from ..tensor import Tensor
+
+        for i, o in enumerate(outs):
+            if not isinstance(o, Tensor):
+                raise TypeError(
+                    f"{cls.__name__}.forward must return Tensors, got {type(o).__name__} "
+                    f"at position {i}"
+                )
+        if not (any(ctx.needs_input_grad) and STATE.enabled):
+            return outs
+        version = sum(a._version for a in args if isinstance(a, Tensor))
+        shapes = tuple((o.shape, o.dtype) for o in outs)
+        handle = Tensor._wrap(np.zeros(()))
+        handle._requires_grad = True
+        handle._node = Node(_FunctionOp(cls, shapes), args, {}, ctx, version)
+        results = []
+        for k, o in enumerate(outs):
+            r = Tensor._wrap(o._data)
+            if o.dtype.kind in "fc":
+                r._requires_grad = True
+                r._node = Node(_Output(k, len(outs), cls.__name__), (handle,), {}, None, 0)
+            results.append(r)
+        swap = {id(o): r for o, r in zip(outs, results)}
+        ctx.saved_tensors = tuple(swap.get(id(t), t) for t in ctx.saved_tensors)
+        return tuple(results)

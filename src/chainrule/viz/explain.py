@@ -301,6 +301,11 @@ def _explain_tensors(nodes: list[GNode], grad: Any) -> list[Row]:
                 "explain: this graph was freed by backward(); call explain() before backward(), "
                 "or run backward(retain_graph=True)"
             )
+        if hasattr(node.fn, "outputs") and node.fn.outputs is not None or hasattr(node.fn, "k"):
+            raise NotImplementedError(
+                f"explain: a multi-output Function ({node.fn.name}) is not supported; "
+                "draw_graph shows it, and backward differentiates it"
+            )
         version = t._version + builtins.sum(
             a._version for a in node.inputs if isinstance(a, Tensor)
         )
