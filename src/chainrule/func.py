@@ -19,7 +19,10 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import builtins
+import weakref
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from . import functions as F
@@ -49,7 +52,7 @@ def _enter(args: tuple, nums: tuple[int, ...], op: str, recording: bool) -> tupl
     other becomes a new leaf.
     """
     args = list(args)
-    entered, nested = [], False
+    entered = []
     for i in nums:
         a = args[i]
         if not isinstance(a, Tensor):
@@ -57,13 +60,16 @@ def _enter(args: tuple, nums: tuple[int, ...], op: str, recording: bool) -> tupl
         if a.dtype.kind != "f":
             raise TypeError(f"{op}: argument {i} must be a floating-point tensor, got {a.dtype}")
         if a.requires_grad and recording:
-            nested = True
             a = clone(a)
         else:
             a = a.detach().requires_grad_()
+            _mark_made(a)
         args[i] = a
         entered.append(a)
-    return args, entered, nested
+    # Keep building graphs whenever grad mode is on: the function may close over tensors of an
+    # enclosing graph (``grad(lambda x: grad(lambda y: x * y * y)(y0))``); ``_finish`` cuts
+    # the results loose afterwards if nothing outside was reached.
+    return args, entered, recording
 
 
 def _split_aux(out: Any, has_aux: bool, op: str) -> tuple[Any, Any]:
@@ -92,9 +98,53 @@ def _gradients(out: Tensor, entered: list, nested: bool, cotangent: Any = None) 
         out, entered, grad_outputs=cotangent, retain_graph=True, create_graph=nested,
         allow_unused=True,
     )  # fmt: skip
-    return [
-        zeros_like(a) if g is None else (g if nested else g.detach()) for a, g in zip(entered, gs)
-    ]
+    return [zeros_like(a) if g is None else g for a, g in zip(entered, gs)]
+
+
+def _finish(values: list, entered: list, nested: bool) -> list:
+    """The results as they leave a transform: still in the graph if they depend on a tensor
+    outside it (an enclosing transform or backward will differentiate them), else detached."""
+    if nested and _reaches_outside(values, entered):
+        return values
+    return [v.detach() if isinstance(v, Tensor) else v for v in values]
+
+
+# The leaves the transforms make for their arguments, and the ids of those of the transforms
+# still running (outermost first). A leaf of a finished inner transform is an internal detail;
+# a user's tensor, or a leaf of an enclosing transform, is "outside".
+_MADE: dict[int, weakref.ref] = {}
+_ACTIVE: list[set[int]] = []
+
+
+def _mark_made(t: Tensor) -> None:
+    key = id(t)
+    _MADE[key] = weakref.ref(t, lambda _, key=key: _MADE.pop(key, None))
+
+
+def _is_made(t: Tensor) -> bool:
+    ref = _MADE.get(id(t))
+    return ref is not None and ref() is t
+
+
+@contextmanager
+def _running(entered: list) -> Iterator[None]:
+    _ACTIVE.append({id(a) for a in entered})
+    try:
+        yield
+    finally:
+        _ACTIVE.pop()
+
+
+def _reaches_outside(values: list, entered: list) -> bool:
+    inside = {id(a) for a in entered}
+    roots = [v for v in values if isinstance(v, Tensor) and v.requires_grad]
+    if not roots:
+        return False
+    for t in engine.topological_order(roots):
+        if t._node is None and id(t) not in inside:
+            if not _is_made(t) or builtins.any(id(t) in s for s in _ACTIVE):
+                return True
+    return False
 
 
 def _pack(values: list, argnums: int | Sequence[int]) -> Any:
@@ -118,11 +168,12 @@ def value_and_grad(
         recording = STATE.enabled
         with enable_grad():
             args2, entered, nested = _enter(args, nums, "grad", recording)
-            raw = func(*args2, **kwargs)
-            out, aux = _split_aux(raw, has_aux, "grad")
-            out = _scalar(out, "grad")
-            gs = _gradients(out, entered, nested)
-        value = out if nested else out.detach()
+            with _running(entered):
+                raw = func(*args2, **kwargs)
+                out, aux = _split_aux(raw, has_aux, "grad")
+                out = _scalar(out, "grad")
+                gs = _gradients(out, entered, nested)
+                value, *gs = _finish([out, *gs], entered, nested)
         return ((value, aux) if has_aux else value), _pack(gs, argnums)
 
     return wrapper
@@ -161,7 +212,8 @@ def vjp(func: Callable[..., Any], *primals: Any) -> tuple[Any, Callable[[Any], t
     recording = STATE.enabled
     with enable_grad():
         args, entered, nested = _enter(primals, nums, "vjp", recording)
-        out = func(*args)
+        with _running(entered):
+            out = func(*args)
     if not isinstance(out, Tensor):
         raise TypeError(f"vjp: the function must return a Tensor, got {type(out).__name__}")
 
@@ -172,10 +224,12 @@ def vjp(func: Callable[..., Any], *primals: Any) -> tuple[Any, Callable[[Any], t
                 f"vjp: cotangent has shape {tuple(v.shape)} but the output has shape "
                 f"{tuple(out.shape)}"
             )
+        create = nested or v.requires_grad
         with enable_grad():
-            return tuple(_gradients(out, entered, nested or v.requires_grad, v))
+            return tuple(_finish(_gradients(out, entered, create, v), entered, create))
 
-    return (out if nested else out.detach()), back
+    (value,) = _finish([out], entered, nested)
+    return value, back
 
 
 def jvp(func: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any]) -> tuple:
@@ -199,10 +253,12 @@ def jvp(func: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any
     recording = STATE.enabled
     with enable_grad():
         args, entered, nested = _enter(primals, tuple(range(len(primals))), "jvp", recording)
-        out = func(*args)
+        with _running(entered):
+            out = func(*args)
         if not isinstance(out, Tensor):
             raise TypeError(f"jvp: the function must return a Tensor, got {type(out).__name__}")
         u = zeros_like(out).requires_grad_()
+        _mark_made(u)
         gs = _gradients(out, entered, True, u)  # J^T u, linear in u
         inner = sum(((g * t).sum() for g, t in zip(gs, tangents)), zeros_like(out).sum())
         if not inner.requires_grad:
@@ -212,8 +268,7 @@ def jvp(func: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any
                 inner, [u], retain_graph=nested, create_graph=nested, allow_unused=True
             )
             tangent_out = zeros_like(out) if tangent_out is None else tangent_out
-    if not nested:
-        out, tangent_out = out.detach(), tangent_out.detach()
+    out, tangent_out = _finish([out, tangent_out], entered, nested)
     return out, tangent_out
 
 
@@ -233,7 +288,8 @@ def jacrev(func: Callable[..., Any], argnums: int | Sequence[int] = 0) -> Callab
         recording = STATE.enabled
         with enable_grad():
             args2, entered, nested = _enter(args, nums, "jacrev", recording)
-            out = func(*args2, **kwargs)
+            with _running(entered):
+                out = func(*args2, **kwargs)
             if not isinstance(out, Tensor):
                 raise TypeError(
                     f"jacrev: the function must return a Tensor, got {type(out).__name__}"
@@ -248,7 +304,7 @@ def jacrev(func: Callable[..., Any], argnums: int | Sequence[int] = 0) -> Callab
                           tuple(out.shape) + tuple(a.shape))
                 for r, a in zip(rows, entered)
             ]  # fmt: skip
-        return _pack(jacs, argnums)
+        return _pack(_finish(jacs, entered, nested), argnums)
 
     return wrapper
 
