@@ -260,3 +260,57 @@ def test_nonzero_count_equal_and_new_factories_match_torch():
     assert f.new_ones((2,)).tolist() == [1.0, 1.0] and f.new_full((2,), 7).tolist() == [7.0, 7.0]
     assert f.new_tensor([1, 2]).dtype == cr.float64
     assert cr.ones(2).type_as(f).dtype == cr.float64 and f.int().dtype == cr.int32
+
+
+def test_audit_regressions_against_torch():
+    # flip copies: an in-place op on the result leaves the input alone
+    x = cr.tensor([1.0, 2.0, 3.0])
+    x.flip(0).add_(1)
+    assert x.tolist() == [1.0, 2.0, 3.0]
+    # norm with a general p has gradient 0 (not NaN) where a slice is all zeros
+    a = np.array([[0.0, 0.0], [1.0, 2.0]])
+    for p in (3, 0.5, 1.5):
+        ours, theirs = cr.tensor(a, requires_grad=True), torch.tensor(a, requires_grad=True)
+        ours.norm(p=p, dim=1).sum().backward()
+        theirs.norm(p=p, dim=1).sum().backward()
+        np.testing.assert_allclose(ours.grad.numpy(), theirs.grad.numpy(), rtol=1e-12)
+    # clamp with tensor bounds: at a tie the input keeps the whole gradient
+    v = np.array([1.0, 0.5, 2.0])
+    res = []
+    for L in (cr, torch):
+        t = L.tensor(v, requires_grad=True)
+        m = L.ones(3, dtype=L.float64, requires_grad=True)
+        (t.clamp_min(m) * L.tensor([1.0, 2.0, 3.0], dtype=L.float64)).sum().backward()
+        res.append((t.grad.tolist(), m.grad.tolist()))
+    assert res[0] == res[1]
+    # addmm with beta=0 ignores input, NaN included
+    nan = cr.full((2, 2), float("nan"))
+    assert not cr.isnan(cr.addmm(nan, cr.ones(2, 2), cr.ones(2, 2), beta=0)).any()
+    # tril keeps bool; softmax over an empty dim is empty
+    assert cr.tril(cr.ones(2, 2, dtype=cr.bool)).dtype == cr.bool
+    assert cr.zeros(2, 0).softmax(1).shape == (2, 0)
+    assert cr.zeros(3).softmax(0, dtype=cr.float64).dtype == cr.float64
+    assert cr.ones(1).new_zeros(2, requires_grad=True).requires_grad
+    # integer results never require grad
+    w = cr.tensor([1.5, 2.5], requires_grad=True)
+    assert not w.long().requires_grad and w.long().grad_fn is None
+    z = cr.zeros(3, dtype=cr.int64)
+    z[:2] = w
+    assert not z.requires_grad and z.tolist() == [1, 2, 0]
+
+
+def test_a_hook_may_not_change_the_dtype():
+    x = cr.tensor([1.0, 2.0], requires_grad=True)
+    x.register_hook(lambda g: g.double())
+    with pytest.raises(RuntimeError, match="hook returned a gradient .*float64.*float32"):
+        (x * 2).sum().backward()
+
+
+def test_dropout_inplace_writes_into_its_input():
+    cr.manual_seed(0)
+    x = cr.ones(4, 6)
+    out = cr.nn.functional.dropout(x, 0.5, True, inplace=True)
+    assert out is x and set(x.reshape(-1).tolist()) <= {0.0, 2.0} and x._version == 1
+    y = cr.ones(2, 3, 4, 4)
+    cr.nn.Dropout2d(0.5, inplace=True).train()(y)
+    assert set(y.reshape(-1).tolist()) <= {0.0, 2.0}

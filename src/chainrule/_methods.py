@@ -65,22 +65,22 @@ def _abs(self: Tensor) -> Tensor:
     return F.abs(self)
 
 
-def _new_tensor(data: Any, dtype: Any) -> Tensor:
+def _new_tensor(data: Any, dtype: Any, requires_grad: bool = False) -> Tensor:
     from .tensor import tensor
 
-    return tensor(data, dtype=dtype)
+    return tensor(data, dtype=dtype, requires_grad=requires_grad)
 
 
-def _softmax(self: Tensor, dim: int) -> Tensor:
+def _softmax(self: Tensor, dim: int, dtype: Any = None) -> Tensor:
     from .nn import functional as NF
 
-    return NF.softmax(self, dim)
+    return NF.softmax(self, dim, dtype=dtype)
 
 
-def _log_softmax(self: Tensor, dim: int) -> Tensor:
+def _log_softmax(self: Tensor, dim: int, dtype: Any = None) -> Tensor:
     from .nn import functional as NF
 
-    return NF.log_softmax(self, dim)
+    return NF.log_softmax(self, dim, dtype=dtype)
 
 
 METHODS = {
@@ -124,11 +124,14 @@ METHODS = {
     "clamp_max": lambda self, max: F.clamp(self, max=max),
     "type_as": lambda self, other: self.to(other.dtype),
     "int": lambda self: self.to(np.int32),
-    "new_zeros": lambda self, *size, dtype=None: C.zeros(*size, dtype=dtype or self.dtype),
-    "new_ones": lambda self, *size, dtype=None: C.ones(*size, dtype=dtype or self.dtype),
-    "new_full": lambda self, size, fill_value, dtype=None: C.full(size, fill_value,
-                                                                   dtype=dtype or self.dtype),
-    "new_tensor": lambda self, data, dtype=None: _new_tensor(data, dtype or self.dtype),
+    "new_zeros": lambda self, *size, dtype=None, requires_grad=False: C.zeros(
+        *size, dtype=dtype or self.dtype, requires_grad=requires_grad),
+    "new_ones": lambda self, *size, dtype=None, requires_grad=False: C.ones(
+        *size, dtype=dtype or self.dtype, requires_grad=requires_grad),
+    "new_full": lambda self, size, fill_value, dtype=None, requires_grad=False: C.full(
+        size, fill_value, dtype=dtype or self.dtype, requires_grad=requires_grad),
+    "new_tensor": lambda self, data, dtype=None, requires_grad=False: _new_tensor(
+        data, dtype or self.dtype, requires_grad),
     "all": lambda self: Tensor._wrap(np.asarray(self._data.all())),
     "any": lambda self: Tensor._wrap(np.asarray(self._data.any())),
 }  # fmt: skip

@@ -405,10 +405,10 @@ def clamp(input: Tensor, min: Any = None, max: Any = None) -> Tensor:  # noqa: A
     x = _t(input)
     if min is None and max is None:
         raise ValueError("clamp: at least one of 'min' or 'max' must not be None")
-    if isinstance(min, Tensor) or isinstance(max, Tensor):
+    if isinstance(min, Tensor) or isinstance(max, Tensor):  # at a tie the input keeps the grad
         if min is not None:
-            x = maximum(x, min)
-        return minimum(x, max) if max is not None else x
+            x = where(lt(x, min), min, x)
+        return where(gt(x, max), max, x) if max is not None else x
     if x.dtype.kind in "iub" and builtins.any(isinstance(b, float) for b in (min, max)):
         x = I.cast(x, dtype=get_default_dtype())  # as torch: int clamped to 0.5 is float
     return E.clamp(x, min, max)
@@ -685,7 +685,10 @@ def addmm(
     if a.ndim != 2 or b.ndim != 2:
         raise ValueError(f"addmm: mat1 and mat2 must be 2-D, got shapes {a.shape} and {b.shape}")
     ab = L.matmul(a, b)
-    return add(mul(input, beta) if beta != 1 else input, mul(ab, alpha) if alpha != 1 else ab)
+    ab = mul(ab, alpha) if alpha != 1 else ab
+    if beta == 0:  # input is ignored (NaN and inf in it too), as torch documents
+        return ab
+    return add(mul(input, beta) if beta != 1 else input, ab)
 
 
 def diagonal(input: Tensor, offset: int = 0, dim1: int = 0, dim2: int = 1) -> Tensor:
@@ -1014,7 +1017,7 @@ def norm(
         raise TypeError(f"norm: expected a floating tensor, got {x.dtype}")
     axes = S.normalize_dims(dim, x.ndim, "norm")
     keep = bool(keepdim)
-    if p in ("fro", 2, 2.0):
+    if p is None or p in ("fro", 2, 2.0):
         return R.norm2(x, axes, keep)
     if isinstance(p, str) or not isinstance(p, (int, float)):
         raise ValueError(f"norm: unsupported p={p!r} (2, 'fro', 1, inf, -inf, 0 or a number > 0)")
@@ -1029,7 +1032,12 @@ def norm(
         return S.sum(a, axes, keep)
     if p < 0:
         raise ValueError(f"norm: p must be positive (or -inf), got {p}")
-    return E.pow(S.sum(E.pow(a, builtins.float(p)), axes, keep), 1.0 / p)
+    # (sum |x|^p)^(1/p), kept finite where x or the whole slice is 0: gradient 0 there, as torch
+    nz = a != 0
+    ap = E.where(nz, E.pow(E.where(nz, a, 1), builtins.float(p)), 0)
+    s = S.sum(ap, axes, keep)
+    zero = s == 0
+    return E.where(zero, 0, E.pow(E.where(zero, 1, s), 1.0 / p))
 
 
 # ----- running sums and sorting ----------------------------------------------------------
@@ -1451,7 +1459,8 @@ def _triangle(input: Tensor, diagonal: int, op: str) -> Tensor:
         raise ValueError(f"{op}: needs a tensor of at least 2 dims, got shape {x.shape}")
     xp = _xp_of(x)
     keep = getattr(xp, op)(xp.ones(x.shape[-2:], dtype=bool), diagonal)
-    return E.where(xp.broadcast_to(keep, x.shape), x, 0)
+    zero = False if x.dtype == np.bool_ else 0
+    return E.where(xp.broadcast_to(keep, x.shape), x, zero)
 
 
 def split(tensor: Tensor, split_size_or_sections: Any, dim: int = 0) -> tuple:

@@ -149,10 +149,10 @@ def _run_hooks(t: Any, g: Any, create_graph: bool) -> Any:
             continue
         if not isinstance(new, Tensor):
             raise TypeError(f"a tensor hook must return a Tensor or None, got {type(new).__name__}")
-        if new.shape != t.shape:
+        if new.shape != t.shape or new.dtype != t.dtype:
             raise RuntimeError(
-                f"a tensor hook returned a gradient of shape {tuple(new.shape)} for a tensor of "
-                f"shape {tuple(t.shape)}"
+                f"a tensor hook returned a gradient of shape {tuple(new.shape)} and dtype "
+                f"{new.dtype} for a tensor of shape {tuple(t.shape)} and dtype {t.dtype}"
             )
         g = new if create_graph else new._data
     return g

@@ -157,6 +157,8 @@ def softmax(input: Tensor, dim: int | None = None, dtype: Any = None) -> Tensor:
     """
     x = _t(input) if dtype is None else _t(input).to(dtype)
     axis = _dim(dim, x, "softmax")
+    if x.numel() == 0:  # nothing to normalize: an empty result of the same shape
+        return x * 0
     if x.ndim == 0:  # one element: its softmax is 1, computed on a 1-element view
         return S.reshape(N.softmax(S.reshape(x, (1,)), axis=0), ())
     return N.softmax(x, axis=axis)
@@ -172,6 +174,8 @@ def log_softmax(input: Tensor, dim: int | None = None, dtype: Any = None) -> Ten
     """
     x = _t(input) if dtype is None else _t(input).to(dtype)
     axis = _dim(dim, x, "log_softmax")
+    if x.numel() == 0:
+        return x * 0
     if x.ndim == 0:
         return S.reshape(N.log_softmax(S.reshape(x, (1,)), axis=0), ())
     return N.log_softmax(x, axis=axis)
@@ -835,11 +839,16 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool 
     if not training or p == 0.0:
         return x
     if p == 1.0:
-        return x * 0
+        return _maybe_inplace(x, x * 0, inplace)
     u = default_rng().random(x.shape, dtype=np.float32)
     mask = array_module(x._data).asarray(u >= p).astype(x.dtype)
     mask *= 1.0 / (1.0 - p)
-    return x * mask
+    return _maybe_inplace(x, x * mask, inplace)
+
+
+def _maybe_inplace(x: Tensor, out: Tensor, inplace: bool) -> Tensor:
+    """``inplace=True``: write ``out`` into ``x`` (recorded like any in-place op) and return it."""
+    return x.copy_(out) if inplace else out
 
 
 def dropout2d(
@@ -879,11 +888,11 @@ def dropout2d(
     if not training or p == 0.0:
         return x
     if p == 1.0:
-        return x * 0
+        return _maybe_inplace(x, x * 0, inplace)
     u = default_rng().random(x.shape[:2], dtype=np.float32)
     mask = array_module(x._data).asarray(u >= p).astype(x.dtype)
     mask *= 1.0 / (1.0 - p)
-    return x * mask.reshape(x.shape[:2] + (1,) * (x.ndim - 2))
+    return _maybe_inplace(x, x * mask.reshape(x.shape[:2] + (1,) * (x.ndim - 2)), inplace)
 
 
 def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None) -> Tensor:

@@ -79,7 +79,7 @@ class Primitive:
         if not is_tensor:
             return out
         t = Tensor._wrap(out)
-        if needs and STATE.enabled:
+        if needs and STATE.enabled and out.dtype.kind in "fc":  # integer results: no gradient
             t._requires_grad = True
             t._node = Node(self, args, params, arrays, version)
         return t

@@ -138,7 +138,7 @@ def sum_to(g: Any, shape: tuple) -> Any:
 
 flip = Primitive(
     "Flip",
-    lambda a, axis: _xp(a).flip(a, axis),
+    lambda a, axis: _xp(a).flip(a, axis).copy(),  # a copy, as torch: never an alias
     [lambda g, ans, a, axis: flip(g, axis)],
     ["flip sends each gradient back to the mirrored position"],
 )

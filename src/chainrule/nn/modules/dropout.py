@@ -12,7 +12,7 @@ class Dropout(Module):
     """In training mode, zero each element with probability ``p`` and scale the survivors by
     ``1 / (1 - p)``; in eval mode, the identity. Draws from the global generator.
 
-    ``inplace`` is accepted for PyTorch compatibility; the result is always a new tensor.
+    ``inplace=True`` writes the result into the input (recorded like any in-place op).
 
     Example:
         >>> import chainrule as cr
@@ -32,7 +32,7 @@ class Dropout(Module):
         self.inplace = inplace
 
     def forward(self, input: Tensor) -> Tensor:
-        return F.dropout(input, self.p, self.training)
+        return F.dropout(input, self.p, self.training, self.inplace)
 
     def extra_repr(self) -> str:
         return f"p={self.p}, inplace={self.inplace}"
@@ -65,7 +65,7 @@ class Dropout2d(Module):
         self.inplace = inplace
 
     def forward(self, input: Tensor) -> Tensor:
-        return F.dropout2d(input, self.p, self.training)
+        return F.dropout2d(input, self.p, self.training, self.inplace)
 
     def extra_repr(self) -> str:
         return f"p={self.p}, inplace={self.inplace}"
