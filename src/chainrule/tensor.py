@@ -60,7 +60,7 @@ class Tensor:
 
     __slots__ = (
         "_data", "_grad", "_requires_grad", "_node", "_retains_grad", "_version", "_hooks",
-        "__weakref__",
+        "_base", "__weakref__",
     )  # fmt: skip
     __array_ufunc__ = None  # let `ndarray * Tensor` reach Tensor.__rmul__
     __array_priority__ = 1000
@@ -73,6 +73,7 @@ class Tensor:
         self._requires_grad = False
         self._version = 0
         self._hooks: list | None = None
+        self._base: Tensor | None = None  # the tensor whose memory this one views
         if requires_grad:
             self.requires_grad = True
 
@@ -86,6 +87,7 @@ class Tensor:
         t._retains_grad = False
         t._version = 0
         t._hooks = None
+        t._base = None
         return t
 
     # ----- autograd state -------------------------------------------------------------
@@ -180,8 +182,11 @@ class Tensor:
         return self._retains_grad
 
     def detach(self) -> Tensor:
-        """A tensor sharing this one's data, cut from the graph."""
-        return Tensor._wrap(self._data)
+        """A tensor sharing this one's data (and its version: an in-place change of either is
+        seen by backward), cut from the graph."""
+        t = Tensor._wrap(self._data)
+        t._base = self
+        return t
 
     def detach_(self) -> Tensor:
         """Cut this tensor from the graph in place."""
@@ -197,6 +202,7 @@ class Tensor:
     @data.setter
     def data(self, value: Any) -> None:
         self._data = value._data if isinstance(value, Tensor) else _convert(value)
+        self._version += 1  # a node that read the old array must not read this one
 
     def backward(
         self,
@@ -383,11 +389,12 @@ class Tensor:
         return (self[i] for i in range(self._data.shape[0]))
 
     # ----- in-place ------------------------------------------------------------------
-    # Every in-place change bumps ``_version``; each recorded node remembers the versions it saw
-    # and backward refuses to run a node whose tensors changed since (as PyTorch does). While a
-    # graph is being recorded an in-place op is recorded out of place: the tensor gets the new
-    # array and a new ``grad_fn``, and the old array, which earlier nodes may have saved, stays
-    # as it was.
+    # Every in-place write to memory bumps ``_version`` (and that of the tensors it views); each
+    # recorded node remembers the versions it saw and backward refuses to run a node whose
+    # tensors changed since (as PyTorch does). While a graph is being recorded an in-place op is
+    # recorded out of place: the tensor gets the new array and a new ``grad_fn``, and the old
+    # array, which earlier nodes saved, stays as it was; a node that still refers to the tensor
+    # notices at backward that its array was replaced.
     def _update(self, op: str, out_of_place: Any, in_place: Any, other: Any = None) -> Tensor:
         """Apply an in-place op: ``in_place(array)`` mutates the array directly when no graph is
         recorded; otherwise ``out_of_place(tensor)`` computes the new value and is recorded."""
@@ -398,6 +405,10 @@ class Tensor:
             return self
         try:
             in_place(self._data)
+            b = self._base
+            while b is not None:  # the tensors whose memory this one views changed too
+                b._version += 1
+                b = b._base
         except (ValueError, TypeError) as e:
             oshape = tuple(np.shape(other._data if isinstance(other, Tensor) else other))
             raise RuntimeError(
@@ -413,7 +424,7 @@ class Tensor:
                 f"{op}: a leaf Variable that requires grad is being used in an in-place "
                 f"operation; wrap the update in chainrule.no_grad()"
             )
-        if getattr(self._data, "base", None) is not None:
+        if self._base is not None or getattr(self._data, "base", None) is not None:
             raise RuntimeError(
                 f"{op}: in-place update of a view (a tensor of shape {tuple(self.shape)} that "
                 f"shares memory with another) while a graph is recorded is not supported: the "
@@ -437,7 +448,8 @@ class Tensor:
                 )
             res = res.to(self.dtype)
         self._data, self._node, self._requires_grad = res._data, res._node, res._requires_grad
-        self._version += 1
+        # No memory was written (views and saved arrays keep the old values), so no version
+        # bump: a node that read this tensor before sees its array replaced instead.
         if res._node is not None:
             res._node.version += self._version
 
@@ -581,6 +593,26 @@ class RemovableHandle:
         """Unregister the hook (a second call does nothing)."""
         if self._hook in self._hooks:
             self._hooks.remove(self._hook)
+
+
+def version_of(t: Tensor) -> int:
+    """``t``'s version as backward checks it: its own in-place changes plus those of every
+    tensor whose memory it views (a change through a view bumps the viewed tensors too).
+
+    Example:
+        >>> import chainrule as cr
+        >>> x = cr.zeros(3); v = x[:2]
+        >>> with cr.no_grad():
+        ...     _ = x.add_(1)
+        >>> version_of(v), version_of(x)
+        (1, 1)
+    """
+    v = t._version
+    b = t._base
+    while b is not None:
+        v += b._version
+        b = b._base
+    return v
 
 
 def _repoint(node: Any, t: Tensor, old: Tensor, limit: int = 64) -> None:

@@ -75,7 +75,7 @@ def run_backward(
         [tensor(6.)]
     """
     from ..ops.shape import sum_to
-    from ..tensor import Tensor
+    from ..tensor import Tensor, version_of
 
     order = topological_order(roots)
     grads: dict[int, Any] = {}
@@ -111,13 +111,13 @@ def run_backward(
             if ins is None:
                 raise RuntimeError(FREED)
             in_grads = node.fn.backward(node, g, t if create_graph else t._data, create_graph)
-            version = t._version
+            version = t._version if t._base is None else version_of(t)
             for p, gi in zip(ins, in_grads):
                 if gi is None:
                     if isinstance(p, Tensor):
-                        version += p._version
+                        version += p._version if p._base is None else version_of(p)
                     continue
-                version += p._version
+                version += p._version if p._base is None else version_of(p)
                 if gi.shape != p.shape:
                     gi = sum_to(gi, p.shape)
                 key = id(p)
@@ -159,15 +159,15 @@ def _run_hooks(t: Any, g: Any, create_graph: bool) -> Any:
 
 
 def _modified_in_place(node: Any, t: Any) -> str:
-    from ..tensor import Tensor
+    from ..tensor import Tensor, version_of
 
     seen = [("output", t)] + [
         (f"input {i}", p) for i, p in enumerate(node.inputs or ()) if isinstance(p, Tensor)
     ]
     parts = ", ".join(
-        f"{role} [{p.dtype} {list(p.shape)}] at version {p._version}"
+        f"{role} [{p.dtype} {list(p.shape)}] at version {version_of(p)}"
         for role, p in seen
-        if p._version
+        if version_of(p)
     )
     return (
         f"one of the variables needed for gradient computation has been modified by an "

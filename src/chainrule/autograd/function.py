@@ -20,6 +20,11 @@ class FunctionCtx:
         self.saved_tensors = tensors
 
 
+def _arrays_of(args: tuple) -> dict:
+    """The arrays the inputs held when the Function ran (to notice one replaced since)."""
+    return {"arrays": [getattr(a, "_data", None) for a in args]}
+
+
 class _Gradients:
     """The gradients of a multi-output ``Function``'s outputs, gathered on its one node: each
     output's node hands back its own slot, and the engine adds these up like arrays."""
@@ -64,8 +69,12 @@ class _FunctionOp:
         return getattr(self.cls, "formula", "") or f"{self.name}.backward"
 
     def backward(self, node: Node, g: Any, ans: Any, create_graph: bool) -> list:
+        from ..ops.primitive import replaced_in_place
         from ..tensor import Tensor
 
+        for i, a in enumerate(node.inputs or ()):
+            if isinstance(a, Tensor) and a._data is not node.params["arrays"][i]:
+                raise RuntimeError(replaced_in_place(self.name, i, a))
         if self.outputs is None:
             gts = [g if isinstance(g, Tensor) else Tensor._wrap(g)]
         else:  # an output that got no gradient gets zeros, as torch
@@ -145,7 +154,7 @@ class Function:
         """Run ``forward`` without recording, then record one node whose rule is ``backward``.
         ``forward`` may return one Tensor or a tuple of them (``backward`` then gets one
         gradient per output, zeros for outputs that received none)."""
-        from ..tensor import Tensor
+        from ..tensor import Tensor, version_of
 
         ctx = FunctionCtx()
         ctx.needs_input_grad = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
@@ -161,8 +170,8 @@ class Function:
         if any(ctx.needs_input_grad) and STATE.enabled:
             res = Tensor._wrap(out._data)
             res.requires_grad = True
-            version = sum(a._version for a in args if isinstance(a, Tensor))
-            res._node = Node(_FunctionOp(cls), args, {}, ctx, version)
+            version = sum(version_of(a) for a in args if isinstance(a, Tensor))
+            res._node = Node(_FunctionOp(cls), args, _arrays_of(args), ctx, version)
             # A saved output is the recorded output, so a differentiable backward can be
             # differentiated again through it (as in PyTorch).
             ctx.saved_tensors = tuple(res if t is out else t for t in ctx.saved_tensors)
@@ -175,7 +184,7 @@ class Function:
         ``backward`` with one gradient per output; each output reads its slot of that node."""
         import numpy as np
 
-        from ..tensor import Tensor
+        from ..tensor import Tensor, version_of
 
         for i, o in enumerate(outs):
             if not isinstance(o, Tensor):
@@ -185,11 +194,11 @@ class Function:
                 )
         if not (any(ctx.needs_input_grad) and STATE.enabled):
             return outs
-        version = sum(a._version for a in args if isinstance(a, Tensor))
+        version = sum(version_of(a) for a in args if isinstance(a, Tensor))
         shapes = tuple((o.shape, o.dtype) for o in outs)
         handle = Tensor._wrap(np.zeros(()))
         handle._requires_grad = True
-        handle._node = Node(_FunctionOp(cls, shapes), args, {}, ctx, version)
+        handle._node = Node(_FunctionOp(cls, shapes), args, _arrays_of(args), ctx, version)
         results = []
         for k, o in enumerate(outs):
             r = Tensor._wrap(o._data)

@@ -18,7 +18,7 @@ from typing import Any
 
 from ..autograd.grad_mode import STATE
 from ..autograd.node import Node
-from ..tensor import Tensor
+from ..tensor import Tensor, version_of
 
 Rule = Callable[..., Any]
 
@@ -71,7 +71,7 @@ class Primitive:
                 is_tensor = True
                 if a._requires_grad:
                     needs = True
-                version += a._version
+                version += a._version if a._base is None else version_of(a)
                 arrays.append(a._data)
             else:
                 arrays.append(a)
@@ -79,7 +79,15 @@ class Primitive:
         if not is_tensor:
             return out
         t = Tensor._wrap(out)
+        base = getattr(out, "base", None)
+        if base is not None:  # a view (reshape, slice, transpose...): share the version
+            for a in args:
+                if isinstance(a, Tensor) and (base is a._data or base is a._data.base):
+                    t._base = a
+                    break
         if needs and STATE.enabled and out.dtype.kind in "fc":  # integer results: no gradient
+            if t._base is not None:  # the output's version includes the viewed tensor's
+                version += version_of(t)
             t._requires_grad = True
             t._node = Node(self, args, params, arrays, version)
         return t
@@ -95,6 +103,10 @@ class Primitive:
         args = ins if create_graph else node.ctx
         params = node.params
         out: list = []
+        saved = node.ctx
+        for i, a in enumerate(ins):
+            if isinstance(a, Tensor) and a._data is not saved[i]:
+                raise RuntimeError(replaced_in_place(self.name, i, a))
         for i, a in enumerate(ins):
             if isinstance(a, Tensor) and a._requires_grad:
                 r = self.rule(i)
@@ -107,6 +119,22 @@ class Primitive:
 
     def __repr__(self) -> str:
         return f"<primitive {self.name}>"
+
+
+def replaced_in_place(op: str, i: int, a: Any) -> str:
+    """The error for a node whose input tensor got a new array (an in-place op recorded after
+    it, or ``.data =``) since the node read it.
+
+    Example:
+        >>> import chainrule as cr
+        >>> replaced_in_place("Mul", 0, cr.zeros(2))[:60]
+        'one of the variables needed for gradient computation has bee'
+    """
+    return (
+        f"one of the variables needed for gradient computation has been modified by an inplace "
+        f"operation: input {i} [{a.dtype} {list(a.shape)}] of {op}Backward was updated in place "
+        f"after {op} read it. Make the change out of place (y = y + ...), or .clone() before it."
+    )
 
 
 def per_input(rule: Callable[..., Any]) -> Callable[[int], Rule]:

@@ -271,7 +271,7 @@ def _as_out(a: Any) -> Any:
 def _explain_tensors(nodes: list[GNode], grad: Any) -> list[Row]:
     from ..autograd.engine import _modified_in_place
     from ..ops.shape import sum_to
-    from ..tensor import Tensor
+    from ..tensor import Tensor, version_of
 
     root = nodes[-1].obj
     if grad is None:
@@ -306,8 +306,8 @@ def _explain_tensors(nodes: list[GNode], grad: Any) -> list[Row]:
                 f"explain: a multi-output Function ({node.fn.name}) is not supported; "
                 "draw_graph shows it, and backward differentiates it"
             )
-        version = t._version + builtins.sum(
-            a._version for a in node.inputs if isinstance(a, Tensor)
+        version = version_of(t) + builtins.sum(
+            version_of(a) for a in node.inputs if isinstance(a, Tensor)
         )
         if version != node.version:  # as backward: a tensor changed in place since recorded
             raise RuntimeError("explain: " + _modified_in_place(node, t))
