@@ -262,3 +262,9 @@ def test_views_of_untouched_tensors_back_propagate_normally():
     c = cr.ones(3)
     (x[:2] * c[:2] * x.reshape(3, 1)[:2, 0]).sum().backward()
     assert x.grad.tolist() == [2.0, 4.0, 0.0]
+
+
+def test_clamp_in_place_on_an_int_tensor_with_float_bounds_is_refused_as_torch():
+    with pytest.raises(RuntimeError, match="clamp_: .*float32 can't be cast to int64"):
+        cr.tensor([1, 2, 3]).clamp_(min=2.5)
+    assert cr.tensor([1, 2, 3]).clamp_(min=2).tolist() == [2, 2, 3]

@@ -399,3 +399,9 @@ def test_powers_and_exp_at_the_edges_give_inf_as_torch():
     assert Value(1000.0).exp().data == math.inf
     with pytest.raises(ValueError, match="MLP: nouts must list at least one layer"):
         MLP(2, [])
+
+
+def test_exponents_bool_refused_and_integral_floats_shown_as_ints():
+    with pytest.raises(TypeError, match="Value \\*\\* bool"):
+        Value(2.0) ** True
+    assert (Value(3.0) ** 2.0)._op == "**2" and (Value(3.0) ** 2.0).data == 9.0

@@ -541,10 +541,13 @@ class Tensor:
         """Clamp into ``[min, max]`` in place."""
         from . import functions as F
 
-        return self._update(
-            "clamp_", lambda old: F.clamp(old, min, max),
-            lambda a: a.__setitem__(..., F.clamp(Tensor._wrap(a), min, max)._data),
-        )  # fmt: skip
+        def clamp_into(a: Any) -> None:
+            res = F.clamp(Tensor._wrap(a), min, max)._data
+            if res.dtype != a.dtype:
+                raise TypeError(f"result type {res.dtype} can't be cast to {a.dtype}")
+            a[...] = res
+
+        return self._update("clamp_", lambda old: F.clamp(old, min, max), clamp_into)
 
     def masked_fill_(self, mask: Any, value: Any) -> Tensor:
         """Set the elements where the boolean ``mask`` is True to ``value``, in place."""

@@ -106,8 +106,10 @@ class Value:
                 "Value ** Value is not supported: the exponent must be an int or float "
                 "(use (b * a.log()).exp() for a^b with b a Value)"
             )
-        if not isinstance(k, numbers.Real):
+        if not isinstance(k, numbers.Real) or isinstance(k, bool):
             raise TypeError(f"Value ** {type(k).__name__}: the exponent must be an int or float")
+        if isinstance(k, float) and k.is_integer():
+            k = int(k)  # shown as a**2, not a**2.0
         if self.data == 0 and k < 0:
             raise ZeroDivisionError(f"Value ** {k}: 0 cannot be raised to a negative power")
         out = _power(self.data, k)
