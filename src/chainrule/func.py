@@ -43,14 +43,15 @@ def _argnums(argnums: int | Sequence[int], n: int, op: str) -> tuple[int, ...]:
     return tuple(i % n for i in nums)
 
 
-def _enter(args: tuple, nums: tuple[int, ...], op: str, recording: bool) -> tuple[list, list, bool]:
+def _enter(args: tuple, nums: tuple[int, ...], op: str) -> tuple[list, list, bool]:
     """Copy the differentiated arguments into the graph as fresh nodes.
 
-    An argument that is already in an enclosing graph (``recording``: grad mode was on where
-    the transform was called) is entered through ``clone``, so the inner derivative is taken
-    with respect to this copy only and stays differentiable for the enclosing transform; any
-    other becomes a new leaf.
+    Called where the transform was called, before it turns grad mode on. An argument that is
+    already in an enclosing graph (grad mode on, and it requires grad) is entered through
+    ``clone``, so the inner derivative is taken with respect to this copy only and stays
+    differentiable for the enclosing transform; any other becomes a new leaf.
     """
+    recording = STATE.enabled
     args = list(args)
     entered = []
     for i in nums:
@@ -165,9 +166,8 @@ def value_and_grad(
 
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         nums = _argnums(argnums, len(args), "grad")
-        recording = STATE.enabled
+        args2, entered, nested = _enter(args, nums, "grad")
         with enable_grad():
-            args2, entered, nested = _enter(args, nums, "grad", recording)
             with _running(entered):
                 raw = func(*args2, **kwargs)
                 out, aux = _split_aux(raw, has_aux, "grad")
@@ -209,9 +209,8 @@ def vjp(func: Callable[..., Any], *primals: Any) -> tuple[Any, Callable[[Any], t
         (tensor([2., 4.]),)
     """
     nums = tuple(range(len(primals)))
-    recording = STATE.enabled
+    args, entered, nested = _enter(primals, nums, "vjp")
     with enable_grad():
-        args, entered, nested = _enter(primals, nums, "vjp", recording)
         with _running(entered):
             out = func(*args)
     if not isinstance(out, Tensor):
@@ -250,9 +249,8 @@ def jvp(func: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any
                 f"jvp: tangent {i} has shape {tuple(t.shape)} but its primal has shape "
                 f"{tuple(p.shape)}"
             )
-    recording = STATE.enabled
+    args, entered, nested = _enter(primals, tuple(range(len(primals))), "jvp")
     with enable_grad():
-        args, entered, nested = _enter(primals, tuple(range(len(primals))), "jvp", recording)
         with _running(entered):
             out = func(*args)
         if not isinstance(out, Tensor):
@@ -285,9 +283,8 @@ def jacrev(func: Callable[..., Any], argnums: int | Sequence[int] = 0) -> Callab
 
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         nums = _argnums(argnums, len(args), "jacrev")
-        recording = STATE.enabled
+        args2, entered, nested = _enter(args, nums, "jacrev")
         with enable_grad():
-            args2, entered, nested = _enter(args, nums, "jacrev", recording)
             with _running(entered):
                 out = func(*args2, **kwargs)
             if not isinstance(out, Tensor):

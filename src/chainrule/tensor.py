@@ -504,22 +504,19 @@ class Tensor:
 
     def fill_(self, value: Any) -> Tensor:
         """Fill with ``value`` (a number or a 0-d tensor) in place."""
+        return self._assign_all("fill_", value)
+
+    def copy_(self, src: Any) -> Tensor:
+        """Copy ``src`` into this tensor in place (broadcasting; gradients flow to ``src``)."""
+        return self._assign_all("copy_", src)
+
+    def _assign_all(self, op: str, value: Any) -> Tensor:
         from . import functions as F
 
         v = value._data if isinstance(value, Tensor) else value
         return self._update(
-            "fill_", lambda old: F.setitem(old, ..., value), lambda a: a.__setitem__(..., v), value
+            op, lambda old: F.setitem(old, ..., value), lambda a: a.__setitem__(..., v), value
         )
-
-    def copy_(self, src: Any) -> Tensor:
-        """Copy ``src`` into this tensor in place (broadcasting; gradients flow to ``src``)."""
-        from . import functions as F
-
-        v = src._data if isinstance(src, Tensor) else src
-        return self._update(
-            "copy_", lambda old: F.setitem(old, ..., src),
-            lambda a: a.__setitem__(..., v), src,
-        )  # fmt: skip
 
     def add_(self, other: Any, alpha: float = 1.0) -> Tensor:
         """``self += alpha * other`` in place."""

@@ -105,10 +105,12 @@ class Primitive:
         out: list = []
         saved = node.ctx
         for i, a in enumerate(ins):
-            if isinstance(a, Tensor) and a._data is not saved[i]:
+            if not isinstance(a, Tensor):
+                out.append(None)
+                continue
+            if a._data is not saved[i]:
                 raise RuntimeError(replaced_in_place(self.name, i, a))
-        for i, a in enumerate(ins):
-            if isinstance(a, Tensor) and a._requires_grad:
+            if a._requires_grad:
                 r = self.rule(i)
                 if r is None:
                     raise RuntimeError(f"{self.name}: input {i} is not differentiable")

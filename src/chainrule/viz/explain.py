@@ -270,6 +270,7 @@ def _as_out(a: Any) -> Any:
 
 def _explain_tensors(nodes: list[GNode], grad: Any) -> list[Row]:
     from ..autograd.engine import _modified_in_place
+    from ..autograd.function import _Output
     from ..ops.shape import sum_to
     from ..tensor import Tensor, version_of
 
@@ -301,7 +302,7 @@ def _explain_tensors(nodes: list[GNode], grad: Any) -> list[Row]:
                 "explain: this graph was freed by backward(); call explain() before backward(), "
                 "or run backward(retain_graph=True)"
             )
-        if hasattr(node.fn, "outputs") and node.fn.outputs is not None or hasattr(node.fn, "k"):
+        if isinstance(node.fn, _Output) or getattr(node.fn, "outputs", None) is not None:
             raise NotImplementedError(
                 f"explain: a multi-output Function ({node.fn.name}) is not supported; "
                 "draw_graph shows it, and backward differentiates it"
