@@ -20,9 +20,14 @@ class FunctionCtx:
         self.saved_tensors = tensors
 
 
-def _arrays_of(args: tuple) -> dict:
-    """The arrays the inputs held when the Function ran (to notice one replaced since)."""
-    return {"arrays": [getattr(a, "_data", None) for a in args]}
+def _record(cls: type, args: tuple, ctx: FunctionCtx, outputs: tuple | None = None) -> Node:
+    """The node of one ``Function`` call, with the input versions and arrays it saw (so that
+    backward notices an input changed or replaced in place since)."""
+    from ..tensor import Tensor, version_of
+
+    version = sum(version_of(a) for a in args if isinstance(a, Tensor))
+    arrays = {"arrays": [getattr(a, "_data", None) for a in args]}
+    return Node(_FunctionOp(cls, outputs), args, arrays, ctx, version)
 
 
 class _Gradients:
@@ -98,7 +103,7 @@ class _FunctionOp:
         if len(grads) != n:
             raise RuntimeError(
                 f"{self.name}.backward returned an incorrect number of gradients "
-                f"(expected {len(node.inputs or ())}, got {len(grads)})"
+                f"(expected {n}, got {len(grads)})"
             )
         out = []
         for a, gr in zip(node.inputs or (), grads):
@@ -154,7 +159,7 @@ class Function:
         """Run ``forward`` without recording, then record one node whose rule is ``backward``.
         ``forward`` may return one Tensor or a tuple of them (``backward`` then gets one
         gradient per output, zeros for outputs that received none)."""
-        from ..tensor import Tensor, version_of
+        from ..tensor import Tensor
 
         ctx = FunctionCtx()
         ctx.needs_input_grad = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
@@ -170,8 +175,7 @@ class Function:
         if any(ctx.needs_input_grad) and STATE.enabled:
             res = Tensor._wrap(out._data)
             res.requires_grad = True
-            version = sum(version_of(a) for a in args if isinstance(a, Tensor))
-            res._node = Node(_FunctionOp(cls), args, _arrays_of(args), ctx, version)
+            res._node = _record(cls, args, ctx)
             # A saved output is the recorded output, so a differentiable backward can be
             # differentiated again through it (as in PyTorch).
             ctx.saved_tensors = tuple(res if t is out else t for t in ctx.saved_tensors)
@@ -184,7 +188,7 @@ class Function:
         ``backward`` with one gradient per output; each output reads its slot of that node."""
         import numpy as np
 
-        from ..tensor import Tensor, version_of
+        from ..tensor import Tensor
 
         for i, o in enumerate(outs):
             if not isinstance(o, Tensor):
@@ -194,11 +198,9 @@ class Function:
                 )
         if not (any(ctx.needs_input_grad) and STATE.enabled):
             return outs
-        version = sum(version_of(a) for a in args if isinstance(a, Tensor))
-        shapes = tuple((o.shape, o.dtype) for o in outs)
         handle = Tensor._wrap(np.zeros(()))
         handle._requires_grad = True
-        handle._node = Node(_FunctionOp(cls, shapes), args, _arrays_of(args), ctx, version)
+        handle._node = _record(cls, args, ctx, tuple((o.shape, o.dtype) for o in outs))
         results = []
         for k, o in enumerate(outs):
             r = Tensor._wrap(o._data)
