@@ -60,7 +60,7 @@ class Tensor:
 
     __slots__ = (
         "_data", "_grad", "_requires_grad", "_node", "_retains_grad", "_version", "_hooks",
-        "_base", "__weakref__",
+        "_base", "_post_hooks", "__weakref__",
     )  # fmt: skip
     __array_ufunc__ = None  # let `ndarray * Tensor` reach Tensor.__rmul__
     __array_priority__ = 1000
@@ -74,6 +74,7 @@ class Tensor:
         self._version = 0
         self._hooks: list | None = None
         self._base: Tensor | None = None  # the tensor whose memory this one views
+        self._post_hooks: list | None = None
         if requires_grad:
             self.requires_grad = True
 
@@ -88,6 +89,7 @@ class Tensor:
         t._version = 0
         t._hooks = None
         t._base = None
+        t._post_hooks = None
         return t
 
     # ----- autograd state -------------------------------------------------------------
@@ -175,6 +177,34 @@ class Tensor:
             self._hooks = []
         self._hooks.append(hook)
         return RemovableHandle(self._hooks, hook)
+
+    def register_post_accumulate_grad_hook(self, hook: Any) -> RemovableHandle:
+        """Call ``hook(tensor)`` on this leaf each time backward has accumulated its gradient
+        into ``.grad`` (PyTorch's hook of the same name; data-parallel training starts the
+        all-reduce of a gradient here, while backward goes on).
+
+        Example:
+            >>> import chainrule as cr
+            >>> w = cr.tensor([1.0, 2.0], requires_grad=True)
+            >>> seen = []
+            >>> h = w.register_post_accumulate_grad_hook(lambda p: seen.append(p.grad.tolist()))
+            >>> (w * 3).sum().backward(); seen
+            [[3.0, 3.0]]
+        """
+        if not self._requires_grad or self._node is not None:
+            raise RuntimeError(
+                "post accumulate grad hooks can only be registered on leaf tensors that require "
+                "grad"
+            )
+        if not callable(hook):
+            raise TypeError(
+                f"register_post_accumulate_grad_hook: hook must be callable, got "
+                f"{type(hook).__name__}"
+            )
+        if self._post_hooks is None:
+            self._post_hooks = []
+        self._post_hooks.append(hook)
+        return RemovableHandle(self._post_hooks, hook)
 
     @property
     def retains_grad(self) -> bool:
@@ -395,6 +425,26 @@ class Tensor:
     # recorded out of place: the tensor gets the new array and a new ``grad_fn``, and the old
     # array, which earlier nodes saved, stays as it was; a node that still refers to the tensor
     # notices at backward that its array was replaced.
+    def _mutate(self, write: Any) -> Tensor:
+        """The one way to change a tensor's memory: ``write(array)`` modifies the array in place,
+        and the version that every view and alias of this memory shares is bumped, so a
+        recorded node that saved the old contents refuses to run backward. Optimizers,
+        ``nn.init``, ``load_state_dict``, running statistics and in-place ops all call it.
+
+        Example:
+            >>> import chainrule as cr
+            >>> w = cr.zeros(2)
+            >>> _ = w._mutate(lambda a: a.__iadd__(1)); w, w._version
+            (tensor([1., 1.]), 1)
+        """
+        write(self._data)
+        self._version += 1
+        b = self._base
+        while b is not None:  # the tensors whose memory this one views changed too
+            b._version += 1
+            b = b._base
+        return self
+
     def _update(self, op: str, out_of_place: Any, in_place: Any, other: Any = None) -> Tensor:
         """Apply an in-place op: ``in_place(array)`` mutates the array directly when no graph is
         recorded; otherwise ``out_of_place(tensor)`` computes the new value and is recorded."""
@@ -404,18 +454,13 @@ class Tensor:
             self._rebase(op, out_of_place)
             return self
         try:
-            in_place(self._data)
-            b = self._base
-            while b is not None:  # the tensors whose memory this one views changed too
-                b._version += 1
-                b = b._base
+            self._mutate(in_place)
         except (ValueError, TypeError) as e:
             oshape = tuple(np.shape(other._data if isinstance(other, Tensor) else other))
             raise RuntimeError(
                 f"{op}: cannot update a tensor of shape {tuple(self.shape)} and dtype "
                 f"{self.dtype} in place with a value of shape {oshape}: {e}"
             ) from None
-        self._version += 1
         return self
 
     def _rebase(self, op: str, out_of_place: Any) -> None:

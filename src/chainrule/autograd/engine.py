@@ -7,6 +7,7 @@ broadcast gradient back to its input's shape (``sum_to``).
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -17,6 +18,31 @@ FREED = (
     "after they have already been freed). Specify retain_graph=True when calling backward() "
     "or autograd.grad() the first time if you need to backward through the graph again."
 )
+
+
+class _Callbacks(threading.local):
+    pending: list | None = None  # callbacks queued during the backward pass now running
+
+
+_CALLBACKS = _Callbacks()
+
+
+def queue_callback(callback: Any) -> None:
+    """Run ``callback()`` once the backward pass now running has finished (call it from a hook;
+    PyTorch's ``Variable._execution_engine.queue_callback``). Data-parallel training waits for
+    its gradient all-reduces here.
+
+    Example:
+        >>> import chainrule as cr
+        >>> w = cr.tensor([1.0], requires_grad=True)
+        >>> done = []
+        >>> _ = w.register_hook(lambda g: queue_callback(lambda: done.append(w.grad.item())))
+        >>> (w * 2).sum().backward(); done
+        [2.0]
+    """
+    if _CALLBACKS.pending is None:
+        raise RuntimeError("queue_callback: no backward pass is running in this thread")
+    _CALLBACKS.pending.append(callback)
 
 
 def topological_order(roots: Sequence[Any]) -> list:
@@ -74,8 +100,6 @@ def run_backward(
         >>> run_backward([x * x], [cr.tensor(1.0)], False, False, inputs=[x], accumulate=False)
         [tensor(6.)]
     """
-    from ..ops.shape import sum_to
-    from ..tensor import Tensor, version_of
 
     order = topological_order(roots)
     grads: dict[int, Any] = {}
@@ -88,6 +112,21 @@ def run_backward(
         grads[key] = grads[key] + g if key in grads else g
     wanted = {id(t): i for i, t in enumerate(inputs)} if inputs is not None else None
     results: list = [None] * len(inputs) if inputs is not None else []
+
+    outer, _CALLBACKS.pending = _CALLBACKS.pending, []
+    try:
+        _run(order, grads, owned, wanted, results, retain_graph, create_graph, accumulate)
+        callbacks = _CALLBACKS.pending
+    finally:
+        _CALLBACKS.pending = outer
+    for cb in callbacks:
+        cb()
+    return results if inputs is not None else None
+
+
+def _run(order, grads, owned, wanted, results, retain_graph, create_graph, accumulate) -> None:
+    from ..ops.shape import sum_to
+    from ..tensor import Tensor, version_of
 
     with set_grad_enabled(create_graph):
         for k in range(len(order) - 1, -1, -1):
@@ -135,7 +174,6 @@ def run_backward(
                 raise RuntimeError(_modified_in_place(node, t))
             if not retain_graph:
                 node.release()
-    return results if inputs is not None else None
 
 
 def _run_hooks(t: Any, g: Any, create_graph: bool) -> Any:
@@ -194,6 +232,8 @@ def _accumulate_grad(t: Any, g: Any, create_graph: bool, owned: bool) -> None:
         t.grad = t.grad + Tensor._wrap(g)
     else:
         t.grad._data += g
+    for hook in t._post_hooks or ():
+        hook(t)
 
 
 def _as_list(x: Any) -> list:
