@@ -80,6 +80,8 @@ class Tensor:
 
     @classmethod
     def _wrap(cls, arr: Any) -> Tensor:
+        if isinstance(arr, np.generic):  # NumPy ops on 0-d arrays return scalars: keep a 0-d array
+            arr = np.asarray(arr)
         t = object.__new__(Tensor)
         t._data = arr
         t._grad = None
