@@ -141,8 +141,9 @@ def _reaches_outside(values: list, entered: list) -> bool:
     roots = [v for v in values if isinstance(v, Tensor) and v.requires_grad]
     if not roots:
         return False
-    for t in engine.topological_order(roots):
-        if t._node is None and id(t) not in inside:
+    for node in engine.topological_order(roots):
+        t = getattr(node, "variable", None)  # the leaf of an AccumulateGrad node
+        if t is not None and id(t) not in inside:
             if not _is_made(t) or builtins.any(id(t) in s for s in _ACTIVE):
                 return True
     return False

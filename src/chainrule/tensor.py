@@ -6,12 +6,14 @@ backwards by :mod:`chainrule.autograd.engine`.
 
 from __future__ import annotations
 
+import weakref
 from typing import Any
 
 import numpy as np
 
 from . import dtypes
 from .autograd.grad_mode import STATE
+from .autograd.node import AccumulateGrad, Version
 from .backend import array_module, device_of, to_device
 
 
@@ -59,9 +61,14 @@ class Tensor:
     """
 
     __slots__ = (
-        "_data", "_grad", "_requires_grad", "_node", "_retains_grad", "_version", "_hooks",
-        "_base", "_post_hooks", "__weakref__",
+        "_data", "_grad", "_requires_grad", "_node", "_slot", "_vc", "_vview", "_accum",
+        "_retains_grad", "_hooks", "_post_hooks", "_base", "__weakref__",
     )  # fmt: skip
+    # _node, _slot: the node that made this tensor and which of its outputs it is (None: a leaf)
+    # _vc: the version counter of the memory, shared with every view and detach() alias
+    # _vview: for a view, the version when it was taken (a later write makes its grad_fn stale)
+    # _accum: a weak reference to a leaf's AccumulateGrad node
+    # _hooks, _post_hooks: a leaf's gradient hooks (a non-leaf's live on its node)
     __array_ufunc__ = None  # let `ndarray * Tensor` reach Tensor.__rmul__
     __array_priority__ = 1000
 
@@ -69,9 +76,12 @@ class Tensor:
         self._data = _convert(data, dtype)
         self._grad: Tensor | None = None
         self._node = None
+        self._slot = 0
+        self._vc = Version()
+        self._vview = 0
+        self._accum = None
         self._retains_grad = False
         self._requires_grad = False
-        self._version = 0
         self._hooks: list | None = None
         self._base: Tensor | None = None  # the tensor whose memory this one views
         self._post_hooks: list | None = None
@@ -87,12 +97,24 @@ class Tensor:
         t._grad = None
         t._requires_grad = False
         t._node = None
+        t._slot = 0
+        t._vc = Version()
+        t._vview = 0
+        t._accum = None
         t._retains_grad = False
-        t._version = 0
         t._hooks = None
         t._base = None
         t._post_hooks = None
         return t
+
+    @property
+    def _version(self) -> int:
+        """How many times this tensor's memory was written in place (shared with its views)."""
+        return self._vc.value
+
+    @_version.setter
+    def _version(self, value: int) -> None:
+        self._vc.value = value
 
     # ----- autograd state -------------------------------------------------------------
     @property
@@ -154,7 +176,13 @@ class Tensor:
         """Keep ``.grad`` for this non-leaf tensor after backward."""
         if not self.requires_grad:
             raise RuntimeError("can't retain_grad on a tensor that does not require grad")
+        node = self._node
+        if node is None or self._retains_grad:  # a leaf keeps its .grad anyway
+            return
         self._retains_grad = True
+        if node.retains is None:
+            node.retains = {}
+        node.retains[self._slot] = weakref.ref(self)
 
     def register_hook(self, hook: Any) -> RemovableHandle:
         """Call ``hook(grad)`` each time backward computes this tensor's gradient, before it is
@@ -175,10 +203,17 @@ class Tensor:
             raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
         if not callable(hook):
             raise TypeError(f"register_hook: hook must be callable, got {type(hook).__name__}")
-        if self._hooks is None:
-            self._hooks = []
-        self._hooks.append(hook)
-        return RemovableHandle(self._hooks, hook)
+        node = self._node
+        if node is None:
+            if self._hooks is None:
+                self._hooks = []
+            hooks = self._hooks
+        else:  # a non-leaf's hooks live on its node, keyed by which output it is
+            if node.pre_hooks is None:
+                node.pre_hooks = {}
+            hooks = node.pre_hooks.setdefault(self._slot, [])
+        hooks.append(hook)
+        return RemovableHandle(hooks, hook)
 
     def register_post_accumulate_grad_hook(self, hook: Any) -> RemovableHandle:
         """Call ``hook(tensor)`` on this leaf each time backward has accumulated its gradient
@@ -217,12 +252,13 @@ class Tensor:
         """A tensor sharing this one's data (and its version: an in-place change of either is
         seen by backward), cut from the graph."""
         t = Tensor._wrap(self._data)
-        t._base = self
+        t._vc = self._vc
         return t
 
     def detach_(self) -> Tensor:
         """Cut this tensor from the graph in place."""
         self._node = None
+        self._slot = 0
         self._requires_grad = False
         return self
 
@@ -233,8 +269,11 @@ class Tensor:
 
     @data.setter
     def data(self, value: Any) -> None:
+        # New memory, with a version counter of its own. Nodes that saved the old array keep
+        # it, so the recorded graph stays consistent with the forward pass that built it.
         self._data = value._data if isinstance(value, Tensor) else _convert(value)
-        self._version += 1  # a node that read the old array must not read this one
+        self._vc = Version()
+        self._base = None
 
     def backward(
         self,
@@ -421,12 +460,11 @@ class Tensor:
         return (self[i] for i in range(self._data.shape[0]))
 
     # ----- in-place ------------------------------------------------------------------
-    # Every in-place write to memory bumps ``_version`` (and that of the tensors it views); each
-    # recorded node remembers the versions it saw and backward refuses to run a node whose
-    # tensors changed since (as PyTorch does). While a graph is being recorded an in-place op is
-    # recorded out of place: the tensor gets the new array and a new ``grad_fn``, and the old
-    # array, which earlier nodes saved, stays as it was; a node that still refers to the tensor
-    # notices at backward that its array was replaced.
+    # Every write to a tensor's memory goes through ``_mutate``, which bumps the version counter
+    # that the memory's views and aliases share; a node checks the versions of what it saved,
+    # so backward refuses a node whose saved tensors were changed since (as PyTorch does).
+    # While a graph is recorded an in-place op is recorded as its out-of-place form, whose
+    # result is then written into the tensor's memory, and the tensor points at the new node.
     def _mutate(self, write: Any) -> Tensor:
         """The one way to change a tensor's memory: ``write(array)`` modifies the array in place,
         and the version that every view and alias of this memory shares is bumped, so a
@@ -440,21 +478,22 @@ class Tensor:
             (tensor([1., 1.]), 1)
         """
         write(self._data)
-        self._version += 1
-        b = self._base
-        while b is not None:  # the tensors whose memory this one views changed too
-            b._version += 1
-            b = b._base
+        self._vc.value += 1
         return self
 
     def _update(self, op: str, out_of_place: Any, in_place: Any, other: Any = None) -> Tensor:
         """Apply an in-place op: ``in_place(array)`` mutates the array directly when no graph is
         recorded; otherwise ``out_of_place(tensor)`` computes the new value and is recorded."""
-        if STATE.enabled and (
-            self._requires_grad or (isinstance(other, Tensor) and other._requires_grad)
-        ):
-            self._rebase(op, out_of_place)
-            return self
+        if STATE.enabled:
+            if self._requires_grad or (isinstance(other, Tensor) and other._requires_grad):
+                self._record_in_place(op, out_of_place)
+                return self
+            if self._base is not None and _root(self)._requires_grad:
+                raise RuntimeError(
+                    f"{op}: a view was created in no_grad mode and is being modified in place "
+                    f"with grad mode enabled; this is ambiguous and error-prone, and forbidden "
+                    f"(as in PyTorch). Make the view outside no_grad, or modify it under no_grad"
+                )
         try:
             self._mutate(in_place)
         except (ValueError, TypeError) as e:
@@ -465,7 +504,7 @@ class Tensor:
             ) from None
         return self
 
-    def _rebase(self, op: str, out_of_place: Any) -> None:
+    def _record_in_place(self, op: str, out_of_place: Any) -> None:
         if self._node is None and self._requires_grad:
             raise RuntimeError(
                 f"{op}: a leaf Variable that requires grad is being used in an in-place "
@@ -478,10 +517,19 @@ class Tensor:
                 f"tensor it views would not change; use the out-of-place form "
                 f"(y = y + ...), or .clone() the view first"
             )
+        # The op reads the old value through ``old``, with a counter of its own: what a node
+        # recorded here saved of that memory is copied before the memory is overwritten (as
+        # PyTorch keeps ``original_self``).
         old = Tensor._wrap(self._data)
-        old._node, old._requires_grad, old._version = self._node, self._requires_grad, self._version
-        res = out_of_place(old)
-        _repoint(res._node, self, old)
+        old._node, old._slot, old._requires_grad = self._node, self._slot, self._requires_grad
+        old._accum = self._accum
+        made: list = []
+        prev = STATE.watch
+        STATE.watch = made.append if prev is None else _chain(made.append, prev)
+        try:
+            res = out_of_place(old)
+        finally:
+            STATE.watch = prev
         if res.shape != self.shape:
             raise RuntimeError(
                 f"{op}: the result has shape {tuple(res.shape)}, which cannot be written in place "
@@ -494,11 +542,11 @@ class Tensor:
                     f"{self.dtype}"
                 )
             res = res.to(self.dtype)
-        self._data, self._node, self._requires_grad = res._data, res._node, res._requires_grad
-        # No memory was written (views and saved arrays keep the old values), so no version
-        # bump: a node that read this tensor before sees its array replaced instead.
-        if res._node is not None:
-            res._node.version += self._version
+        for node in made:
+            _keep_original(node, old._vc)
+        new = res._data
+        self._mutate(lambda a: a.__setitem__(..., new))
+        self._node, self._slot, self._requires_grad = res._node, res._slot, res._requires_grad
 
     def _arith_(self, op: str, other: Any) -> Tensor:
         from . import functions as F
@@ -642,42 +690,57 @@ class RemovableHandle:
             self._hooks.remove(self._hook)
 
 
-def version_of(t: Tensor) -> int:
-    """``t``'s version as backward checks it: its own in-place changes plus those of every
-    tensor whose memory it views (a change through a view bumps the viewed tensors too).
+def edge_of(t: Tensor) -> tuple:
+    """The edge by which a node reads ``t``: ``(node that made it, output slot)``, or for a leaf
+    that requires grad its :class:`~chainrule.autograd.node.AccumulateGrad` node (made on first
+    use; the leaf holds it weakly).
 
     Example:
         >>> import chainrule as cr
-        >>> x = cr.zeros(3); v = x[:2]
-        >>> with cr.no_grad():
-        ...     _ = x.add_(1)
-        >>> version_of(v), version_of(x)
-        (1, 1)
+        >>> w = cr.tensor(1.0, requires_grad=True)
+        >>> edge_of(w)[0].variable is w, edge_of(w * 2)[0].name()
+        (True, 'MulBackward')
     """
-    v = t._version
-    b = t._base
-    while b is not None:
-        v += b._version
-        b = b._base
-    return v
+    node = t._node
+    if node is not None:
+        return (node, t._slot)
+    ref = t._accum
+    acc = ref() if ref is not None else None
+    if acc is None:
+        acc = AccumulateGrad(t)
+        t._accum = weakref.ref(acc)
+    return (acc, 0)
 
 
-def _repoint(node: Any, t: Tensor, old: Tensor, limit: int = 64) -> None:
-    """Make the nodes near ``node`` that read ``t`` read ``old`` (its value before an in-place
-    op) instead, so ``y.add_(y * 2)`` or ``y.sub_(y.mean())`` differentiate as written.
+def _root(t: Tensor) -> Tensor:
+    """The tensor whose memory the view ``t`` ultimately views."""
+    while t._base is not None:
+        t = t._base
+    return t
 
-    Only the ``limit`` nearest nodes are searched, keeping an in-place op O(1); a use of ``t``
-    farther up is caught by the version check when backward reaches it.
-    """
-    stack, seen = [node], set()
-    while stack and len(seen) < limit:
-        n = stack.pop()
-        if n is None or id(n) in seen or n.inputs is None:
-            continue
-        seen.add(id(n))
-        if any(p is t for p in n.inputs):
-            n.inputs = tuple(old if p is t else p for p in n.inputs)
-        stack.extend(p._node for p in n.inputs if isinstance(p, Tensor) and p is not old)
+
+def _chain(first: Any, second: Any) -> Any:
+    def both(node: Any) -> None:
+        first(node)
+        second(node)
+
+    return both
+
+
+def _keep_original(node: Any, vc: Version) -> None:
+    """Copy what ``node`` saved of the memory counted by ``vc`` (about to be overwritten)."""
+    if not any(c is vc for _, c, _ in node.versions):
+        return
+    versions = []
+    for i, c, v in node.versions:
+        if c is vc:
+            if i < 0:
+                node.ans = node.ans.copy()
+            else:
+                node.saved[i] = node.saved[i].copy()
+            c, v = Version(), 0
+        versions.append((i, c, v))
+    node.versions = tuple(versions)
 
 
 def tensor(data: Any, dtype: Any = None, requires_grad: bool = False, device: Any = None) -> Tensor:

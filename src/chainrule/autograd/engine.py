@@ -1,17 +1,21 @@
-"""The backward pass: order the graph topologically (iteratively), then run the chain rule.
+"""The backward pass: order the nodes topologically (iteratively), then run the chain rule.
 
-Gradients live in a side table keyed by tensor, popped as they are consumed; each node's rule
-turns the gradient of its output into gradients of its inputs, and the engine alone reduces a
-broadcast gradient back to its input's shape (``sum_to``).
+Gradients live in a side table keyed by node, one entry per output slot, popped as each node
+runs; a node's rule turns the gradient of its outputs into gradients of its inputs, the engine
+alone reduces a broadcast gradient back to its input's shape (``sum_to``) and routes it along
+the input's edge. Leaves are reached through their ``AccumulateGrad`` nodes. ``backward``,
+``autograd.grad``, ``explain`` and ``chainrule.func`` all run this one walk.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
+from ..backend import array_module
 from .grad_mode import STATE, set_grad_enabled
+from .node import AccumulateGrad, Node
 
 FREED = (
     "Trying to backward through the graph a second time (or directly access saved tensors "
@@ -45,40 +49,48 @@ def queue_callback(callback: Any) -> None:
     _CALLBACKS.pending.append(callback)
 
 
-def topological_order(roots: Sequence[Any]) -> list:
-    """Tensors reachable from ``roots`` that require grad, each after all of its inputs.
+def topological_order(roots: Sequence[Any]) -> list[Node]:
+    """The nodes reachable from ``roots`` (tensors or nodes), each after all of its inputs'
+    nodes (so reversed, each before its inputs: the order backward runs them).
 
     Iterative depth-first search, so a chain of any depth works (no recursion limit).
 
     Example:
         >>> import chainrule as cr
         >>> a = cr.tensor(1.0, requires_grad=True); b = a * 2; c = b + a
-        >>> [t is x for t, x in zip(topological_order([c]), [a, b, c])]
-        [True, True, True]
+        >>> [n.name() for n in topological_order([c])]
+        ['AccumulateGrad', 'MulBackward', 'AddBackward']
     """
-    from ..tensor import Tensor
+    from ..tensor import Tensor, edge_of
 
     order: list = []
     seen: set[int] = set()
-    stack: list = [(r, False) for r in reversed(roots)]
+    stack: list = []
+    for r in reversed(roots):
+        if isinstance(r, Tensor):
+            if not r._requires_grad:
+                continue
+            r = edge_of(r)[0]
+        stack.append((r, False))
     while stack:
-        t, done = stack.pop()
+        node, done = stack.pop()
         if done:
-            order.append(t)
+            order.append(node)
             continue
-        if id(t) in seen:
+        if id(node) in seen:
             continue
-        seen.add(id(t))
-        stack.append((t, True))
-        node = t._node
-        if node is None:
-            continue
-        if node.inputs is None:
+        seen.add(id(node))
+        stack.append((node, True))
+        if node.saved is None:
             raise RuntimeError(FREED)
-        for p in node.inputs:
-            if isinstance(p, Tensor) and p.requires_grad and id(p) not in seen:
-                stack.append((p, False))
+        for e in reversed(node.edges):  # first inputs first
+            if e is not None and id(e[0]) not in seen:
+                stack.append((e[0], False))
     return order
+
+
+# on_node(node, grads of its outputs, gradients of its inputs after unbroadcasting)
+OnNode = Callable[[Node, list, list], None]
 
 
 def run_backward(
@@ -88,11 +100,16 @@ def run_backward(
     create_graph: bool,
     inputs: Sequence[Any] | None = None,
     accumulate: bool = True,
+    on_node: OnNode | None = None,
+    hooks: bool = True,
 ) -> list | None:
-    """Back-propagate ``grad_roots`` from ``roots``; the engine behind ``backward`` and ``grad``.
+    """Back-propagate ``grad_roots`` from ``roots``: the one walk behind ``backward``,
+    ``autograd.grad``, ``explain`` and ``chainrule.func``.
 
-    With ``accumulate`` the gradients of leaves (and of tensors that ``retain_grad``) are added
-    into ``.grad``; otherwise the gradients of ``inputs`` are returned and no ``.grad`` changes.
+    With ``accumulate`` the gradients that reach leaves (and tensors that ``retain_grad``) are
+    added into ``.grad``; with ``inputs`` the gradients of those tensors are returned instead
+    (and only the nodes between the roots and them run). ``on_node`` sees each step; ``hooks``
+    off runs none of the user's hooks (a read-only walk).
 
     Example:
         >>> import chainrule as cr
@@ -100,22 +117,28 @@ def run_backward(
         >>> run_backward([x * x], [cr.tensor(1.0)], False, False, inputs=[x], accumulate=False)
         [tensor(6.)]
     """
+    from ..tensor import edge_of
 
-    order = topological_order(roots)
-    grads: dict[int, Any] = {}
-    # Keys whose gradient array is ours alone. A rule may hand back the upstream gradient itself
-    # or a view of it: such a shared array is copied before it becomes some leaf's .grad.
-    owned: set[int] = set()
+    grads: dict[Node, list] = {}
+    root_nodes = []
     for r, g in zip(roots, grad_roots):
+        node, slot = edge_of(r)
+        root_nodes.append(node)
         g = g if create_graph else g._data
-        key = id(r)
-        grads[key] = grads[key] + g if key in grads else g
-    wanted = {id(t): i for i, t in enumerate(inputs)} if inputs is not None else None
+        buf = grads.setdefault(node, [None] * node.n_out)
+        buf[slot] = g if buf[slot] is None else buf[slot] + g
+    order = topological_order(root_nodes)
+    wanted: dict[tuple, int] | None = None
+    if inputs is not None:
+        wanted = {}
+        for i, t in enumerate(inputs):
+            wanted[(id(edge_of(t)[0]), edge_of(t)[1])] = i
+        order = _needed(order, {k[0] for k in wanted})
     results: list = [None] * len(inputs) if inputs is not None else []
-
     outer, _CALLBACKS.pending = _CALLBACKS.pending, []
     try:
-        _run(order, grads, owned, wanted, results, retain_graph, create_graph, accumulate)
+        walk = _Walk(grads, wanted, results, retain_graph, create_graph, accumulate, hooks)
+        walk.run(order, on_node)
         callbacks = _CALLBACKS.pending
     finally:
         _CALLBACKS.pending = outer
@@ -124,93 +147,197 @@ def run_backward(
     return results if inputs is not None else None
 
 
-def _run(order, grads, owned, wanted, results, retain_graph, create_graph, accumulate) -> None:
-    from ..ops.shape import sum_to
-    from ..tensor import Tensor, version_of
+def _needed(order: list, targets: set[int]) -> list:
+    """The nodes of ``order`` (inputs first) from which a target node can be reached."""
+    need: set[int] = set()
+    kept = []
+    for node in order:
+        if id(node) in targets or any(e is not None and id(e[0]) in need for e in node.edges):
+            need.add(id(node))
+            kept.append(node)
+    return kept
 
-    with set_grad_enabled(create_graph):
-        for k in range(len(order) - 1, -1, -1):
-            t = order[k]
-            order[k] = None  # let what backward no longer needs be freed as we go
-            g = grads.pop(id(t), None)
-            if g is None:
-                continue
-            if t._hooks:
-                g = _run_hooks(t, g, create_graph)
-                owned.discard(id(t))  # a hook may have kept a reference to the array
-            if wanted is not None and id(t) in wanted:
-                results[wanted[id(t)]] = g if create_graph else Tensor._wrap(g)
-            node = t._node
-            if node is None or t._retains_grad:
-                if accumulate:
-                    _accumulate_grad(t, g, create_graph, id(t) in owned)
-                if node is None:
+
+class _Walk:
+    """One backward pass over a topological order of nodes."""
+
+    def __init__(
+        self,
+        grads: dict,
+        wanted: dict | None,
+        results: list,
+        retain_graph: bool,
+        create_graph: bool,
+        accumulate: bool,
+        hooks: bool,
+    ) -> None:
+        self.grads = grads
+        self.wanted = wanted
+        self.results = results
+        self.retain = retain_graph
+        self.create = create_graph
+        self.accumulate = accumulate
+        self.hooks = hooks
+        # Keys whose gradient array is ours alone. A rule may hand back the upstream gradient
+        # itself or a view of it: such a shared array is copied before it becomes a .grad.
+        self.owned: set[tuple] = set()
+
+    def run(self, order: list, on_node: OnNode | None) -> None:
+        from ..ops.shape import sum_to
+
+        grads = self.grads
+        owned = self.owned
+        create = self.create
+        anomaly = STATE.anomaly
+        with set_grad_enabled(create):
+            for k in range(len(order) - 1, -1, -1):
+                node = order[k]
+                order[k] = None  # let what backward no longer needs be freed as we go
+                gs = grads.pop(node, None)
+                if gs is None:
                     continue
-            ins = node.inputs
-            if ins is None:
-                raise RuntimeError(FREED)
-            in_grads = node.fn.backward(node, g, t if create_graph else t._data, create_graph)
-            version = t._version if t._base is None else version_of(t)
-            for p, gi in zip(ins, in_grads):
-                if gi is None:
-                    if isinstance(p, Tensor):
-                        version += p._version if p._base is None else version_of(p)
+                if self.hooks and (node.pre_hooks or node.retains):
+                    self._tensor_hooks(node, gs)
+                if self.wanted is not None:
+                    for s, g in enumerate(gs):
+                        i = self.wanted.get((id(node), s))
+                        if i is not None and g is not None:
+                            self.results[i] = g if create else _wrap(g)
+                if type(node) is AccumulateGrad:
+                    self._leaf(node, gs[0])
                     continue
-                version += p._version if p._base is None else version_of(p)
-                if gi.shape != p.shape:
-                    gi = sum_to(gi, p.shape)
-                key = id(p)
-                prev = grads.get(key)
-                if prev is None:
-                    grads[key] = gi
-                    if gi is not g and getattr(gi, "base", None) is None:
+                if node.saved is None:
+                    raise RuntimeError(FREED)
+                for i, vc, v in node.versions:
+                    if vc.value != v:
+                        raise RuntimeError(modified_in_place(node, i, vc.value, v))
+                in_grads = node.fn.backward(node, gs[0] if node.n_out == 1 else gs, create)
+                shapes = node.shapes
+                for i, e in enumerate(node.edges):
+                    gi = in_grads[i]
+                    if e is None or gi is None:
+                        in_grads[i] = None
+                        continue
+                    shape = shapes[i]
+                    if gi.shape != shape:
+                        gi = sum_to(gi, shape)
+                        in_grads[i] = gi
+                    if anomaly:
+                        _check_finite(node, i, gi)
+                    target, slot = e
+                    buf = grads.get(target)
+                    if buf is None:
+                        buf = grads[target] = [None] * target.n_out
+                    key = (id(target), slot)
+                    prev = buf[slot]
+                    if prev is None:
+                        buf[slot] = gi
+                        if all(gi is not g for g in gs) and getattr(gi, "base", None) is None:
+                            owned.add(key)
+                        else:  # the rule handed back the upstream gradient or a view of it
+                            owned.discard(key)
+                    else:
+                        buf[slot] = prev + gi
                         owned.add(key)
-                    else:  # the rule handed back the upstream gradient or a view of it
-                        owned.discard(key)
-                else:
-                    grads[key] = prev + gi
-                    owned.add(key)
-            if version != node.version:
-                raise RuntimeError(_modified_in_place(node, t))
-            if not retain_graph:
-                node.release()
+                if on_node is not None:
+                    on_node(node, gs, in_grads)
+                if not self.retain:
+                    node.release()
+
+    def _tensor_hooks(self, node: Node, gs: list) -> None:
+        """Run the hooks of the non-leaf tensors that are outputs of ``node``; keep the
+        gradients of those that ``retain_grad``."""
+        for s in range(len(gs)):
+            if gs[s] is None:
+                continue
+            hooks = node.pre_hooks.get(s) if node.pre_hooks else None
+            if hooks:
+                gs[s] = _run_hooks(hooks, gs[s], self.create)
+                self.owned.discard((id(node), s))
+            ref = node.retains.get(s) if node.retains else None
+            t = ref() if ref is not None else None
+            if t is not None and self.accumulate:
+                _accumulate_grad(t, gs[s], self.create, False)
+
+    def _leaf(self, node: AccumulateGrad, g: Any) -> None:
+        if g is None:
+            return
+        t = node.variable
+        if self.hooks and t._hooks:
+            g = _run_hooks(t._hooks, g, self.create)
+            self.owned.discard((id(node), 0))
+            if self.wanted is not None:
+                i = self.wanted.get((id(node), 0))
+                if i is not None:
+                    self.results[i] = g if self.create else _wrap(g)
+        if self.accumulate:
+            _accumulate_grad(t, g, self.create, (id(node), 0) in self.owned)
+            if self.hooks:
+                for hook in t._post_hooks or ():
+                    hook(t)
 
 
-def _run_hooks(t: Any, g: Any, create_graph: bool) -> Any:
-    """Pass the gradient of ``t`` through its hooks; a returned tensor replaces it."""
+def _wrap(g: Any) -> Any:
     from ..tensor import Tensor
 
-    for hook in list(t._hooks):
+    return Tensor._wrap(g)
+
+
+def _check_finite(node: Node, i: int, g: Any) -> None:
+    """Anomaly mode: stop at the first gradient with a NaN or an infinity."""
+    arr = getattr(g, "_data", g)
+    xp = array_module(arr)
+    if arr.dtype.kind not in "fc" or bool(xp.isfinite(arr).all()):
+        return
+    kind = "nan" if bool(xp.isnan(arr).any()) else "inf"
+    where = node.user_line() if node.trace else (
+        "  (the forward op ran outside anomaly mode: run the forward pass inside "
+        "chainrule.autograd.detect_anomaly() to see its line)"
+    )  # fmt: skip
+    raise RuntimeError(
+        f"Function '{node.name()}' returned {kind} values in its {i}th output.\n"
+        f"The forward op {node.op} that made it was called at:\n{where}"
+    )
+
+
+def _run_hooks(hooks: list, g: Any, create_graph: bool) -> Any:
+    """Pass a gradient through tensor hooks; a returned tensor replaces it."""
+    from ..tensor import Tensor
+
+    shape, dtype = g.shape, g.dtype
+    for hook in list(hooks):
         gt = g if isinstance(g, Tensor) else Tensor._wrap(g)
         new = hook(gt)
         if new is None:
             continue
         if not isinstance(new, Tensor):
             raise TypeError(f"a tensor hook must return a Tensor or None, got {type(new).__name__}")
-        if new.shape != t.shape or new.dtype != t.dtype:
+        if new.shape != shape or new.dtype != dtype:
             raise RuntimeError(
                 f"a tensor hook returned a gradient of shape {tuple(new.shape)} and dtype "
-                f"{new.dtype} for a tensor of shape {tuple(t.shape)} and dtype {t.dtype}"
+                f"{new.dtype} for a tensor of shape {tuple(shape)} and dtype {dtype}"
             )
         g = new if create_graph else new._data
     return g
 
 
-def _modified_in_place(node: Any, t: Any) -> str:
-    from ..tensor import Tensor, version_of
+def modified_in_place(node: Node, i: int, now: int, then: int) -> str:
+    """The error for a node whose saved tensor was changed in place after it was recorded.
 
-    seen = [("output", t)] + [
-        (f"input {i}", p) for i, p in enumerate(node.inputs or ()) if isinstance(p, Tensor)
-    ]
-    parts = ", ".join(
-        f"{role} [{p.dtype} {list(p.shape)}] at version {version_of(p)}"
-        for role, p in seen
-        if version_of(p)
-    )
+    Example:
+        >>> import chainrule as cr
+        >>> x = cr.tensor([1.0], requires_grad=True)
+        >>> modified_in_place((x * x).grad_fn, 0, 1, 0)[:60]
+        'one of the variables needed for gradient computation has bee'
+    """
+    what = "its output" if i < 0 else f"input {i}"
+    shape = node.ans.shape if i < 0 else node.saved[i].shape
+    dtype = node.ans.dtype if i < 0 else node.saved[i].dtype
     return (
-        f"one of the variables needed for gradient computation has been modified by an "
-        f"inplace operation: {node.name()} used tensors that changed since it was recorded "
-        f"({parts}). Make the change out of place (y = y + ...), or .clone() before it."
+        f"one of the variables needed for gradient computation has been modified by an inplace "
+        f"operation: {what} [{dtype} {list(shape)}] of {node.name()} is at version {now}; "
+        f"expected version {then} instead. Make the change out of place (y = y + ...), or "
+        f".clone() before it (chainrule.autograd.detect_anomaly() shows where {node.op} ran)."
     )
 
 
@@ -231,9 +358,7 @@ def _accumulate_grad(t: Any, g: Any, create_graph: bool, owned: bool) -> None:
     elif t.grad.requires_grad:
         t.grad = t.grad + Tensor._wrap(g)
     else:
-        t.grad._data += g
-    for hook in t._post_hooks or ():
-        hook(t)
+        t.grad._mutate(lambda a: a.__iadd__(g))
 
 
 def _as_list(x: Any) -> list:
@@ -334,9 +459,7 @@ def grad(
     gouts = _grad_outputs(outs, grad_outputs, "grad")
     if retain_graph is None:
         retain_graph = create_graph
-    prev = STATE.enabled
     res = run_backward(outs, gouts, retain_graph, create_graph, ins, accumulate=False)
-    STATE.enabled = prev
     assert res is not None
     for i, r in enumerate(res):
         if r is None and not allow_unused:

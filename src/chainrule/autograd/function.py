@@ -2,102 +2,100 @@
 
 from __future__ import annotations
 
+import weakref
 from typing import Any
 
+from ..backend import array_module
 from .grad_mode import STATE, no_grad, set_grad_enabled
 from .node import Node
 
 
 class FunctionCtx:
-    """What ``forward`` leaves for ``backward``: saved tensors and any attributes set on it."""
+    """What ``forward`` leaves for ``backward``: saved tensors and any attributes set on it.
+
+    A saved output of the Function is kept as its array and rebuilt on access, so the context
+    never refers to the node that refers to it (no reference cycle: the graph is freed at once).
+    """
 
     def __init__(self) -> None:
-        self.saved_tensors: tuple = ()
+        self._saved: tuple = ()
+        self._node: Any = None  # weak reference to the recorded node
         self.needs_input_grad: tuple = ()
 
     def save_for_backward(self, *tensors: Any) -> None:
         """Keep ``tensors`` for ``backward`` (read them back as ``ctx.saved_tensors``)."""
-        self.saved_tensors = tensors
+        self._saved = tensors
+
+    @property
+    def saved_tensors(self) -> tuple:
+        """The tensors given to ``save_for_backward`` (outputs attached to the graph)."""
+        from ..tensor import Tensor
+
+        out = []
+        for s in self._saved:
+            if isinstance(s, _SavedOutput):
+                t = Tensor._wrap(s.array)
+                t._vc = s.vc
+                node = self._node() if self._node is not None else None
+                if node is not None:
+                    t._node, t._slot, t._requires_grad = node, s.slot, True
+                s = t
+            out.append(s)
+        return tuple(out)
 
 
-def _record(cls: type, args: tuple, ctx: FunctionCtx, outputs: tuple | None = None) -> Node:
-    """The node of one ``Function`` call, with the input versions and arrays it saw (so that
-    backward notices an input changed or replaced in place since)."""
-    from ..tensor import Tensor, version_of
+class _SavedOutput:
+    __slots__ = ("array", "slot", "vc")
 
-    version = sum(version_of(a) for a in args if isinstance(a, Tensor))
-    arrays = {"arrays": [getattr(a, "_data", None) for a in args]}
-    return Node(_FunctionOp(cls, outputs), args, arrays, ctx, version)
+    def __init__(self, array: Any, slot: int, vc: Any) -> None:
+        self.array, self.slot, self.vc = array, slot, vc
 
 
-class _Gradients:
-    """The gradients of a multi-output ``Function``'s outputs, gathered on its one node: each
-    output's node hands back its own slot, and the engine adds these up like arrays."""
-
-    shape = ()  # the shape of the handle tensor the node belongs to: no unbroadcasting
-
-    def __init__(self, n: int, k: int | None = None, g: Any = None) -> None:
-        self.slots: list = [None] * n
-        if k is not None:
-            self.slots[k] = g
-
-    def __add__(self, other: _Gradients) -> _Gradients:
-        out = _Gradients(len(self.slots))
-        out.slots = [
-            b if a is None else a if b is None else a + b for a, b in zip(self.slots, other.slots)
-        ]
-        return out
+class _NoVersion:
+    value = 0
 
 
-class _Output:
-    """The op that picks output ``k`` of a multi-output ``Function`` off its node."""
-
-    def __init__(self, k: int, n: int, name: str) -> None:
-        self.k, self.n, self.name = k, n, f"{name}[{k}]"
-
-    def formula(self, i: int) -> str:
-        return f"output {self.k} of the Function"
-
-    def backward(self, node: Node, g: Any, ans: Any, create_graph: bool) -> list:
-        return [_Gradients(self.n, self.k, g)]
+_NO_VERSION = _NoVersion()
 
 
 class _FunctionOp:
     """Adapter so the engine runs a ``Function`` like any primitive."""
 
-    def __init__(self, cls: type, outputs: tuple | None = None) -> None:
+    def __init__(self, cls: type, outputs: tuple) -> None:
         self.cls = cls
         self.name = cls.__name__
-        self.outputs = outputs  # (shape, dtype) of each output of a multi-output Function
+        self.outputs = outputs  # (shape, dtype) of each output
 
     def formula(self, i: int) -> str:
         return getattr(self.cls, "formula", "") or f"{self.name}.backward"
 
-    def backward(self, node: Node, g: Any, ans: Any, create_graph: bool) -> list:
-        from ..ops.primitive import replaced_in_place
+    def backward(self, node: Node, g: Any, create_graph: bool) -> list:
         from ..tensor import Tensor
 
-        for i, a in enumerate(node.inputs or ()):
-            if isinstance(a, Tensor) and a._data is not node.params["arrays"][i]:
-                raise RuntimeError(replaced_in_place(self.name, i, a))
-        if self.outputs is None:
-            gts = [g if isinstance(g, Tensor) else Tensor._wrap(g)]
-        else:  # an output that got no gradient gets zeros, as torch
-            import numpy as np
-
-            gts = []
-            for gk, (shape, dtype) in zip(g.slots, self.outputs):
-                gk = Tensor._wrap(np.zeros(shape, dtype)) if gk is None else gk
-                gts.append(gk if isinstance(gk, Tensor) else Tensor._wrap(gk))
+        ctx = node.saved
+        for j, s in enumerate(ctx._saved):
+            vc = s.vc if isinstance(s, _SavedOutput) else getattr(s, "_vc", None)
+            if vc is not None and vc.value != ctx._versions[j]:
+                raise RuntimeError(
+                    f"one of the variables needed for gradient computation has been modified "
+                    f"by an inplace operation: saved tensor {j} of {self.name}Backward is at "
+                    f"version {vc.value}; expected version {ctx._versions[j]} instead"
+                )
+        gs = [g] if node.n_out == 1 else list(g)
+        gts = []
+        for gk, (shape, dtype) in zip(gs, self.outputs):  # no gradient: zeros, as torch
+            if gk is None:
+                gk = ctx._xp.zeros(shape, dtype)
+            gts.append(gk if isinstance(gk, Tensor) else Tensor._wrap(gk))
         with set_grad_enabled(create_graph):
-            grads = self.cls.backward(node.ctx, *gts)
+            grads = self.cls.backward(ctx, *gts)
         if not isinstance(grads, tuple):
             grads = (grads,)
-        tensor_args = [a for a in node.inputs or () if isinstance(a, Tensor)]
-        if len(grads) < len(node.inputs or ()) and len(grads) == len(tensor_args):
+        n = len(node.edges)
+        tensor_args = [s for s in node.shapes if s is not None]
+        if len(grads) < n and len(grads) == len(tensor_args):
             it = iter(grads)
-            grads = tuple(next(it) if isinstance(a, Tensor) else None for a in node.inputs or ())
-        n = len(node.inputs or ())
+            grads = tuple(next(it) if s is not None else None for s in node.shapes)
         if len(grads) > n and all(gr is None for gr in grads[n:]):
             grads = grads[:n]  # trailing Nones for arguments left at their defaults, as torch
         if len(grads) != n:
@@ -106,16 +104,16 @@ class _FunctionOp:
                 f"(expected {n}, got {len(grads)})"
             )
         out = []
-        for a, gr in zip(node.inputs or (), grads):
-            if gr is None or not isinstance(a, Tensor) or not a.requires_grad:
+        for e, shape, gr in zip(node.edges, node.shapes, grads):
+            if gr is None or e is None:
                 out.append(None)
                 continue
             if not isinstance(gr, Tensor):
                 gr = Tensor(gr)
-            if tuple(gr.shape) != tuple(a.shape):
+            if tuple(gr.shape) != tuple(shape):
                 raise RuntimeError(
                     f"{self.name}.backward returned a gradient of shape {tuple(gr.shape)} for an "
-                    f"input of shape {tuple(a.shape)}"
+                    f"input of shape {tuple(shape)}"
                 )
             out.append(gr if create_graph else gr._data)
         return out
@@ -159,55 +157,50 @@ class Function:
         """Run ``forward`` without recording, then record one node whose rule is ``backward``.
         ``forward`` may return one Tensor or a tuple of them (``backward`` then gets one
         gradient per output, zeros for outputs that received none)."""
-        from ..tensor import Tensor
+        from ..tensor import Tensor, edge_of
 
         ctx = FunctionCtx()
         ctx.needs_input_grad = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
         with no_grad():
             out = cls.forward(ctx, *args, **kwargs)
-        if isinstance(out, tuple):
-            return cls._apply_many(ctx, args, out)
-        if not isinstance(out, Tensor):
-            raise TypeError(
-                f"{cls.__name__}.forward must return a Tensor or a tuple of Tensors, got "
-                f"{type(out).__name__}"
-            )
-        if any(ctx.needs_input_grad) and STATE.enabled:
-            res = Tensor._wrap(out._data)
-            res.requires_grad = True
-            res._node = _record(cls, args, ctx)
-            # A saved output is the recorded output, so a differentiable backward can be
-            # differentiated again through it (as in PyTorch).
-            ctx.saved_tensors = tuple(res if t is out else t for t in ctx.saved_tensors)
-            return res
-        return out
-
-    @classmethod
-    def _apply_many(cls, ctx: FunctionCtx, args: tuple, outs: tuple) -> tuple:
-        """Record a multi-output Function: one node (on a hidden 0-d handle tensor) runs
-        ``backward`` with one gradient per output; each output reads its slot of that node."""
-        import numpy as np
-
-        from ..tensor import Tensor
-
+        many = isinstance(out, tuple)
+        outs = out if many else (out,)
         for i, o in enumerate(outs):
             if not isinstance(o, Tensor):
+                where = f" at position {i}" if many else ""
                 raise TypeError(
-                    f"{cls.__name__}.forward must return Tensors, got {type(o).__name__} "
-                    f"at position {i}"
+                    f"{cls.__name__}.forward must return a Tensor or a tuple of Tensors, got "
+                    f"{type(o).__name__}{where}"
                 )
         if not (any(ctx.needs_input_grad) and STATE.enabled):
-            return outs
-        handle = Tensor._wrap(np.zeros(()))
-        handle._requires_grad = True
-        handle._node = _record(cls, args, ctx, tuple((o.shape, o.dtype) for o in outs))
+            return out
+        edges = tuple(
+            edge_of(a) if isinstance(a, Tensor) and a.requires_grad else None for a in args
+        )
+        shapes = tuple(a.shape if isinstance(a, Tensor) else None for a in args)
+        meta = tuple((o.shape, o.dtype) for o in outs)
+        node = Node(_FunctionOp(cls, meta), edges, ctx, (), None, shapes, None, len(outs))
+        if STATE.watch is not None:
+            STATE.watch(node)
+        ctx._node = weakref.ref(node)
+        ctx._xp = array_module(outs[0]._data)
         results = []
         for k, o in enumerate(outs):
             r = Tensor._wrap(o._data)
             if o.dtype.kind in "fc":
                 r._requires_grad = True
-                r._node = Node(_Output(k, len(outs), cls.__name__), (handle,), {}, None, 0)
+                r._node, r._slot = node, k
             results.append(r)
-        swap = {id(o): r for o, r in zip(outs, results)}
-        ctx.saved_tensors = tuple(swap.get(id(t), t) for t in ctx.saved_tensors)
-        return tuple(results)
+        # A saved output is the recorded output (so a differentiable backward can be
+        # differentiated again through it, as in PyTorch), kept as its array.
+        index = {id(o): k for k, o in enumerate(outs)}
+        saved = []
+        for s in ctx._saved:
+            k = index.get(id(s))
+            saved.append(_SavedOutput(s._data, k, results[k]._vc) if k is not None else s)
+        ctx._saved = tuple(saved)
+        ctx._versions = tuple(
+            (s.vc if isinstance(s, _SavedOutput) else getattr(s, "_vc", _NO_VERSION)).value
+            for s in ctx._saved
+        )
+        return tuple(results) if many else results[0]

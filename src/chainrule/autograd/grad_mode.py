@@ -1,23 +1,33 @@
-"""Grad mode: whether ops record the graph. ``no_grad`` turns recording off, ``enable_grad`` on."""
+"""Engine switches, kept per thread: grad mode (whether ops record the graph) and anomaly mode.
+
+``no_grad`` turns recording off and ``enable_grad`` on, in the calling thread only, as in PyTorch:
+another thread that trains a model at the same time is not affected. ``detect_anomaly`` makes
+each node remember the line that created it and backward stop at the first NaN or infinity.
+"""
 
 from __future__ import annotations
 
 import functools
+import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-class _State:
-    enabled = True
+class _State(threading.local):
+    """Per-thread engine state; class attributes are each new thread's defaults."""
+
+    enabled = True  # grad mode: record the graph
+    anomaly = False  # anomaly mode: remember where nodes were made, check backward for NaN/inf
+    watch: Any = None  # called with each node recorded (anomaly traces, in-place bookkeeping)
 
 
 STATE = _State()
 
 
 def is_grad_enabled() -> bool:
-    """True while operations are recorded for backward.
+    """True while operations are recorded for backward (in this thread).
 
     Example:
         >>> with no_grad():
@@ -48,26 +58,32 @@ class set_grad_enabled:
         STATE.enabled = self.prev
 
 
-class _GradModeContext:
-    mode = True
+class _ModeContext:
+    """A context manager and decorator that sets one attribute of the thread's state."""
+
+    attr = "enabled"
+    mode: Any = True
 
     def __enter__(self) -> None:
-        self.prev = STATE.enabled
-        STATE.enabled = self.mode
+        self.prev = getattr(STATE, self.attr)
+        setattr(STATE, self.attr, self.mode)
 
     def __exit__(self, *exc: Any) -> None:
-        STATE.enabled = self.prev
+        setattr(STATE, self.attr, self.prev)
 
     def __call__(self, fn: F) -> F:
         @functools.wraps(fn)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            with self.__class__():
+            with self._fresh():
                 return fn(*args, **kwargs)
 
         return wrapper  # type: ignore[return-value]
 
+    def _fresh(self) -> _ModeContext:
+        return self.__class__()
 
-class no_grad(_GradModeContext):
+
+class no_grad(_ModeContext):
     """Within this block (or decorated function) no graph is recorded.
 
     Example:
@@ -81,7 +97,7 @@ class no_grad(_GradModeContext):
     mode = False
 
 
-class enable_grad(_GradModeContext):
+class enable_grad(_ModeContext):
     """Within this block (or decorated function) the graph is recorded, even inside ``no_grad``.
 
     Example:
@@ -92,3 +108,76 @@ class enable_grad(_GradModeContext):
     """
 
     mode = True
+
+
+def is_anomaly_enabled() -> bool:
+    """True while anomaly mode is on in this thread.
+
+    Example:
+        >>> with detect_anomaly():
+        ...     is_anomaly_enabled()
+        True
+    """
+    return STATE.anomaly
+
+
+def _set_anomaly(mode: bool) -> None:
+    from .node import Node
+
+    STATE.anomaly = mode
+    STATE.watch = Node.record_trace if mode else None
+
+
+class detect_anomaly(_ModeContext):
+    """Anomaly mode, as PyTorch's ``torch.autograd.detect_anomaly``: within this block (or
+    decorated function) every recorded node keeps the stack of the line that created it, and a
+    backward step that produces NaN or infinity raises ``RuntimeError`` naming the backward node,
+    the forward op and the user's line that made it. It costs time: use it to hunt a NaN.
+
+    Example:
+        >>> import chainrule as cr
+        >>> x = cr.tensor([-1.0, 4.0], requires_grad=True)
+        >>> with detect_anomaly():
+        ...     y = (x.sqrt() * 2).sum()                 # sqrt(-1) is NaN
+        ...     try:
+        ...         y.backward()
+        ...     except RuntimeError as e:
+        ...         print(str(e).splitlines()[0])
+        Function 'SqrtBackward' returned nan values in its 0th output.
+    """
+
+    def __init__(self, check_nan: bool = True) -> None:
+        self.mode = bool(check_nan)
+
+    def __enter__(self) -> None:
+        self.prev = (STATE.anomaly, STATE.watch)
+        _set_anomaly(self.mode)
+
+    def __exit__(self, *exc: Any) -> None:
+        STATE.anomaly, STATE.watch = self.prev
+
+    def _fresh(self) -> _ModeContext:
+        return detect_anomaly(self.mode)
+
+
+class set_detect_anomaly(detect_anomaly):
+    """Turn anomaly mode on or off: for the rest of the thread when called, or within a
+    ``with`` block (restored after it), as ``torch.autograd.set_detect_anomaly``.
+
+    Example:
+        >>> _ = set_detect_anomaly(True); is_anomaly_enabled()
+        True
+        >>> _ = set_detect_anomaly(False); is_anomaly_enabled()
+        False
+    """
+
+    def __init__(self, mode: bool, check_nan: bool = True) -> None:
+        self.mode = bool(mode) and bool(check_nan)
+        self.prev = (STATE.anomaly, STATE.watch)
+        _set_anomaly(self.mode)
+
+    def __enter__(self) -> None:
+        pass
+
+    def _fresh(self) -> _ModeContext:
+        return set_detect_anomaly(self.mode)

@@ -1,37 +1,86 @@
-"""A node of the recorded graph: the operation that made a tensor, and the inputs it read."""
+"""The recorded graph: nodes joined by edges, as PyTorch's autograd graph.
+
+Each op that records makes one :class:`Node` (a tensor's ``grad_fn``). A node holds its inputs as
+*edges*, ``(producer node, output slot)`` pairs (``None`` for an input that needs no gradient);
+a leaf tensor that requires grad is reached through its :class:`AccumulateGrad` node. Tensors are
+values that point at the node (and slot) that made them, nothing more: the graph never refers to
+a tensor by identity, so an in-place op that gives a tensor a new ``grad_fn`` leaves the nodes
+recorded before it untouched.
+
+What a node keeps for backward is only what its rules read (``saved``, with the version each
+saved tensor had), so it checks exactly those: a tensor changed in place after an op *saved* it
+makes backward refuse, one the op never needed does not.
+"""
 
 from __future__ import annotations
 
+import os
+import traceback
 from typing import Any
+
+_PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+class Version:
+    """The version counter of one piece of memory, shared by every tensor that views it (slices,
+    reshapes, ``detach()`` aliases); each in-place write bumps it.
+
+    Example:
+        >>> v = Version(); v.value += 1; v.value
+        1
+    """
+
+    __slots__ = ("value",)
+
+    def __init__(self) -> None:
+        self.value = 0
 
 
 class Node:
-    """The ``grad_fn`` of a tensor: which op made it (``fn``) from which ``inputs``.
+    """The ``grad_fn`` of a tensor: which op (``fn``) made it, from which inputs.
 
-    ``inputs`` holds the op's arguments as given (tensors, arrays or numbers), ``params`` its
-    keyword parameters, ``ctx`` what the op saved for backward (a primitive: the raw arrays
-    of its inputs; a ``Function``: its ``ctx``), and ``version`` the tensors' versions then.
-    Backward releases them unless ``retain_graph=True``.
+    ``edges`` has one entry per argument of the op: ``(node, slot)`` for a tensor that requires
+    grad, else ``None``. ``saved`` holds the arguments as the rules see them: the array of each
+    tensor a rule reads (``None`` for a tensor none reads) and non-tensor arguments as given;
+    ``versions`` the ``(counter, value)`` of each saved tensor at record time; ``shapes`` the
+    shape of each tensor argument, so that the engine can unbroadcast a gradient; ``ans`` the
+    output array where a rule reads it. Backward frees them unless ``retain_graph=True``.
 
     Example:
         >>> import chainrule as cr
         >>> a = cr.tensor(2.0, requires_grad=True)
-        >>> (a * 3).grad_fn.name()
-        'MulBackward'
+        >>> f = (a * 3).grad_fn
+        >>> f.name(), f.next_functions
+        ('MulBackward', ((<AccumulateGrad>, 0), (None, 0)))
     """
 
-    __slots__ = ("fn", "inputs", "params", "ctx", "version")
+    __slots__ = (
+        "fn", "edges", "saved", "versions", "params", "shapes", "ans", "n_out", "trace",
+        "pre_hooks", "retains", "__weakref__",
+    )  # fmt: skip
 
     def __init__(
-        self, fn: Any, inputs: tuple, params: dict, ctx: Any = None, version: int = 0
+        self,
+        fn: Any,
+        edges: tuple,
+        saved: Any = None,
+        versions: tuple = (),
+        params: dict | None = None,
+        shapes: tuple = (),
+        ans: Any = None,
+        n_out: int = 1,
     ) -> None:
         self.fn = fn
-        self.inputs: tuple | None = inputs
-        self.params = params
-        self.ctx = ctx
-        # The sum of the ``_version`` of the tensor inputs and of the output when recorded.
-        # Versions only grow, so backward sees any in-place change since as a larger sum.
-        self.version = version
+        self.edges = edges
+        self.saved = saved
+        self.versions = versions
+        self.params = params if params is not None else {}
+        self.shapes = shapes
+        self.ans = ans
+        self.n_out = n_out
+        self.trace: list[str] | None = None
+        self.pre_hooks: dict[int, list] | None = None  # output slot -> tensor hooks
+        self.retains: dict[int, Any] | None = None  # output slot -> weakref of a retain_grad tensor
 
     def name(self) -> str:
         """PyTorch-style name of the backward function, e.g. ``'MulBackward'``."""
@@ -45,18 +94,72 @@ class Node:
     @property
     def released(self) -> bool:
         """True once backward has freed this node (run without ``retain_graph``)."""
-        return self.inputs is None
+        return self.saved is None
 
     @property
     def next_functions(self) -> tuple:
-        """The nodes (or ``None`` for leaves and constants) this node's inputs came from."""
-        from ..tensor import Tensor
-
-        return tuple((a._node if isinstance(a, Tensor) else None) for a in (self.inputs or ()))
+        """``(node, slot)`` for each input, ``(None, 0)`` for one that needs no gradient (as
+        PyTorch's ``grad_fn.next_functions``)."""
+        return tuple((None, 0) if e is None else e for e in self.edges)
 
     def release(self) -> None:
-        self.inputs = None
-        self.ctx = None
+        """Free what backward needed (after a backward without ``retain_graph``)."""
+        self.saved = None
+        self.ans = None
+        self.versions = ()
+
+    def record_trace(self) -> None:
+        """Remember where this node was made (anomaly mode)."""
+        self.trace = traceback.format_stack()[:-3]
+
+    def user_line(self) -> str:
+        """The innermost line of the creation stack outside chainrule itself (anomaly mode)."""
+        for entry in reversed(self.trace or []):
+            first = entry.strip().splitlines()[0] if entry.strip() else ""
+            if _PACKAGE not in first:
+                return entry.rstrip()
+        return (self.trace or ["  (unknown)"])[-1].rstrip()
 
     def __repr__(self) -> str:
         return f"<{self.name()}>"
+
+
+class AccumulateGrad(Node):
+    """The node of a leaf tensor that requires grad: backward adds what reaches it to the leaf's
+    ``.grad`` (running the leaf's hooks around it), as PyTorch's ``AccumulateGrad``.
+
+    The node holds the leaf; the leaf holds it only weakly, so no reference cycle forms.
+
+    Example:
+        >>> import chainrule as cr
+        >>> w = cr.tensor([1.0], requires_grad=True)
+        >>> acc, slot = (w * 2).grad_fn.next_functions[0]
+        >>> acc.variable is w, acc.name()
+        (True, 'AccumulateGrad')
+    """
+
+    __slots__ = ("variable",)
+
+    def __init__(self, variable: Any) -> None:
+        super().__init__(_ACCUMULATE, ())
+        self.variable = variable
+        self.saved = ()
+
+    def name(self) -> str:
+        return "AccumulateGrad"
+
+    def release(self) -> None:
+        pass
+
+    def __repr__(self) -> str:
+        return "<AccumulateGrad>"
+
+
+class _Accumulate:
+    name = "AccumulateGrad"
+
+    def formula(self, i: int) -> str:
+        return ""
+
+
+_ACCUMULATE = _Accumulate()

@@ -9,18 +9,89 @@ backward and on Tensors for ``create_graph=True`` (higher derivatives).
 A rule has the signature ``rule(g, ans, *inputs, **params)``: ``g`` the gradient of the output,
 ``ans`` the output itself, ``inputs`` the op's arguments; it returns the gradient of one input
 (before unbroadcasting, which the engine does).
+
+The node saves only what its rules read. Which arguments a rule reads is found once, from the
+rule's own code: an argument used only for its ``.shape``, ``.ndim`` or ``.dtype`` is kept as a
+:class:`Meta` (no array), one never used is not kept at all. So ``x + b`` saves nothing and
+``x * 2`` saves only the 2, and an in-place change of ``x`` afterwards does not stop backward.
 """
 
 from __future__ import annotations
 
+import dis
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from ..autograd.grad_mode import STATE
 from ..autograd.node import Node
-from ..tensor import Tensor, version_of
+from ..tensor import Tensor, _root, edge_of
 
 Rule = Callable[..., Any]
+
+_META_ATTRS = frozenset({"shape", "ndim", "dtype"})
+_LOADS = frozenset({"LOAD_FAST", "LOAD_FAST_CHECK", "LOAD_DEREF", "LOAD_CLOSURE"})
+
+
+class Meta:
+    """What a node keeps of an argument whose rule reads only its shape and dtype.
+
+    Example:
+        >>> import numpy as np
+        >>> m = Meta(np.zeros((2, 3), np.float32)); m.shape, m.ndim, m.dtype
+        ((2, 3), 2, dtype('float32'))
+    """
+
+    __slots__ = ("shape", "dtype")
+
+    def __init__(self, a: Any) -> None:
+        self.shape = a.shape
+        self.dtype = a.dtype
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    def __repr__(self) -> str:
+        return f"Meta(shape={self.shape}, dtype={self.dtype})"
+
+
+def reads(rule: Rule, n_args: int) -> tuple[frozenset, frozenset, int] | None:
+    """``(values, metas, ans)``: which argument positions ``rule`` reads as values, which only
+    for their shape/dtype, and how it reads ``ans`` (0 not, 1 shape only, 2 value); ``None``
+    when it cannot be told (a rule taking ``*args``, or no Python code), meaning "everything".
+
+    Example:
+        >>> reads(lambda g, ans, a, b: g * b, 2)
+        (frozenset({1}), frozenset(), 0)
+        >>> reads(lambda g, ans, a, shape: g.reshape(a.shape), 2)
+        (frozenset(), frozenset({0}), 0)
+    """
+    code = getattr(rule, "__code__", None)
+    if code is None or code.co_flags & 0x0C:  # *args / **kwargs: cannot tell
+        return None
+    names = code.co_varnames[: code.co_argcount + code.co_kwonlyargcount]
+    value: set[str] = set()
+    meta: set[str] = set()
+    instrs = list(dis.get_instructions(code))
+    for k, ins in enumerate(instrs):
+        if ins.opname in _LOADS:
+            nxt = instrs[k + 1] if k + 1 < len(instrs) else None
+            shape_only = nxt is not None and nxt.opname == "LOAD_ATTR" and nxt.argval in _META_ATTRS
+            (meta if shape_only else value).add(ins.argval)
+        elif ins.opname == "LOAD_FAST_LOAD_FAST":
+            value.update(ins.argval)
+        elif ins.opname in ("STORE_FAST", "DELETE_FAST", "STORE_DEREF"):
+            value.add(ins.argval)
+    meta -= value
+    pos = {nm: i - 2 for i, nm in enumerate(names[: code.co_argcount]) if i >= 2}
+    values = frozenset(pos[nm] for nm in value if nm in pos and pos[nm] < n_args)
+    metas = frozenset(pos[nm] for nm in meta if nm in pos and pos[nm] < n_args)
+    if len(names) > 1:
+        a = names[1]
+        ans = 2 if a in value else 1 if a in meta else 0
+    else:
+        ans = 0
+    return values, metas, ans
 
 
 class Primitive:
@@ -34,7 +105,7 @@ class Primitive:
         array([9.])
     """
 
-    __slots__ = ("name", "forward", "rules", "formulas")
+    __slots__ = ("name", "forward", "rules", "formulas", "_plans")
 
     def __init__(
         self,
@@ -47,6 +118,8 @@ class Primitive:
         self.forward = forward
         self.rules = rules
         self.formulas = formulas
+        # (number of arguments, mask of inputs that need a gradient) -> what to save
+        self._plans: dict[tuple[int, int], tuple] = {}
 
     def rule(self, i: int) -> Rule | None:
         """The derivative rule for input ``i`` (``None``: not differentiable there)."""
@@ -62,16 +135,40 @@ class Primitive:
             return f(i)
         return f[i] if i < len(f) else ""
 
+    def _plan(self, n: int, mask: int) -> tuple:
+        """``(kinds, ans)`` for ``n`` arguments of which those in ``mask`` need a gradient:
+        ``kinds[i]`` is 2 (save the array), 1 (save its shape and dtype) or 0 (save nothing),
+        ``ans`` likewise for the output."""
+        kinds = [0] * n
+        ans = 0
+        for i in range(n):
+            if not mask >> i & 1:
+                continue
+            r = self.rule(i)
+            info = None if r is None else reads(r, n)
+            if info is None:
+                kinds = [2] * n
+                ans = 2
+                break
+            values, metas, a = info
+            for j in values:
+                kinds[j] = 2
+            for j in metas:
+                kinds[j] = max(kinds[j], 1)
+            ans = max(ans, a)
+        plan = (tuple(kinds), ans)
+        self._plans[(n, mask)] = plan
+        return plan
+
     def __call__(self, *args: Any, **params: Any) -> Any:
         arrays = []
-        is_tensor = needs = False
-        version = 0
-        for a in args:
+        is_tensor = False
+        mask = 0
+        for i, a in enumerate(args):
             if isinstance(a, Tensor):
                 is_tensor = True
                 if a._requires_grad:
-                    needs = True
-                version += a._version if a._base is None else version_of(a)
+                    mask |= 1 << i
                 arrays.append(a._data)
             else:
                 arrays.append(a)
@@ -80,62 +177,140 @@ class Primitive:
             return out
         t = Tensor._wrap(out)
         base = getattr(out, "base", None)
-        if base is not None:  # a view (reshape, slice, transpose...): share the version
+        if base is not None:  # a view (reshape, slice, transpose...): share the version counter
             for a in args:
                 if isinstance(a, Tensor) and (base is a._data or base is a._data.base):
+                    t._vc = a._vc
                     t._base = a
+                    t._vview = _root(a)._node  # its grad_fn is stale once this changes
                     break
-        if needs and STATE.enabled and out.dtype.kind in "fc":  # integer results: no gradient
-            if t._base is not None:  # the output's version includes the viewed tensor's
-                version += version_of(t)
+        if mask and STATE.enabled and t._data.dtype.kind in "fc":  # integer results: no grad
             t._requires_grad = True
-            t._node = Node(self, args, params, arrays, version)
+            t._node = self._record(args, arrays, params, t, mask)
         return t
 
-    def backward(self, node: Node, g: Any, ans: Any, create_graph: bool) -> list:
-        """Gradients of the inputs of ``node`` given ``g``, the gradient of its output ``ans``.
+    def _record(self, args: tuple, arrays: list, params: dict, t: Tensor, mask: int) -> Node:
+        n = len(args)
+        plan = self._plans.get((n, mask)) or self._plan(n, mask)
+        kinds, ans_kind = plan
+        edges = []
+        saved = []
+        versions = []
+        shapes = []
+        for i, a in enumerate(args):
+            if isinstance(a, Tensor):
+                if mask >> i & 1:
+                    if a._base is not None and _root(a)._node is not a._vview:
+                        raise RuntimeError(stale_view(self.name, i, a))
+                    edges.append(edge_of(a))
+                else:
+                    edges.append(None)
+                shapes.append(a._data.shape)
+                k = kinds[i]
+                if k == 2:
+                    saved.append(arrays[i])
+                    versions.append((i, a._vc, a._vc.value))
+                elif k == 1 and mask >> i & 1:
+                    saved.append(Meta(arrays[i]))
+                elif mask >> i & 1:
+                    saved.append(None)
+                else:  # a constant operand is kept (unchecked) so the graph can be drawn
+                    saved.append(arrays[i])
+            else:
+                edges.append(None)
+                shapes.append(None)
+                saved.append(a)
+        ans = None
+        if ans_kind == 2:
+            ans = t._data
+            versions.append((-1, t._vc, t._vc.value))
+        elif ans_kind == 1:
+            ans = Meta(t._data)
+        node = Node(self, tuple(edges), saved, tuple(versions), params, tuple(shapes), ans)
+        if STATE.watch is not None:  # anomaly mode, or an in-place op being recorded
+            STATE.watch(node)
+        return node
+
+    def backward(self, node: Node, g: Any, create_graph: bool) -> list:
+        """Gradients of the inputs of ``node`` given ``g``, the gradient of its output.
 
         The fast path hands the rules the raw arrays saved at forward time; with
-        ``create_graph`` they get the tensors, so the rules record a graph of their own.
+        ``create_graph`` they get tensors that are in the graph, so the rules record a graph of
+        their own.
         """
-        ins = node.inputs
-        assert ins is not None
-        args = ins if create_graph else node.ctx
+        args = node.saved
+        ans = node.ans
+        if create_graph:
+            args, ans = saved_tensors(node)
         params = node.params
         out: list = []
-        saved = node.ctx
-        for i, a in enumerate(ins):
-            if not isinstance(a, Tensor):
+        for i, e in enumerate(node.edges):
+            if e is None:
                 out.append(None)
                 continue
-            if a._data is not saved[i]:
-                raise RuntimeError(replaced_in_place(self.name, i, a))
-            if a._requires_grad:
-                r = self.rule(i)
-                if r is None:
-                    raise RuntimeError(f"{self.name}: input {i} is not differentiable")
-                out.append(r(g, ans, *args, **params))
-            else:
-                out.append(None)
+            r = self.rule(i)
+            if r is None:
+                raise RuntimeError(f"{self.name}: input {i} is not differentiable")
+            out.append(r(g, ans, *args, **params))
         return out
 
     def __repr__(self) -> str:
         return f"<primitive {self.name}>"
 
 
-def replaced_in_place(op: str, i: int, a: Any) -> str:
-    """The error for a node whose input tensor got a new array (an in-place op recorded after
-    it, or ``.data =``) since the node read it.
+def saved_tensors(node: Node) -> tuple[list, Any]:
+    """The saved arguments (and output) of ``node`` as tensors that are in the graph: each saved
+    array comes back attached to the node that produced it (a leaf as the leaf itself), so rules
+    run on them record differentiable gradients (``create_graph=True``).
 
     Example:
         >>> import chainrule as cr
-        >>> replaced_in_place("Mul", 0, cr.zeros(2))[:60]
-        'one of the variables needed for gradient computation has bee'
+        >>> x = cr.tensor(3.0, requires_grad=True)
+        >>> args, ans = saved_tensors((x * x).grad_fn)
+        >>> args[0] is x, ans
+        (True, None)
+    """
+    from ..autograd.node import AccumulateGrad
+
+    counters = {i: vc for i, vc, _ in node.versions}
+    args = list(node.saved)
+    for i, e in enumerate(node.edges):
+        a = args[i]
+        if a is None or isinstance(a, Meta) or node.shapes[i] is None:
+            continue
+        if e is not None and isinstance(e[0], AccumulateGrad) and e[0].variable._data is a:
+            args[i] = e[0].variable
+            continue
+        t = Tensor._wrap(a)
+        if i in counters:
+            t._vc = counters[i]
+        if e is not None:
+            t._requires_grad = True
+            t._node, t._slot = e
+        args[i] = t
+    ans = node.ans
+    if ans is not None and not isinstance(ans, Meta):
+        t = Tensor._wrap(ans)
+        t._requires_grad = True
+        t._node, t._slot = node, 0
+        if -1 in counters:
+            t._vc = counters[-1]
+        ans = t
+    return args, ans
+
+
+def stale_view(op: str, i: int, a: Any) -> str:
+    """The error for a view used after its base got a new ``grad_fn`` by an in-place op.
+
+    Example:
+        >>> import chainrule as cr
+        >>> stale_view("Mul", 0, cr.zeros(2))[:42]
+        'Mul: input 0 is a view of a tensor that wa'
     """
     return (
-        f"one of the variables needed for gradient computation has been modified by an inplace "
-        f"operation: input {i} [{a.dtype} {list(a.shape)}] of {op}Backward was updated in place "
-        f"after {op} read it. Make the change out of place (y = y + ...), or .clone() before it."
+        f"{op}: input {i} is a view of a tensor that was modified by an in-place operation "
+        f"after the view was taken [{a.dtype} {list(a.shape)}]; its gradient would skip that "
+        f"operation. Take the view after the in-place op, or .clone() it before"
     )
 
 

@@ -129,6 +129,11 @@ def sum_to(g: Any, shape: tuple) -> Any:
     if g.shape == shape:
         return g
     lead = g.ndim - len(shape)
+    if lead < 0 or any(s != 1 and s != n for s, n in zip(shape, g.shape[lead:])):
+        raise RuntimeError(
+            f"a gradient of shape {tuple(g.shape)} cannot be reduced to its input's shape "
+            f"{shape}: the shapes do not broadcast (a rule or hook returned a wrong shape)"
+        )
     axes = tuple(range(lead)) + tuple(
         i + lead for i, s in enumerate(shape) if s == 1 and g.shape[i + lead] != 1
     )

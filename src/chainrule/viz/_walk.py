@@ -43,6 +43,8 @@ class GNode:
     kind: str = "value"  # 'value' (Value or Tensor) | 'const' (a number or array operand)
     is_param: bool = False
     requires_grad: bool = True
+    node: Any = None  # the engine node that made it (a leaf: its AccumulateGrad node)
+    slot: int = 0  # which output of that node it is
 
     @property
     def is_leaf(self) -> bool:
@@ -83,7 +85,13 @@ def param_names(params: Any) -> dict[int, str]:
             "params must be a Module (its named_parameters() name the weights), a scalar model "
             f"(chainrule.scalar.MLP) or a dict name -> tensor, got {type(params).__name__}"
         )
-    return {id(t): str(name) for name, t in items}
+    out = {}
+    for name, t in items:
+        out[id(t)] = str(name)
+        data = getattr(t, "_data", None)
+        if data is not None:  # a constant input is met in the graph as its array
+            out.setdefault(id(data), str(name))
+    return out
 
 
 def op_label(fn: Any, inputs: tuple) -> str:
@@ -92,7 +100,7 @@ def op_label(fn: Any, inputs: tuple) -> str:
     Example:
         >>> import chainrule as cr
         >>> w = cr.tensor([1.0, 2.0], requires_grad=True)
-        >>> op_label(w[0].grad_fn.fn, w[0].grad_fn.inputs)
+        >>> op_label(w[0].grad_fn.fn, w[0].grad_fn.saved)
         '[0]'
     """
     name = fn.name
@@ -167,55 +175,140 @@ def _walk_values(root: Any, names: dict[int, str]) -> list[GNode]:
 
 
 def _walk_tensors(root: Any, names: dict[int, str]) -> list[GNode]:
-    from ..tensor import Tensor
+    from ..autograd.engine import topological_order
+    from ..autograd.node import AccumulateGrad
+    from ..tensor import Tensor, edge_of
 
     if not isinstance(root, Tensor):
         kind = type(root)
         raise TypeError(
             f"expected a chainrule Tensor or Value, got {kind.__module__}.{kind.__qualname__}"
         )
+    if not root.requires_grad:
+        g = GNode(0, root, names.get(id(root)) or "t0", requires_grad=False)
+        g.is_param = id(root) in names
+        return [g]
+    try:
+        order = topological_order([root])
+    except RuntimeError:
+        raise RuntimeError(
+            "the graph of this tensor was freed by backward() (its nodes are released); run "
+            "backward(retain_graph=True) to keep it for drawing/explaining"
+        ) from None
+    values = _Values(root, edge_of(root), order)
     out: list[GNode] = []
-    made: dict[int, GNode] = {}
-    seen: set[int] = set()
-    stack: list[tuple[Any, bool]] = [(root, False)]
-    while stack:
-        t, done = stack.pop()
-        node = t._node
-        if done:
-            g = GNode(len(out), t, "", requires_grad=t.requires_grad)
-            if node is not None:
-                g.op = op_label(node.fn, node.inputs)
-                for i, a in enumerate(node.inputs):
-                    if isinstance(a, Tensor):
-                        g.inputs.append(made[id(a)])
-                    elif _is_operand(node.fn, i, a):
-                        c = GNode(len(out), a, _const_name(a), kind="const", requires_grad=False)
-                        out.append(c)
-                        g.inputs.append(c)
-                    else:
-                        continue
-                    g.slots.append(i)
-                g.index = len(out)
-            g.is_param = id(t) in names
-            g.name = names.get(id(t)) or f"t{g.index}"
-            out.append(g)
-            made[id(t)] = g
+    made: dict[tuple, GNode] = {}  # (id(node), slot) -> the value it made
+    consts: dict[int, GNode] = {}  # id(array) -> a constant tensor operand
+
+    def add(g: GNode, key: Any = None) -> GNode:
+        key = id(g.obj) if key is None else key
+        g.index = len(out)
+        g.is_param = key in names
+        g.name = names.get(key) or g.name or f"t{g.index}"
+        out.append(g)
+        return g
+
+    for node in order:
+        if type(node) is AccumulateGrad:
+            made[(id(node), 0)] = add(GNode(0, node.variable, "", node=node))
             continue
-        if id(t) in seen:
-            continue
-        seen.add(id(t))
-        stack.append((t, True))
-        if node is None:
-            continue
-        if node.inputs is None:
-            raise RuntimeError(
-                f"the graph of this tensor was freed by backward() (its {node.name()} node is "
-                "released); run backward(retain_graph=True) to keep it for drawing/explaining"
+        operands: list[GNode] = []
+        slots: list[int] = []
+        saved = _saved(node)
+        for i, e in enumerate(node.edges):
+            a = saved[i]
+            if e is not None:
+                operands.append(made[(id(e[0]), e[1])])
+            elif node.shapes[i] is not None:  # a tensor that needs no gradient
+                if a is None or not hasattr(a, "__array__") and not hasattr(a, "get"):
+                    continue
+                c = consts.get(id(a))
+                if c is None:
+                    c = GNode(0, Tensor._wrap(a), "", requires_grad=False)
+                    c = consts[id(a)] = add(c, id(a))
+                operands.append(c)
+            elif _is_operand(node.fn, i, a):
+                operands.append(add(GNode(0, a, _const_name(a), kind="const", requires_grad=False)))
+            else:
+                continue
+            slots.append(i)
+        label = op_label(node.fn, saved)
+        for k in values.slots(node):
+            g = GNode(
+                0, values.tensor(node, k), "", op=label if node.n_out == 1 else f"{label}[{k}]"
             )
-        for a in reversed(node.inputs):
-            if isinstance(a, Tensor) and id(a) not in seen:
-                stack.append((a, False))
+            g.inputs, g.slots, g.node, g.slot = operands, slots, node, k
+            made[(id(node), k)] = add(g)
     return out
+
+
+class _Values:
+    """The forward value of each node output, for drawing: the root itself, a tensor that
+    ``retain_grad``, an array some node saved, or else recomputed from the node's inputs (a
+    node keeps only what backward needs, so most intermediate values are not kept)."""
+
+    def __init__(self, root: Any, root_edge: tuple, order: list) -> None:
+        self.root, self.root_edge = root, root_edge
+        self.known: dict[tuple, Any] = {(id(root_edge[0]), root_edge[1]): root._data}
+        self.used: dict[int, set] = {id(root_edge[0]): {root_edge[1]}}
+        for node in order:
+            for i, e in enumerate(node.edges):
+                if e is None:
+                    continue
+                self.used.setdefault(id(e[0]), set()).add(e[1])
+                a = _saved(node)[i]
+                if a is not None and hasattr(a, "dtype") and hasattr(a, "size"):
+                    self.known.setdefault((id(e[0]), e[1]), a)
+
+    def slots(self, node: Any) -> list[int]:
+        return sorted(self.used.get(id(node), {0}))
+
+    def tensor(self, node: Any, k: int) -> Any:
+        from ..tensor import Tensor
+
+        if (node, k) == self.root_edge:
+            return self.root
+        ref = node.retains.get(k) if node.retains else None
+        t = ref() if ref is not None else None
+        if t is not None:
+            return t
+        t = Tensor._wrap(self.value(node, k))
+        t._requires_grad = True
+        return t
+
+    def value(self, node: Any, k: int) -> Any:
+        from ..autograd.node import AccumulateGrad
+
+        key = (id(node), k)
+        if key in self.known:
+            return self.known[key]
+        v = None
+        if type(node) is AccumulateGrad:
+            v = node.variable._data
+        elif node.ans is not None and hasattr(node.ans, "size"):
+            v = node.ans
+        elif hasattr(node.fn, "forward"):  # a primitive: run its forward again on the inputs
+            args = []
+            saved = _saved(node)
+            for i, e in enumerate(node.edges):
+                args.append(saved[i] if e is None else self.value(*e))
+            if not any(a is None and s is not None for a, s in zip(args, node.shapes)):
+                v = node.fn.forward(*args, **node.params)
+        if v is None:  # e.g. a custom Function's output no node kept: its shape is known
+            v = np.full(_out_shape(node, k), np.nan, dtype=np.float32)
+        self.known[key] = v
+        return v
+
+
+def _saved(node: Any) -> list:
+    """A node's saved arguments (a custom Function keeps its own: none are known here)."""
+    saved = node.saved
+    return saved if isinstance(saved, list) else [None] * len(node.edges)
+
+
+def _out_shape(node: Any, k: int) -> tuple:
+    outs = getattr(node.fn, "outputs", None)
+    return tuple(outs[k][0]) if outs else ()
 
 
 def _const_name(a: Any) -> str:

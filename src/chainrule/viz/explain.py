@@ -6,8 +6,9 @@ Each row is one edge of the graph walked backwards: an op's result hands its gra
 gradient; where an operand feeds two ops, the second product is added to the first, and the row
 shows the sum (``a.grad = 0.5 + 1.5 = 2``).
 
-``explain`` runs its own backward pass in a side table: it reads the graph and never writes any
-``.grad`` or frees anything, so the user's ``backward()`` before or after is unaffected.
+``explain`` runs the engine's own backward walk read-only: it sees each step through a callback,
+never writes any ``.grad``, runs no hook and frees nothing, so the user's ``backward()`` before
+or after is unaffected.
 """
 
 from __future__ import annotations
@@ -269,10 +270,8 @@ def _as_out(a: Any) -> Any:
 
 
 def _explain_tensors(nodes: list[GNode], grad: Any) -> list[Row]:
-    from ..autograd.engine import _modified_in_place
-    from ..autograd.function import _Output
-    from ..ops.shape import sum_to
-    from ..tensor import Tensor, version_of
+    from ..autograd.engine import run_backward
+    from ..tensor import Tensor
 
     root = nodes[-1].obj
     if grad is None:
@@ -288,48 +287,53 @@ def _explain_tensors(nodes: list[GNode], grad: Any) -> list[Row]:
             f"explain: grad has shape {seed.shape} but the output has shape {tuple(root.shape)}"
         )
     seed = np.broadcast_to(seed.reshape(()) if seed.size == 1 else seed, root.shape).copy()
-    grads: dict[int, Any] = {nodes[-1].index: seed}
-    received: dict[int, list] = {nodes[-1].index: [_as_out(seed)]}
     rows = [_seed_row(nodes[-1], _as_out(seed))]
-    for n in reversed(nodes):
-        g = grads.get(n.index)
-        if not n.op or g is None:
-            continue
-        t = n.obj
-        node = t._node
-        if node.inputs is None:
+    if not root.requires_grad or root.grad_fn is None:
+        return rows
+    for n in nodes:
+        if n.node is not None and n.node.n_out > 1:
+            raise NotImplementedError(
+                f"explain: a multi-output Function ({n.node.fn.name}) is not supported; "
+                "draw_graph shows it, and backward differentiates it"
+            )
+    # The engine's own walk, read-only (no .grad written, no hook run, nothing freed); each
+    # step hands over the node's upstream gradient and what it sends to each input.
+    steps: dict[int, tuple] = {}
+
+    def on_node(node: Any, gs: list, in_grads: list) -> None:
+        locals_ = None
+        if gs[0].size == 1 or node.fn.name in ELEMENTWISE:
+            locals_ = node.fn.backward(node, np.ones_like(gs[0]), False)
+        steps[id(node)] = (gs[0], list(in_grads), locals_)
+
+    try:
+        run_backward([root], [Tensor._wrap(seed)], True, False, accumulate=False,
+                     on_node=on_node, hooks=False)  # fmt: skip
+    except RuntimeError as e:
+        if "retain_graph" in str(e):
             raise RuntimeError(
                 "explain: this graph was freed by backward(); call explain() before backward(), "
                 "or run backward(retain_graph=True)"
-            )
-        if isinstance(node.fn, _Output) or getattr(node.fn, "outputs", None) is not None:
-            raise NotImplementedError(
-                f"explain: a multi-output Function ({node.fn.name}) is not supported; "
-                "draw_graph shows it, and backward differentiates it"
-            )
-        version = version_of(t) + builtins.sum(
-            version_of(a) for a in node.inputs if isinstance(a, Tensor)
-        )
-        if version != node.version:  # as backward: a tensor changed in place since recorded
-            raise RuntimeError("explain: " + _modified_in_place(node, t))
-        in_grads = node.fn.backward(node, g, t._data, False)
-        locals_ = None
-        if t._data.size == 1 or node.fn.name in ELEMENTWISE:
-            locals_ = node.fn.backward(node, np.ones_like(t._data), t._data, False)
+            ) from None
+        raise RuntimeError(f"explain: {e}") from None
+    totals: dict[int, Any] = {nodes[-1].index: seed}
+    received: dict[int, list] = {nodes[-1].index: [_as_out(seed)]}
+    for n in reversed(nodes):
+        if not n.op or id(n.node) not in steps:
+            continue
+        g, in_grads, locals_ = steps.pop(id(n.node))
         for operand, slot in zip(n.inputs, n.slots):
             gi = in_grads[slot] if slot < len(in_grads) else None
             if gi is None:
                 continue  # a constant, or a tensor that needs no gradient
-            if gi.shape != np.shape(operand.obj):
-                gi = sum_to(gi, np.shape(operand.obj))
-            prev = grads.get(operand.index)
-            grads[operand.index] = gi if prev is None else prev + gi
+            prev = totals.get(operand.index)
+            totals[operand.index] = gi if prev is None else prev + gi
             got = received.setdefault(operand.index, [])
             got.append(_as_out(gi))
             local = None if locals_ is None or locals_[slot] is None else _as_out(locals_[slot])
             rows.append(
-                Row(len(rows), _expr(n), n.op, n.name, operand.name, node.fn.formula(slot),
-                    local, _as_out(g), _as_out(gi), _as_out(grads[operand.index]),
+                Row(len(rows), _expr(n), n.op, n.name, operand.name, n.node.fn.formula(slot),
+                    local, _as_out(g), _as_out(gi), _as_out(totals[operand.index]),
                     *_so_far(got))
             )  # fmt: skip
     return rows
