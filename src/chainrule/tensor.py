@@ -691,9 +691,9 @@ class RemovableHandle:
 
 
 def edge_of(t: Tensor) -> tuple:
-    """The edge by which a node reads ``t``: ``(node that made it, output slot)``, or for a leaf
-    that requires grad its :class:`~chainrule.autograd.node.AccumulateGrad` node (made on first
-    use; the leaf holds it weakly).
+    """The edge by which a node reads ``t``: ``(node that made it, output slot, shape)``, or for
+    a leaf that requires grad its :class:`~chainrule.autograd.node.AccumulateGrad` node (made on
+    first use; the leaf holds it weakly).
 
     Example:
         >>> import chainrule as cr
@@ -703,13 +703,13 @@ def edge_of(t: Tensor) -> tuple:
     """
     node = t._node
     if node is not None:
-        return (node, t._slot)
+        return (node, t._slot, t._data.shape)
     ref = t._accum
     acc = ref() if ref is not None else None
     if acc is None:
         acc = AccumulateGrad(t)
         t._accum = weakref.ref(acc)
-    return (acc, 0)
+    return (acc, 0, t._data.shape)
 
 
 def _root(t: Tensor) -> Tensor:

@@ -9,6 +9,7 @@ the input's edge. Leaves are reached through their ``AccumulateGrad`` nodes. ``b
 
 from __future__ import annotations
 
+import heapq
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
@@ -122,23 +123,26 @@ def run_backward(
     grads: dict[Node, list] = {}
     root_nodes = []
     for r, g in zip(roots, grad_roots):
-        node, slot = edge_of(r)
+        node, slot, _ = edge_of(r)
+        if node.saved is None:
+            raise RuntimeError(FREED)
         root_nodes.append(node)
         g = g if create_graph else g._data
         buf = grads.setdefault(node, [None] * node.n_out)
         buf[slot] = g if buf[slot] is None else buf[slot] + g
-    order = topological_order(root_nodes)
     wanted: dict[tuple, int] | None = None
+    needed: set[int] | None = None
     if inputs is not None:
         wanted = {}
         for i, t in enumerate(inputs):
-            wanted[(id(edge_of(t)[0]), edge_of(t)[1])] = i
-        order = _needed(order, {k[0] for k in wanted})
+            node, slot, _ = edge_of(t)
+            wanted[(id(node), slot)] = i
+        needed = _needed(topological_order(root_nodes), {k[0] for k in wanted})
     results: list = [None] * len(inputs) if inputs is not None else []
     outer, _CALLBACKS.pending = _CALLBACKS.pending, []
     try:
         walk = _Walk(grads, wanted, results, retain_graph, create_graph, accumulate, hooks)
-        walk.run(order, on_node)
+        walk.run(needed, on_node)
         callbacks = _CALLBACKS.pending
     finally:
         _CALLBACKS.pending = outer
@@ -147,15 +151,13 @@ def run_backward(
     return results if inputs is not None else None
 
 
-def _needed(order: list, targets: set[int]) -> list:
-    """The nodes of ``order`` (inputs first) from which a target node can be reached."""
+def _needed(order: list, targets: set[int]) -> set[int]:
+    """The ids of the nodes of ``order`` (inputs first) from which a target can be reached."""
     need: set[int] = set()
-    kept = []
     for node in order:
         if id(node) in targets or any(e is not None and id(e[0]) in need for e in node.edges):
             need.add(id(node))
-            kept.append(node)
-    return kept
+    return need
 
 
 class _Walk:
@@ -182,20 +184,21 @@ class _Walk:
         # itself or a view of it: such a shared array is copied before it becomes a .grad.
         self.owned: set[tuple] = set()
 
-    def run(self, order: list, on_node: OnNode | None) -> None:
+    def run(self, needed: set[int] | None, on_node: OnNode | None) -> None:
+        """Run the nodes that have gradients waiting, highest sequence number first: each
+        node's consumers were all made after it, so its gradient is complete when it runs."""
         from ..ops.shape import sum_to
 
         grads = self.grads
         owned = self.owned
         create = self.create
         anomaly = STATE.anomaly
+        heap = [(-n.seq, n) for n in grads]
+        heapq.heapify(heap)
         with set_grad_enabled(create):
-            for k in range(len(order) - 1, -1, -1):
-                node = order[k]
-                order[k] = None  # let what backward no longer needs be freed as we go
-                gs = grads.pop(node, None)
-                if gs is None:
-                    continue
+            while heap:
+                node = heapq.heappop(heap)[1]
+                gs = grads.pop(node)
                 if self.hooks and (node.pre_hooks or node.retains):
                     self._tensor_hooks(node, gs)
                 if self.wanted is not None:
@@ -211,34 +214,39 @@ class _Walk:
                 for i, vc, v in node.versions:
                     if vc.value != v:
                         raise RuntimeError(modified_in_place(node, i, vc.value, v))
-                in_grads = node.fn.backward(node, gs[0] if node.n_out == 1 else gs, create)
-                shapes = node.shapes
+                single = node.n_out == 1
+                g0 = gs[0]
+                in_grads = node.fn.backward(node, g0 if single else gs, create)
                 for i, e in enumerate(node.edges):
                     gi = in_grads[i]
                     if e is None or gi is None:
                         in_grads[i] = None
                         continue
-                    shape = shapes[i]
+                    target, slot, shape = e
                     if gi.shape != shape:
                         gi = sum_to(gi, shape)
                         in_grads[i] = gi
                     if anomaly:
                         _check_finite(node, i, gi)
-                    target, slot = e
                     buf = grads.get(target)
                     if buf is None:
+                        if needed is not None and id(target) not in needed:
+                            continue
                         buf = grads[target] = [None] * target.n_out
-                    key = (id(target), slot)
+                        heapq.heappush(heap, (-target.seq, target))
                     prev = buf[slot]
                     if prev is None:
                         buf[slot] = gi
-                        if all(gi is not g for g in gs) and getattr(gi, "base", None) is None:
-                            owned.add(key)
+                        fresh = (gi is not g0 if single else all(gi is not g for g in gs)) and (
+                            getattr(gi, "base", None) is None
+                        )
+                        if fresh:
+                            owned.add((id(target), slot))
                         else:  # the rule handed back the upstream gradient or a view of it
-                            owned.discard(key)
+                            owned.discard((id(target), slot))
                     else:
                         buf[slot] = prev + gi
-                        owned.add(key)
+                        owned.add((id(target), slot))
                 if on_node is not None:
                     on_node(node, gs, in_grads)
                 if not self.retain:

@@ -92,10 +92,10 @@ class _FunctionOp:
         if not isinstance(grads, tuple):
             grads = (grads,)
         n = len(node.edges)
-        tensor_args = [s for s in node.shapes if s is not None]
-        if len(grads) < n and len(grads) == len(tensor_args):
+        is_tensor = [bool(node.tmask >> i & 1) for i in range(n)]
+        if len(grads) < n and len(grads) == sum(is_tensor):
             it = iter(grads)
-            grads = tuple(next(it) if s is not None else None for s in node.shapes)
+            grads = tuple(next(it) if t else None for t in is_tensor)
         if len(grads) > n and all(gr is None for gr in grads[n:]):
             grads = grads[:n]  # trailing Nones for arguments left at their defaults, as torch
         if len(grads) != n:
@@ -104,10 +104,11 @@ class _FunctionOp:
                 f"(expected {n}, got {len(grads)})"
             )
         out = []
-        for e, shape, gr in zip(node.edges, node.shapes, grads):
+        for e, gr in zip(node.edges, grads):
             if gr is None or e is None:
                 out.append(None)
                 continue
+            shape = e[2]
             if not isinstance(gr, Tensor):
                 gr = Tensor(gr)
             if tuple(gr.shape) != tuple(shape):
@@ -177,9 +178,9 @@ class Function:
         edges = tuple(
             edge_of(a) if isinstance(a, Tensor) and a.requires_grad else None for a in args
         )
-        shapes = tuple(a.shape if isinstance(a, Tensor) else None for a in args)
+        tmask = sum(1 << i for i, a in enumerate(args) if isinstance(a, Tensor))
         meta = tuple((o.shape, o.dtype) for o in outs)
-        node = Node(_FunctionOp(cls, meta), edges, ctx, (), None, shapes, None, len(outs))
+        node = Node(_FunctionOp(cls, meta), edges, ctx, (), None, tmask, None, len(outs))
         if STATE.watch is not None:
             STATE.watch(node)
         ctx._node = weakref.ref(node)

@@ -14,11 +14,15 @@ makes backward refuse, one the op never needed does not.
 
 from __future__ import annotations
 
+import itertools
 import os
 import traceback
 from typing import Any
 
 _PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# Every node gets the next number: a node's inputs were all made before it, so running the
+# nodes in decreasing number is a topological order (PyTorch's sequence_nr).
+_SEQUENCE = itertools.count()
 
 
 class Version:
@@ -39,12 +43,14 @@ class Version:
 class Node:
     """The ``grad_fn`` of a tensor: which op (``fn``) made it, from which inputs.
 
-    ``edges`` has one entry per argument of the op: ``(node, slot)`` for a tensor that requires
-    grad, else ``None``. ``saved`` holds the arguments as the rules see them: the array of each
-    tensor a rule reads (``None`` for a tensor none reads) and non-tensor arguments as given;
-    ``versions`` the ``(counter, value)`` of each saved tensor at record time; ``shapes`` the
-    shape of each tensor argument, so that the engine can unbroadcast a gradient; ``ans`` the
-    output array where a rule reads it. Backward frees them unless ``retain_graph=True``.
+    ``edges`` has one entry per argument of the op: ``(node, slot, shape)`` for a tensor that
+    requires grad (the shape lets the engine unbroadcast its gradient), else ``None``. ``saved``
+    holds the arguments as the rules see them: the array of each tensor a rule reads (a
+    :class:`~chainrule.ops.primitive.Meta` where a rule reads only its shape, ``None`` where none
+    reads it; a constant tensor's array), and non-tensor arguments as given; ``tmask`` has bit
+    ``i`` set where argument ``i`` is a tensor; ``versions`` the ``(index, counter, value)`` of
+    each saved tensor at record time (index -1: the output); ``ans`` the output array where a
+    rule reads it. Backward frees them unless ``retain_graph=True``.
 
     Example:
         >>> import chainrule as cr
@@ -55,8 +61,8 @@ class Node:
     """
 
     __slots__ = (
-        "fn", "edges", "saved", "versions", "params", "shapes", "ans", "n_out", "trace",
-        "pre_hooks", "retains", "__weakref__",
+        "fn", "edges", "saved", "versions", "params", "tmask", "ans", "n_out", "seq",
+        "trace", "pre_hooks", "retains", "__weakref__",
     )  # fmt: skip
 
     def __init__(
@@ -66,7 +72,7 @@ class Node:
         saved: Any = None,
         versions: tuple = (),
         params: dict | None = None,
-        shapes: tuple = (),
+        tmask: int = 0,
         ans: Any = None,
         n_out: int = 1,
     ) -> None:
@@ -75,9 +81,10 @@ class Node:
         self.saved = saved
         self.versions = versions
         self.params = params if params is not None else {}
-        self.shapes = shapes
+        self.tmask = tmask
         self.ans = ans
         self.n_out = n_out
+        self.seq = next(_SEQUENCE)
         self.trace: list[str] | None = None
         self.pre_hooks: dict[int, list] | None = None  # output slot -> tensor hooks
         self.retains: dict[int, Any] | None = None  # output slot -> weakref of a retain_grad tensor
@@ -100,7 +107,7 @@ class Node:
     def next_functions(self) -> tuple:
         """``(node, slot)`` for each input, ``(None, 0)`` for one that needs no gradient (as
         PyTorch's ``grad_fn.next_functions``)."""
-        return tuple((None, 0) if e is None else e for e in self.edges)
+        return tuple((None, 0) if e is None else (e[0], e[1]) for e in self.edges)
 
     def release(self) -> None:
         """Free what backward needed (after a backward without ``retain_graph``)."""

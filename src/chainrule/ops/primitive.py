@@ -162,18 +162,19 @@ class Primitive:
 
     def __call__(self, *args: Any, **params: Any) -> Any:
         arrays = []
-        is_tensor = False
-        mask = 0
-        for i, a in enumerate(args):
+        tmask = mask = 0
+        bit = 1
+        for a in args:
             if isinstance(a, Tensor):
-                is_tensor = True
+                tmask |= bit
                 if a._requires_grad:
-                    mask |= 1 << i
+                    mask |= bit
                 arrays.append(a._data)
             else:
                 arrays.append(a)
+            bit <<= 1
         out = self.forward(*arrays, **params)
-        if not is_tensor:
+        if not tmask:
             return out
         t = Tensor._wrap(out)
         base = getattr(out, "base", None)
@@ -186,47 +187,49 @@ class Primitive:
                     break
         if mask and STATE.enabled and t._data.dtype.kind in "fc":  # integer results: no grad
             t._requires_grad = True
-            t._node = self._record(args, arrays, params, t, mask)
+            t._node = self._record(args, arrays, params, t, mask, tmask)
         return t
 
-    def _record(self, args: tuple, arrays: list, params: dict, t: Tensor, mask: int) -> Node:
-        n = len(args)
-        plan = self._plans.get((n, mask)) or self._plan(n, mask)
+    def _record(
+        self, args: tuple, arrays: list, params: dict, t: Tensor, mask: int, tmask: int
+    ) -> Node:
+        plan = self._plans.get((len(args), mask)) or self._plan(len(args), mask)
         kinds, ans_kind = plan
         edges = []
         saved = []
         versions = []
-        shapes = []
+        bit = 1
         for i, a in enumerate(args):
-            if isinstance(a, Tensor):
-                if mask >> i & 1:
-                    if a._base is not None and _root(a)._node is not a._vview:
-                        raise RuntimeError(stale_view(self.name, i, a))
-                    edges.append(edge_of(a))
-                else:
-                    edges.append(None)
-                shapes.append(a._data.shape)
+            if not tmask & bit:
+                edges.append(None)
+                saved.append(a)
+            elif mask & bit:
+                if a._base is not None and _root(a)._node is not a._vview:
+                    raise RuntimeError(stale_view(self.name, i, a))
+                node = a._node
+                edges.append((node, a._slot, a._data.shape) if node is not None else edge_of(a))
                 k = kinds[i]
                 if k == 2:
                     saved.append(arrays[i])
-                    versions.append((i, a._vc, a._vc.value))
-                elif k == 1 and mask >> i & 1:
-                    saved.append(Meta(arrays[i]))
-                elif mask >> i & 1:
-                    saved.append(None)
-                else:  # a constant operand is kept (unchecked) so the graph can be drawn
-                    saved.append(arrays[i])
-            else:
+                    vc = a._vc
+                    versions.append((i, vc, vc.value))
+                else:
+                    saved.append(Meta(arrays[i]) if k else None)
+            else:  # a constant tensor: kept, so the graph can be drawn; checked if a rule reads it
                 edges.append(None)
-                shapes.append(None)
-                saved.append(a)
+                saved.append(arrays[i])
+                if kinds[i] == 2:
+                    vc = a._vc
+                    versions.append((i, vc, vc.value))
+            bit <<= 1
         ans = None
-        if ans_kind == 2:
-            ans = t._data
-            versions.append((-1, t._vc, t._vc.value))
-        elif ans_kind == 1:
-            ans = Meta(t._data)
-        node = Node(self, tuple(edges), saved, tuple(versions), params, tuple(shapes), ans)
+        if ans_kind:
+            if ans_kind == 2:
+                ans = t._data
+                versions.append((-1, t._vc, t._vc.value))
+            else:
+                ans = Meta(t._data)
+        node = Node(self, tuple(edges), saved, tuple(versions), params, tmask, ans)
         if STATE.watch is not None:  # anomaly mode, or an in-place op being recorded
             STATE.watch(node)
         return node
@@ -243,12 +246,14 @@ class Primitive:
         if create_graph:
             args, ans = saved_tensors(node)
         params = node.params
+        rules = self.rules
+        table = not callable(rules)
         out: list = []
         for i, e in enumerate(node.edges):
             if e is None:
                 out.append(None)
                 continue
-            r = self.rule(i)
+            r = (rules[i] if i < len(rules) else None) if table else rules(i)
             if r is None:
                 raise RuntimeError(f"{self.name}: input {i} is not differentiable")
             out.append(r(g, ans, *args, **params))
@@ -276,7 +281,7 @@ def saved_tensors(node: Node) -> tuple[list, Any]:
     args = list(node.saved)
     for i, e in enumerate(node.edges):
         a = args[i]
-        if a is None or isinstance(a, Meta) or node.shapes[i] is None:
+        if a is None or isinstance(a, Meta) or not node.tmask >> i & 1:
             continue
         if e is not None and isinstance(e[0], AccumulateGrad) and e[0].variable._data is a:
             args[i] = e[0].variable
@@ -286,7 +291,7 @@ def saved_tensors(node: Node) -> tuple[list, Any]:
             t._vc = counters[i]
         if e is not None:
             t._requires_grad = True
-            t._node, t._slot = e
+            t._node, t._slot = e[0], e[1]
         args[i] = t
     ans = node.ans
     if ans is not None and not isinstance(ans, Meta):

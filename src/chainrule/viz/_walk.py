@@ -219,7 +219,7 @@ def _walk_tensors(root: Any, names: dict[int, str]) -> list[GNode]:
             a = saved[i]
             if e is not None:
                 operands.append(made[(id(e[0]), e[1])])
-            elif node.shapes[i] is not None:  # a tensor that needs no gradient
+            elif node.tmask >> i & 1:  # a tensor that needs no gradient
                 if a is None or not hasattr(a, "__array__") and not hasattr(a, "get"):
                     continue
                 c = consts.get(id(a))
@@ -248,7 +248,7 @@ class _Values:
     node keeps only what backward needs, so most intermediate values are not kept)."""
 
     def __init__(self, root: Any, root_edge: tuple, order: list) -> None:
-        self.root, self.root_edge = root, root_edge
+        self.root, self.root_edge = root, root_edge[:2]
         self.known: dict[tuple, Any] = {(id(root_edge[0]), root_edge[1]): root._data}
         self.used: dict[int, set] = {id(root_edge[0]): {root_edge[1]}}
         for node in order:
@@ -291,8 +291,8 @@ class _Values:
             args = []
             saved = _saved(node)
             for i, e in enumerate(node.edges):
-                args.append(saved[i] if e is None else self.value(*e))
-            if not any(a is None and s is not None for a, s in zip(args, node.shapes)):
+                args.append(saved[i] if e is None else self.value(e[0], e[1]))
+            if not any(a is None and node.tmask >> i & 1 for i, a in enumerate(args)):
                 v = node.fn.forward(*args, **node.params)
         if v is None:  # e.g. a custom Function's output no node kept: its shape is known
             v = np.full(_out_shape(node, k), np.nan, dtype=np.float32)
