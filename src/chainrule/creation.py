@@ -224,7 +224,8 @@ def full_like(t: Tensor, fill_value: Any, dtype: Any = None, requires_grad: bool
         tensor([3., 3.])
     """
     out = ones_like(t, dtype=dtype)
-    out._data[...] = _number(fill_value)  # cast to the dtype: 2.7 in an int tensor is 2
+    value = _number(fill_value)
+    out._mutate(lambda a: a.fill(value))  # cast to the dtype: 2.7 in an int tensor is 2
     return out.requires_grad_(requires_grad) if requires_grad else out
 
 

@@ -298,13 +298,31 @@ def _check_finite(node: Node, i: int, g: Any) -> None:
     if arr.dtype.kind not in "fc" or bool(xp.isfinite(arr).all()):
         return
     kind = "nan" if bool(xp.isnan(arr).any()) else "inf"
-    where = node.user_line() if node.trace else (
+    lines = [
+        f"Function '{node.name()}' returned {kind} values in its {i}th output.",
+        f"The forward op {node.op} that made it was called at:",
+        _where(node),
+    ]
+    saved = node.saved if isinstance(node.saved, list) else []
+    for j, a in enumerate(saved):  # a NaN made earlier in the forward pass: say by which op
+        if not hasattr(a, "dtype") or a.dtype.kind not in "fc" or bool(xp.isfinite(a).all()):
+            continue
+        e = node.edges[j] if j < len(node.edges) else None
+        if e is not None and not isinstance(e[0], AccumulateGrad):
+            lines += [
+                f"Its input {j} already held non-finite values in the forward pass, made by "
+                f"{e[0].op} at:",
+                _where(e[0]),
+            ]
+    raise RuntimeError("\n".join(lines))
+
+
+def _where(node: Node) -> str:
+    if node.trace:
+        return node.user_line()
+    return (
         "  (the forward op ran outside anomaly mode: run the forward pass inside "
         "chainrule.autograd.detect_anomaly() to see its line)"
-    )  # fmt: skip
-    raise RuntimeError(
-        f"Function '{node.name()}' returned {kind} values in its {i}th output.\n"
-        f"The forward op {node.op} that made it was called at:\n{where}"
     )
 
 

@@ -895,10 +895,20 @@ def dropout2d(
     return _maybe_inplace(x, x * mask.reshape(x.shape[:2] + (1,) * (x.ndim - 2)), inplace)
 
 
-def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None) -> Tensor:
+def embedding(
+    input: Tensor,
+    weight: Tensor,
+    padding_idx: int | None = None,
+    max_norm: float | None = None,
+    norm_type: float = 2.0,
+    scale_grad_by_freq: bool = False,
+    sparse: bool = False,
+) -> Tensor:
     """Rows of ``weight`` at the integer indices ``input``; the ``padding_idx`` row gets no
     gradient. Every index must lie in ``[0, num_embeddings)``: as in PyTorch, a negative one is
-    an error, not a count from the end.
+    an error, not a count from the end. With ``max_norm``, each looked-up row whose
+    ``norm_type``-norm exceeds it is first rescaled to that norm, in ``weight`` itself (as
+    PyTorch: an in-place change, seen by any graph that saved the weight).
 
     Example:
         >>> import chainrule as cr
@@ -916,6 +926,13 @@ def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None) -> 
                 f"embedding: index {lo if lo < 0 else hi} is out of range for "
                 f"num_embeddings={num} (indices must lie in [0, {num}))"
             )
+    if scale_grad_by_freq or sparse:
+        raise NotImplementedError(
+            "embedding: scale_grad_by_freq and sparse gradients are not supported (chainrule "
+            "has no sparse tensors); leave them False"
+        )
+    if max_norm is not None:
+        _renorm_rows_(w, idx._data, float(max_norm), float(norm_type))
     out = I.getitem(w, idx._data)
     if padding_idx is None or not w.requires_grad:
         return out
@@ -924,6 +941,29 @@ def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None) -> 
         frozen = I.getitem(w, idx._data)
     keep = np.expand_dims(idx._data % num != pad_row, -1)
     return E.where(keep, out, frozen)
+
+
+def _renorm_rows_(w: Tensor, idx: Any, max_norm: float, norm_type: float) -> None:
+    """PyTorch's ``embedding_renorm_``: rows of ``w`` used by ``idx`` with a norm over
+    ``max_norm`` are scaled down to it, in place."""
+    xp = array_module(w._data)
+    rows = xp.unique(idx.reshape(-1))
+    norms = xp.linalg.norm(w._data[rows].astype(np.float64), ord=norm_type, axis=1)
+    big = norms > max_norm
+    if not bool(big.any()):
+        return
+    rows, scale = rows[big], (max_norm / (norms[big] + 1e-7)).astype(w.dtype)
+
+    def write(a: Any) -> None:
+        a[rows] *= scale[:, None]
+
+    w._mutate(write)
+
+
+def _blend_(running: Any, new: Any, momentum: float) -> None:
+    """``running = (1 - momentum) * running + momentum * new``, in place."""
+    running *= 1 - momentum
+    running += momentum * new
 
 
 def batch_norm(
@@ -960,11 +1000,10 @@ def batch_norm(
         var = S.sum(d * d, axes, True) / n
         if running_mean is not None and running_var is not None:
             m = momentum
-            rm, rv = running_mean._data, running_var._data
-            rm *= 1 - m
-            rm += m * mean._data.reshape(-1)
-            rv *= 1 - m
-            rv += m * var._data.reshape(-1) * (n / (n - 1))
+            new_mean = mean._data.reshape(-1)
+            new_var = var._data.reshape(-1) * (n / (n - 1))
+            running_mean._mutate(lambda a: _blend_(a, new_mean, m))
+            running_var._mutate(lambda a: _blend_(a, new_var, m))
         out = d / E.sqrt(var + eps)
     else:
         if running_mean is None or running_var is None:

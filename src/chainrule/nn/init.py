@@ -32,7 +32,7 @@ def _rng(generator: Generator | None) -> np.random.Generator:
 
 def _write(tensor: Tensor, values: Any) -> Tensor:
     arr = np.asarray(values).astype(tensor.dtype, copy=False)
-    tensor._data[...] = to_device(arr, tensor.device)
+    tensor._mutate(lambda a: a.__setitem__(..., to_device(arr, tensor.device)))
     return tensor
 
 
@@ -177,7 +177,7 @@ def constant_(tensor: Tensor, val: float) -> Tensor:
         tensor([0.3, 0.3])
     """
     if _nonempty(tensor):
-        tensor._data[...] = val
+        tensor._mutate(lambda a: a.fill(val))
     return tensor
 
 

@@ -554,12 +554,12 @@ class Module:
         for p in self._parameters.values():
             if p is None:
                 continue
-            p._data = fn(p._data)
+            p.data = fn(p._data)
             if p.grad is not None:
-                p.grad._data = fn(p.grad._data)
+                p.grad.data = fn(p.grad._data)
         for b in self._buffers.values():
             if b is not None:
-                b._data = fn(b._data)
+                b.data = fn(b._data)
         return self
 
     def to(self, *args: Any, **kwargs: Any) -> Module:
@@ -706,7 +706,8 @@ class Module:
                     self._buffers[name] = Tensor(data)
                 continue
             try:
-                param._data[...] = to_device(arr, param.device)
+                value = to_device(arr, param.device)
+                param._mutate(lambda a, value=value: a.__setitem__(..., value))
             except (TypeError, ValueError) as e:
                 errors.append(
                     f'While copying the parameter named "{key}", whose dimensions in the model '

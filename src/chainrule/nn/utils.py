@@ -80,7 +80,7 @@ def vector_to_parameters(vec: Tensor, parameters: Iterable[Tensor]) -> None:
     for p in params:
         n = p.numel()
         chunk = to_device(data[pointer : pointer + n], p.device).reshape(p.shape)
-        p._data[...] = chunk
+        p._mutate(lambda a, chunk=chunk: a.__setitem__(..., chunk))
         pointer += n
 
 
@@ -206,7 +206,7 @@ def clip_grads_with_norm_(
     coef = float(max_norm) / (float(total_norm.item()) + 1e-6)
     coef = min(coef, 1.0)
     for g in grads:
-        g._data *= g._data.dtype.type(coef)
+        g._mutate(lambda a: a.__imul__(a.dtype.type(coef)))
 
 
 def clip_grad_norm_(
@@ -249,4 +249,4 @@ def clip_grad_value_(
     for p in _as_list(parameters):
         if p.grad is not None:
             xp = array_module(p.grad._data)
-            xp.clip(p.grad._data, -clip_value, clip_value, out=p.grad._data)
+            p.grad._mutate(lambda a, xp=xp: xp.clip(a, -clip_value, clip_value, out=a))

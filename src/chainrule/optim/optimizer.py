@@ -222,7 +222,7 @@ class Optimizer:
                     if g._node is not None:
                         g.detach_()
                     g._requires_grad = False
-                    g._data = array_module(g._data).zeros_like(g._data)
+                    g.data = array_module(g._data).zeros_like(g._data)
 
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """Update the parameters once; ``closure`` (if given) re-evaluates and returns the loss.
