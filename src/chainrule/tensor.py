@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from . import dtypes
+from . import autograd, dtypes
 from .autograd.grad_mode import STATE
 from .autograd.node import AccumulateGrad, Version
 from .backend import array_module, device_of, to_device
@@ -290,9 +290,7 @@ class Tensor:
             >>> (x * x).backward(); x.grad
             tensor(6.)
         """
-        from .autograd.engine import backward
-
-        backward(self, gradient, retain_graph, create_graph, inputs)
+        autograd.backward(self, gradient, retain_graph, create_graph, inputs)
 
     # ----- array facts ---------------------------------------------------------------
     @property

@@ -15,6 +15,8 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from ..backend import array_module
+from ..ops.shape import sum_to
+from ..tensor import Tensor, edge_of, ones_like, tensor
 from .grad_mode import STATE, set_grad_enabled
 from .node import AccumulateGrad, Node
 
@@ -62,8 +64,6 @@ def topological_order(roots: Sequence[Any]) -> list[Node]:
         >>> [n.name() for n in topological_order([c])]
         ['AccumulateGrad', 'MulBackward', 'AddBackward']
     """
-    from ..tensor import Tensor, edge_of
-
     order: list = []
     seen: set[int] = set()
     stack: list = []
@@ -118,8 +118,6 @@ def run_backward(
         >>> run_backward([x * x], [cr.tensor(1.0)], False, False, inputs=[x], accumulate=False)
         [tensor(6.)]
     """
-    from ..tensor import edge_of
-
     grads: dict[Node, list] = {}
     root_nodes = []
     for r, g in zip(roots, grad_roots):
@@ -187,8 +185,6 @@ class _Walk:
     def run(self, needed: set[int] | None, on_node: OnNode | None) -> None:
         """Run the nodes that have gradients waiting, highest sequence number first: each
         node's consumers were all made after it, so its gradient is complete when it runs."""
-        from ..ops.shape import sum_to
-
         grads = self.grads
         owned = self.owned
         create = self.create
@@ -286,8 +282,6 @@ class _Walk:
 
 
 def _wrap(g: Any) -> Any:
-    from ..tensor import Tensor
-
     return Tensor._wrap(g)
 
 
@@ -328,8 +322,6 @@ def _where(node: Node) -> str:
 
 def _run_hooks(hooks: list, g: Any, create_graph: bool) -> Any:
     """Pass a gradient through tensor hooks; a returned tensor replaces it."""
-    from ..tensor import Tensor
-
     shape, dtype = g.shape, g.dtype
     for hook in list(hooks):
         gt = g if isinstance(g, Tensor) else Tensor._wrap(g)
@@ -368,8 +360,6 @@ def modified_in_place(node: Node, i: int, now: int, then: int) -> str:
 
 
 def _accumulate_grad(t: Any, g: Any, create_graph: bool, owned: bool) -> None:
-    from ..tensor import Tensor
-
     if create_graph:
         gt = g if isinstance(g, Tensor) else Tensor._wrap(g)
         if gt.dtype != t.dtype:
@@ -388,8 +378,6 @@ def _accumulate_grad(t: Any, g: Any, create_graph: bool, owned: bool) -> None:
 
 
 def _as_list(x: Any) -> list:
-    from ..tensor import Tensor
-
     if isinstance(x, Tensor):
         return [x]
     if x is None:
@@ -427,8 +415,6 @@ def backward(
 
 
 def _grad_outputs(outs: list, grads: Any, op: str) -> list:
-    from ..tensor import Tensor, ones_like, tensor
-
     gl = _as_list(grads) if grads is not None else [None] * len(outs)
     if len(gl) != len(outs):
         raise ValueError(f"{op}: got {len(outs)} outputs but {len(gl)} gradients")

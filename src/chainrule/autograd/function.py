@@ -6,6 +6,7 @@ import weakref
 from typing import Any
 
 from ..backend import array_module
+from ..tensor import Tensor, edge_of
 from .grad_mode import STATE, no_grad, set_grad_enabled
 from .node import Node
 
@@ -29,8 +30,6 @@ class FunctionCtx:
     @property
     def saved_tensors(self) -> tuple:
         """The tensors given to ``save_for_backward`` (outputs attached to the graph)."""
-        from ..tensor import Tensor
-
         out = []
         for s in self._saved:
             if isinstance(s, _SavedOutput):
@@ -70,8 +69,6 @@ class _FunctionOp:
         return getattr(self.cls, "formula", "") or f"{self.name}.backward"
 
     def backward(self, node: Node, g: Any, create_graph: bool) -> list:
-        from ..tensor import Tensor
-
         ctx = node.saved
         for j, s in enumerate(ctx._saved):
             vc = s.vc if isinstance(s, _SavedOutput) else getattr(s, "_vc", None)
@@ -158,8 +155,6 @@ class Function:
         """Run ``forward`` without recording, then record one node whose rule is ``backward``.
         ``forward`` may return one Tensor or a tuple of them (``backward`` then gets one
         gradient per output, zeros for outputs that received none)."""
-        from ..tensor import Tensor, edge_of
-
         ctx = FunctionCtx()
         ctx.needs_input_grad = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
         with no_grad():

@@ -12,6 +12,8 @@ import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from .node import Node
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -122,8 +124,6 @@ def is_anomaly_enabled() -> bool:
 
 
 def _set_anomaly(mode: bool) -> None:
-    from .node import Node
-
     STATE.anomaly = mode
     STATE.watch = Node.record_trace if mode else None
 

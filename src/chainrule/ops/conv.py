@@ -20,6 +20,8 @@ import numpy as np
 
 from .elementwise import _xp
 from .primitive import Primitive
+from .shape import permute, reshape
+from .shape import sum as sum_
 
 
 def conv_output_size(size: int, k: int, s: int, lo: int, hi: int, d: int) -> int:
@@ -101,14 +103,10 @@ def _to_nchw_fwd(y: Any, n: int, oh: int, ow: int, b: Any = None) -> Any:
 
 
 def _to_nchw_rule_y(g: Any, ans: Any, y: Any, n: int, oh: int, ow: int, b: Any = None) -> Any:
-    from .shape import permute, reshape
-
     return reshape(permute(g, (1, 0, 2, 3)), y.shape)
 
 
 def _to_nchw_rule_b(g: Any, ans: Any, y: Any, n: int, oh: int, ow: int, b: Any = None) -> Any:
-    from .shape import sum as sum_
-
     return sum_(g, (0, 2, 3), False)
 
 

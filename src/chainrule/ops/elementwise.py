@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy
+
 from ..backend import array_module
 from .primitive import Primitive
 
@@ -16,8 +18,6 @@ def _xp(*arrays: Any) -> Any:
     for a in arrays:
         if hasattr(a, "shape"):
             return array_module(a._data if hasattr(a, "_data") else a)
-    import numpy
-
     return numpy
 
 

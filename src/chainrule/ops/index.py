@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..backend import device_of
 from ..backend import to_device as _move
 from .elementwise import _xp
 from .primitive import Primitive
@@ -111,8 +112,6 @@ cast = Primitive(
 
 
 def _device_rule(g: Any, ans: Any, a: Any, device: str) -> Any:
-    from ..backend import device_of
-
     return to_device(g, device=device_of(a._data if hasattr(a, "_data") else a))
 
 

@@ -23,7 +23,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from ..autograd.grad_mode import STATE
-from ..autograd.node import Node
+from ..autograd.node import AccumulateGrad, Node
 from ..tensor import Tensor, _root, edge_of
 
 Rule = Callable[..., Any]
@@ -275,8 +275,6 @@ def saved_tensors(node: Node) -> tuple[list, Any]:
         >>> args[0] is x, ans
         (True, None)
     """
-    from ..autograd.node import AccumulateGrad
-
     counters = {i: vc for i, vc, _ in node.versions}
     args = list(node.saved)
     for i, e in enumerate(node.edges):

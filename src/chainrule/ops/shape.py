@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from .elementwise import _xp
+from .index import getitem
 from .primitive import Primitive, per_input
 
 
@@ -154,8 +155,6 @@ def _pad_fwd(a: Any, widths: tuple, value: float) -> Any:
 
 
 def _pad_rule(g: Any, ans: Any, a: Any, widths: tuple, value: float) -> Any:
-    from .index import getitem
-
     key = tuple(slice(lo, lo + n) for (lo, _), n in zip(widths, a.shape))
     return getitem(g, key)
 
@@ -168,8 +167,6 @@ def _cat_fwd(*arrays: Any, axis: int) -> Any:
 
 
 def _cat_rule(i: int, g: Any, ans: Any, *arrays: Any, axis: int) -> Any:
-    from .index import getitem
-
     start = 0
     for a in arrays[:i]:
         start += a.shape[axis]

@@ -14,6 +14,10 @@ from typing import Any
 
 import numpy as np
 
+from ..autograd.engine import topological_order
+from ..autograd.node import AccumulateGrad
+from ..tensor import Tensor, edge_of
+
 # Symbols for the arithmetic primitives; other ops keep their names ('MatMul', 'Sigmoid').
 _SYMBOLS = {"Add": "+", "Sub": "-", "Mul": "*", "Div": "/", "Neg": "neg", "Pow": "**"}
 
@@ -175,10 +179,6 @@ def _walk_values(root: Any, names: dict[int, str]) -> list[GNode]:
 
 
 def _walk_tensors(root: Any, names: dict[int, str]) -> list[GNode]:
-    from ..autograd.engine import topological_order
-    from ..autograd.node import AccumulateGrad
-    from ..tensor import Tensor, edge_of
-
     if not isinstance(root, Tensor):
         kind = type(root)
         raise TypeError(
@@ -264,8 +264,6 @@ class _Values:
         return sorted(self.used.get(id(node), {0}))
 
     def tensor(self, node: Any, k: int) -> Any:
-        from ..tensor import Tensor
-
         if (node, k) == self.root_edge:
             return self.root
         ref = node.retains.get(k) if node.retains else None
@@ -277,7 +275,6 @@ class _Values:
         return t
 
     def value(self, node: Any, k: int) -> Any:
-        from ..autograd.node import AccumulateGrad
 
         key = (id(node), k)
         if key in self.known:

@@ -20,6 +20,8 @@ from typing import Any
 
 import numpy as np
 
+from ..autograd.engine import run_backward
+from ..tensor import Tensor
 from ._walk import GNode, is_value_graph, walk
 from .graph import fmt, summary
 
@@ -270,9 +272,6 @@ def _as_out(a: Any) -> Any:
 
 
 def _explain_tensors(nodes: list[GNode], grad: Any) -> list[Row]:
-    from ..autograd.engine import run_backward
-    from ..tensor import Tensor
-
     root = nodes[-1].obj
     if grad is None:
         if root.numel() != 1:

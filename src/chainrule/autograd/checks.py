@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from ..tensor import Tensor
 from .engine import grad
 
 
@@ -15,8 +16,6 @@ class GradcheckError(AssertionError):
 
 
 def _outputs(fn: Callable, inputs: Sequence[Any]) -> list:
-    from ..tensor import Tensor
-
     out = fn(*inputs)
     outs = [out] if isinstance(out, Tensor) else list(out)
     return outs
@@ -59,8 +58,6 @@ def gradcheck(
         >>> gradcheck(lambda t: (t * t.sin()).sum(), (x,))
         True
     """
-    from ..tensor import Tensor
-
     inputs = (inputs,) if isinstance(inputs, Tensor) else tuple(inputs)
     # Fresh contiguous leaves: the function is evaluated many times, an input may sit in a graph
     # of its own (a non-leaf), and perturbing goes through a flat view of each array.
@@ -126,8 +123,6 @@ def gradgradcheck(
         >>> gradgradcheck(lambda t: (t * t * t).sum(), (x,))
         True
     """
-    from ..tensor import Tensor
-
     inputs = (inputs,) if isinstance(inputs, Tensor) else tuple(inputs)
     diff = [x for x in inputs if isinstance(x, Tensor) and x.requires_grad]
     outs = _outputs(fn, inputs)
