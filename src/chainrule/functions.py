@@ -701,7 +701,8 @@ def diagonal(input: Tensor, offset: int = 0, dim1: int = 0, dim2: int = 1) -> Te
         tensor([0., 4., 8.])
     """
     x = _t(input)
-    d1, d2 = S.normalize_dim(dim1, x.ndim, "diagonal"), S.normalize_dim(dim2, x.ndim, "diagonal")
+    d1 = S.normalize_dim(dim1, x.ndim, "diagonal", "dim1")
+    d2 = S.normalize_dim(dim2, x.ndim, "diagonal", "dim2")
     if d1 == d2:
         raise ValueError(f"diagonal: dim1 and dim2 must differ, got {dim1} and {dim2}")
     rest = [d for d in range(x.ndim) if d not in (d1, d2)]
@@ -775,11 +776,16 @@ def var(
         >>> cr.var(cr.tensor([1.0, 2.0, 3.0, 4.0]))
         tensor(1.6667)
     """
+    return _var(input, _dim_arg(dim, axis), unbiased, _keep(keepdim, keepdims), correction, "var")
+
+
+def _var(
+    input: Tensor, dim: Any, unbiased: bool | None, keep: bool, correction: float | None, op: str
+) -> Tensor:
     x = _t(input)
     if correction is None:
         correction = 1 if unbiased is None or unbiased else 0
-    axes = S.normalize_dims(_dim_arg(dim, axis), x.ndim, "var")
-    keep = _keep(keepdim, keepdims)
+    axes = S.normalize_dims(dim, x.ndim, op)
     n = _count(x.shape, axes)
     mu = S.sum(x, axes, True) / n
     d = x - mu
@@ -797,9 +803,8 @@ def std(
         >>> cr.std(cr.tensor([1.0, 3.0]))
         tensor(1.4142)
     """
-    return E.sqrt(
-        var(input, dim, unbiased, keepdim, correction=correction, axis=axis, keepdims=keepdims)
-    )
+    keep = _keep(keepdim, keepdims)
+    return E.sqrt(_var(input, _dim_arg(dim, axis), unbiased, keep, correction, "std"))
 
 
 def amax(
@@ -993,8 +998,8 @@ def prod(
     if dim is None:
         out = R.prod(S.reshape(x, (-1,)), 0, False)
         return S.reshape(out, (1,) * x.ndim) if keepdim else out
-    if not isinstance(dim, (int, np.integer)):
-        raise TypeError(f"prod: dim must be one int, got {dim!r}")
+    if isinstance(dim, (tuple, list)):
+        raise TypeError(f"prod: argument 'dim' must be one int, got {dim!r}")
     if x.ndim == 0:
         S.normalize_dim(dim, 1, "prod")
         return x
@@ -1115,9 +1120,13 @@ def topk(input: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: boo
 
 
 # ----- shape -----------------------------------------------------------------------------
-def _size_arg(shape: tuple) -> tuple:
+def _size_arg(shape: tuple, op: str = "", name: str = "size") -> tuple:
+    """The sizes (or dims) given as ``f(2, 3)`` or ``f((2, 3))``; with ``op``, each one checked
+    to be an integer (a TypeError naming ``op``: ``reshape(2.5, 2)`` must not become 2 x 2)."""
     if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
-        return tuple(shape[0])
+        shape = tuple(shape[0])
+    if op:
+        return tuple(s if type(s) is int else S._dim_index(s, op, name) for s in shape)
     return tuple(shape)
 
 
@@ -1130,7 +1139,7 @@ def reshape(input: Tensor, *shape: Any) -> Tensor:
         (2, 3)
     """
     x = _t(input)
-    new = infer_shape(tuple(int(s) for s in _size_arg(shape)), x.shape, "reshape")
+    new = infer_shape(_size_arg(shape, "reshape"), x.shape, "reshape")
     return x if new == x.shape else S.reshape(x, new)
 
 
@@ -1165,9 +1174,14 @@ def permute(input: Tensor, *dims: Any) -> Tensor:
         (4, 2, 3)
     """
     x = _t(input)
-    axes = tuple(S.normalize_dim(int(d), x.ndim, "permute") for d in _size_arg(dims))
-    if sorted(axes) != list(range(x.ndim)):
-        raise ValueError(f"permute: dims {axes} are not a permutation of {x.ndim} dimensions")
+    axes = tuple(S.normalize_dim(d, x.ndim, "permute", "dims") for d in _size_arg(dims))
+    if len(axes) != x.ndim:
+        raise ValueError(
+            f"permute: number of dims don't match: got {len(axes)} dims {axes} for a tensor of "
+            f"{x.ndim} dimensions (shape {x.shape})"
+        )
+    if len(set(axes)) != len(axes):
+        raise ValueError(f"permute: dims {axes} repeat a dim: duplicate dims are not allowed")
     return S.permute(x, axes)
 
 
@@ -1180,10 +1194,11 @@ def transpose(input: Tensor, dim0: int, dim1: int) -> Tensor:
         (3, 2)
     """
     x = _t(input)
-    if x.ndim < 2 and dim0 in (0, -1) and dim1 in (0, -1):
+    d0 = S.normalize_dim(dim0, x.ndim, "transpose", "dim0")
+    d1 = S.normalize_dim(dim1, x.ndim, "transpose", "dim1")
+    if x.ndim < 2:
         return x
     axes = list(range(x.ndim))
-    d0, d1 = S.normalize_dim(dim0, x.ndim, "transpose"), S.normalize_dim(dim1, x.ndim, "transpose")
     axes[d0], axes[d1] = axes[d1], axes[d0]
     return S.permute(x, tuple(axes))
 
@@ -1228,9 +1243,11 @@ def flatten(input: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
     """
     x = _t(input)
     if x.ndim == 0:
+        S.normalize_dim(start_dim, 0, "flatten", "start_dim")
+        S.normalize_dim(end_dim, 0, "flatten", "end_dim")
         return S.reshape(x, (1,))
-    s = S.normalize_dim(start_dim, x.ndim, "flatten")
-    e = S.normalize_dim(end_dim, x.ndim, "flatten")
+    s = S.normalize_dim(start_dim, x.ndim, "flatten", "start_dim")
+    e = S.normalize_dim(end_dim, x.ndim, "flatten", "end_dim")
     if s > e:
         raise ValueError("flatten: start_dim cannot come after end_dim")
     n = int(np.prod(x.shape[s : e + 1], dtype=np.int64))
@@ -1246,7 +1263,7 @@ def expand(input: Tensor, *sizes: Any) -> Tensor:
         (3, 4)
     """
     x = _t(input)
-    target = _size_arg(sizes)
+    target = _size_arg(sizes, "expand")
     lead = len(target) - x.ndim
     if lead < 0:
         raise ValueError(f"expand: cannot expand shape {x.shape} to fewer dimensions {target}")
@@ -1265,9 +1282,8 @@ def broadcast_to(input: Tensor, shape: Sequence[int]) -> Tensor:
         [[1.0, 2.0], [1.0, 2.0]]
     """
     x = _t(input)
-    shape = tuple(int(s) for s in shape)
+    shape = _size_arg((shape,), "broadcast_to")
     try:
-        np.broadcast_shapes(x.shape, shape)
         ok = np.broadcast_shapes(x.shape, shape) == shape
     except ValueError:
         ok = False
@@ -1299,7 +1315,7 @@ def cat(tensors: Sequence[Tensor], dim: int = 0, *, axis: int | None = None) -> 
     ts = _common_dtype([_t(t) for t in tensors])
     if not ts:
         raise ValueError("cat: expected a non-empty list of tensors")
-    d = S.normalize_dim(_dim_arg(dim if axis is None else None, axis) or 0, ts[0].ndim, "cat")
+    d = S.normalize_dim(dim if axis is None else axis, ts[0].ndim, "cat")
     for i, t in enumerate(ts):
         if (
             t.ndim != ts[0].ndim
@@ -1400,12 +1416,12 @@ def roll(input: Tensor, shifts: Any, dims: Any = None) -> Tensor:
         if not isinstance(shifts, (int, np.integer)):
             raise ValueError(f"roll: with dims=None, shifts must be one integer, got {shifts}")
         return S.reshape(roll(S.reshape(x, (-1,)), shifts, 0), x.shape)
-    shifts = (shifts,) if isinstance(shifts, (int, np.integer)) else tuple(shifts)
-    dims = (dims,) if isinstance(dims, (int, np.integer)) else tuple(dims)
+    shifts = _size_arg((shifts,), "roll", "shifts")
+    dims = (dims,) if not isinstance(dims, (tuple, list)) else tuple(dims)
     if len(shifts) != len(dims):
         raise ValueError(f"roll: shifts {shifts} and dims {dims} must have the same length")
     for shift, dim in zip(shifts, dims):
-        d = S.normalize_dim(dim, x.ndim, "roll")
+        d = S.normalize_dim(dim, x.ndim, "roll", "dims")
         n = x.shape[d]
         k = int(shift) % n if n else 0
         if k:
