@@ -86,6 +86,41 @@ def _raw(x: Any) -> Any:
     return x._data if isinstance(x, Tensor) else x
 
 
+def check_broadcast(op: str, **shapes: Any) -> tuple:
+    """The broadcast of the named ``shapes``, or a ValueError that names ``op`` and each argument's
+    shape (so ``lerp`` reports lerp's arguments, not the ``sub`` it is built from).
+
+    Example:
+        >>> check_broadcast("lerp", input=(2, 3), end=(3,), weight=())
+        (2, 3)
+    """
+    try:
+        return np.broadcast_shapes(*shapes.values())
+    except ValueError:
+        named = ", ".join(f"{k} {tuple(v)}" for k, v in shapes.items())
+        raise ValueError(f"{op}: shapes {named} cannot be broadcast together") from None
+
+
+def check_same_dtype(op: str, **tensors: Tensor) -> None:
+    """A TypeError naming ``op`` and the dtypes, unless the named tensors share one dtype (as
+    PyTorch: a matrix product or a layer does not silently promote float32 to float64).
+
+    Example:
+        >>> import chainrule as cr
+        >>> check_same_dtype("mm", mat1=cr.ones(1), mat2=cr.ones(1, dtype=cr.float64))
+        Traceback (most recent call last):
+        ...
+        TypeError: mm: mat1 and mat2 must have the same dtype, but got float32 and float64 ...
+    """
+    items = [(k, t._data.dtype) for k, t in tensors.items() if t is not None]
+    if builtins.any(d != items[0][1] for _, d in items):
+        names = ", ".join(k for k, _ in items[:-1]) + f" and {items[-1][0]}"
+        got = ", ".join(str(d) for _, d in items[:-1]) + f" and {items[-1][1]}"
+        raise TypeError(
+            f"{op}: {names} must have the same dtype, but got {got} (convert one with .to(dtype))"
+        )
+
+
 def _dim_arg(dim: Any, axis: Any) -> Any:
     return axis if dim is None else dim
 
@@ -182,14 +217,53 @@ def matmul(input: Any, other: Any) -> Tensor:
         [3.0, 3.0]
     """
     a, b = _t(input), _t(other)
-    if a.ndim == 0 or b.ndim == 0:
-        raise ValueError(
-            f"matmul: both arguments need at least 1 dimension, got shapes {a.shape} and {b.shape}"
-        )
+    _check_matmul(a, b, "matmul")
     return L.matmul(a, b)
 
 
-mm = matmul
+def _check_matmul(a: Tensor, b: Tensor, op: str) -> None:
+    sa, sb = a._data.shape, b._data.shape
+    if not sa or not sb:
+        raise ValueError(
+            f"{op}: both arguments need at least 1 dimension, got shapes {sa} and {sb}"
+        )
+    if a._data.dtype != b._data.dtype:
+        check_same_dtype(op, input=a, other=b)
+    ka, kb = sa[-1], sb[-2] if len(sb) > 1 else sb[0]
+    if ka != kb:
+        where = "second-to-last" if len(sb) > 1 else "only"
+        raise ValueError(
+            f"{op}: shapes {sa} and {sb} cannot be multiplied: the last dim of input ({ka}) must "
+            f"equal the {where} dim of other ({kb})"
+        )
+    if len(sa) > 2 and len(sb) > 2 and sa[:-2] != sb[:-2]:
+        ba, bb = sa[:-2], sb[:-2]
+        for i in range(1, builtins.min(len(ba), len(bb)) + 1):
+            if ba[-i] != bb[-i] and ba[-i] != 1 and bb[-i] != 1:
+                raise ValueError(
+                    f"{op}: shapes {sa} and {sb} cannot be multiplied: their batch dims {ba} and "
+                    f"{bb} do not broadcast ({ba[-i]} != {bb[-i]} at batch dim {len(ba) - i} of "
+                    "input)"
+                )
+
+
+def mm(input: Tensor, mat2: Tensor) -> Tensor:
+    """Product of two matrices (2-D tensors only, as in PyTorch; :func:`matmul` batches).
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.mm(cr.ones(2, 3), cr.ones(3, 4)).shape
+        (2, 4)
+    """
+    a, b = _t(input), _t(mat2)
+    if a.ndim != 2 or b.ndim != 2:
+        raise ValueError(
+            f"mm: expected two matrices (2-D tensors), got shapes {a.shape} and {b.shape}; "
+            "matmul batches and takes vectors"
+        )
+    check_same_dtype("mm", input=a, mat2=b)
+    _check_matmul(a, b, "mm")
+    return L.matmul(a, b)
 
 
 def bmm(input: Tensor, mat2: Tensor) -> Tensor:
@@ -205,6 +279,7 @@ def bmm(input: Tensor, mat2: Tensor) -> Tensor:
         raise ValueError(
             f"bmm: expected (b, n, m) and (b, m, p) tensors, got shapes {a.shape} and {b.shape}"
         )
+    check_same_dtype("bmm", input=a, mat2=b)
     return L.matmul(a, b)
 
 
@@ -221,6 +296,7 @@ def dot(input: Tensor, other: Tensor) -> Tensor:
         raise ValueError(
             f"dot: expected two 1-D tensors of one length, got {a.shape} and {b.shape}"
         )
+    check_same_dtype("dot", input=a, other=b)
     return L.matmul(a, b)
 
 
@@ -406,6 +482,7 @@ def clamp(input: Tensor, min: Any = None, max: Any = None) -> Tensor:  # noqa: A
     if min is None and max is None:
         raise ValueError("clamp: at least one of 'min' or 'max' must not be None")
     if isinstance(min, Tensor) or isinstance(max, Tensor):  # at a tie the input keeps the grad
+        check_broadcast("clamp", input=x.shape, min=np.shape(_raw(min)), max=np.shape(_raw(max)))
         if min is not None:
             x = where(lt(x, min), min, x)
         return where(gt(x, max), max, x) if max is not None else x
@@ -450,7 +527,10 @@ def where(condition: Any, input: Any, other: Any) -> Tensor:
     """
     c = _t(condition)
     if c.dtype != np.bool_:
-        c = I.cast(c, dtype=np.dtype(bool))
+        raise TypeError(
+            f"where: expected condition to be a bool tensor, but got {c.dtype} (compare it, e.g. "
+            "x != 0, to make one)"
+        )
     a, b = _promote(_operand(input), _operand(other))
     try:
         return E.where(c, a, b)
@@ -667,7 +747,9 @@ def lerp(input: Tensor, end: Any, weight: Any) -> Tensor:
         >>> cr.lerp(cr.tensor([0.0, 10.0]), cr.tensor([10.0, 20.0]), 0.5)
         tensor([ 5., 15.])
     """
-    return add(input, mul(weight, sub(end, input)))
+    x, e = _t(input), _t(end)
+    check_broadcast("lerp", input=x.shape, end=e.shape, weight=np.shape(_raw(weight)))
+    return add(x, mul(weight, sub(e, x)))
 
 
 def addmm(
@@ -684,6 +766,9 @@ def addmm(
     a, b = _t(mat1), _t(mat2)
     if a.ndim != 2 or b.ndim != 2:
         raise ValueError(f"addmm: mat1 and mat2 must be 2-D, got shapes {a.shape} and {b.shape}")
+    inp = input if isinstance(input, Tensor) else None
+    check_same_dtype("addmm", input=inp, mat1=a, mat2=b)
+    _check_matmul(a, b, "addmm")
     ab = L.matmul(a, b)
     ab = mul(ab, alpha) if alpha != 1 else ab
     if beta == 0:  # input is ignored (NaN and inf in it too), as torch documents
@@ -1645,8 +1730,7 @@ def gather(input: Tensor, dim: int, index: Any) -> Tensor:
         raise ValueError(
             f"gather: index has {idx.ndim} dimensions but input has {x.ndim} (shape {x.shape})"
         )
-    if idx.size and (idx.min() < -x.shape[d] or idx.max() >= x.shape[d]):
-        raise IndexError(f"gather: index out of range for dimension {d} of size {x.shape[d]}")
+    _check_index(idx, x.shape[d], d, "gather")
     for i in range(x.ndim):
         if i != d and idx.shape[i] > x.shape[i]:
             raise ValueError(
@@ -1675,7 +1759,19 @@ def index_select(input: Tensor, dim: int, index: Any) -> Tensor:
             f"index_select: index must be a 1-D integer tensor, got {idx.dtype} {idx.shape}"
         )
     d = S.normalize_dim(dim, x.ndim, "index_select")
+    _check_index(idx, x.shape[d] if x.ndim else 1, d, "index_select")
     return getitem(x, (slice(None),) * d + (idx.reshape(-1),))
+
+
+def _check_index(idx: Any, n: int, d: int, op: str) -> None:
+    """Every index in ``[0, n)``: as PyTorch, a negative index is an error, not a count from the
+    end (a wrapped index would hide a bug)."""
+    if idx.size and (idx.min() < 0 or idx.max() >= n):
+        bad = int(idx.min()) if idx.min() < 0 else int(idx.max())
+        raise IndexError(
+            f"{op}: index out of range: index {bad} for dimension {d} of size {n} (indices must "
+            f"lie in [0, {n}))"
+        )
 
 
 def masked_fill(input: Tensor, mask: Any, value: Any) -> Tensor:
