@@ -209,7 +209,9 @@ def pow(input: Any, exponent: Any) -> Tensor:  # noqa: A001
 
 
 def matmul(input: Any, other: Any) -> Tensor:
-    """Matrix product with NumPy's rules: batched, broadcast, 1-D operands promoted then removed.
+    """Matrix product with PyTorch's (and NumPy's) shape rules: batched, broadcast, 1-D operands
+    promoted then removed. Both operands must have one dtype, as in PyTorch (float32 @ float64
+    or int64 @ float32 raise TypeError rather than silently computing in float64).
 
     Example:
         >>> import chainrule as cr
