@@ -94,7 +94,7 @@ METHODS = {
     "__invert__": F.logical_not, "__getitem__": F.getitem,
     # methods with PyTorch's names
     "add": F.add, "sub": F.sub, "mul": F.mul, "div": F.div, "neg": F.neg, "pow": F.pow,
-    "matmul": F.matmul, "mm": F.matmul, "exp": F.exp, "log": F.log, "log1p": F.log1p,
+    "matmul": F.matmul, "mm": F.mm, "exp": F.exp, "log": F.log, "log1p": F.log1p,
     "expm1": F.expm1, "sqrt": F.sqrt, "rsqrt": F.rsqrt, "abs": F.abs, "sign": F.sign,
     "sin": F.sin, "cos": F.cos, "tanh": F.tanh, "sigmoid": F.sigmoid, "relu": F.relu,
     "square": F.square, "clamp": F.clamp, "clip": F.clamp, "maximum": F.maximum,

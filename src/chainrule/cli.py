@@ -257,7 +257,9 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", metavar="{demo,train}")
     demo = sub.add_parser("demo", help="the main job: an MLP on scikit-learn's digits (about 30 s)")
     demo.add_argument("--out", default="runs", help="folder for the run's outputs (default: runs)")
-    demo.add_argument("--epochs", type=int, default=30, help="training epochs (default: 30)")
+    demo.add_argument(
+        "--epochs", type=_positive_int, default=30, help="training epochs (default: 30)"
+    )
     demo.add_argument("--seed", type=_non_negative_int, default=0, help="random seed (default: 0)")
     demo.add_argument("--no-progress", action="store_true", help="no tqdm progress bar")
     train = sub.add_parser("train", help="train a model on a dataset")

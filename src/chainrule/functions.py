@@ -86,6 +86,41 @@ def _raw(x: Any) -> Any:
     return x._data if isinstance(x, Tensor) else x
 
 
+def check_broadcast(op: str, **shapes: Any) -> tuple:
+    """The broadcast of the named ``shapes``, or a ValueError that names ``op`` and each argument's
+    shape (so ``lerp`` reports lerp's arguments, not the ``sub`` it is built from).
+
+    Example:
+        >>> check_broadcast("lerp", input=(2, 3), end=(3,), weight=())
+        (2, 3)
+    """
+    try:
+        return np.broadcast_shapes(*shapes.values())
+    except ValueError:
+        named = ", ".join(f"{k} {tuple(v)}" for k, v in shapes.items())
+        raise ValueError(f"{op}: shapes {named} cannot be broadcast together") from None
+
+
+def check_same_dtype(op: str, **tensors: Tensor) -> None:
+    """A TypeError naming ``op`` and the dtypes, unless the named tensors share one dtype (as
+    PyTorch: a matrix product or a layer does not silently promote float32 to float64).
+
+    Example:
+        >>> import chainrule as cr
+        >>> check_same_dtype("mm", mat1=cr.ones(1), mat2=cr.ones(1, dtype=cr.float64))
+        Traceback (most recent call last):
+        ...
+        TypeError: mm: mat1 and mat2 must have the same dtype, but got float32 and float64 ...
+    """
+    items = [(k, t._data.dtype) for k, t in tensors.items() if t is not None]
+    if builtins.any(d != items[0][1] for _, d in items):
+        names = ", ".join(k for k, _ in items[:-1]) + f" and {items[-1][0]}"
+        got = ", ".join(str(d) for _, d in items[:-1]) + f" and {items[-1][1]}"
+        raise TypeError(
+            f"{op}: {names} must have the same dtype, but got {got} (convert one with .to(dtype))"
+        )
+
+
 def _dim_arg(dim: Any, axis: Any) -> Any:
     return axis if dim is None else dim
 
@@ -174,7 +209,9 @@ def pow(input: Any, exponent: Any) -> Tensor:  # noqa: A001
 
 
 def matmul(input: Any, other: Any) -> Tensor:
-    """Matrix product with NumPy's rules: batched, broadcast, 1-D operands promoted then removed.
+    """Matrix product with PyTorch's (and NumPy's) shape rules: batched, broadcast, 1-D operands
+    promoted then removed. Both operands must have one dtype, as in PyTorch (float32 @ float64
+    or int64 @ float32 raise TypeError rather than silently computing in float64).
 
     Example:
         >>> import chainrule as cr
@@ -182,14 +219,53 @@ def matmul(input: Any, other: Any) -> Tensor:
         [3.0, 3.0]
     """
     a, b = _t(input), _t(other)
-    if a.ndim == 0 or b.ndim == 0:
-        raise ValueError(
-            f"matmul: both arguments need at least 1 dimension, got shapes {a.shape} and {b.shape}"
-        )
+    _check_matmul(a, b, "matmul")
     return L.matmul(a, b)
 
 
-mm = matmul
+def _check_matmul(a: Tensor, b: Tensor, op: str) -> None:
+    sa, sb = a._data.shape, b._data.shape
+    if not sa or not sb:
+        raise ValueError(
+            f"{op}: both arguments need at least 1 dimension, got shapes {sa} and {sb}"
+        )
+    if a._data.dtype != b._data.dtype:
+        check_same_dtype(op, input=a, other=b)
+    ka, kb = sa[-1], sb[-2] if len(sb) > 1 else sb[0]
+    if ka != kb:
+        where = "second-to-last" if len(sb) > 1 else "only"
+        raise ValueError(
+            f"{op}: shapes {sa} and {sb} cannot be multiplied: the last dim of input ({ka}) must "
+            f"equal the {where} dim of other ({kb})"
+        )
+    if len(sa) > 2 and len(sb) > 2 and sa[:-2] != sb[:-2]:
+        ba, bb = sa[:-2], sb[:-2]
+        for i in range(1, builtins.min(len(ba), len(bb)) + 1):
+            if ba[-i] != bb[-i] and ba[-i] != 1 and bb[-i] != 1:
+                raise ValueError(
+                    f"{op}: shapes {sa} and {sb} cannot be multiplied: their batch dims {ba} and "
+                    f"{bb} do not broadcast ({ba[-i]} != {bb[-i]} at batch dim {len(ba) - i} of "
+                    "input)"
+                )
+
+
+def mm(input: Tensor, mat2: Tensor) -> Tensor:
+    """Product of two matrices (2-D tensors only, as in PyTorch; :func:`matmul` batches).
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.mm(cr.ones(2, 3), cr.ones(3, 4)).shape
+        (2, 4)
+    """
+    a, b = _t(input), _t(mat2)
+    if a.ndim != 2 or b.ndim != 2:
+        raise ValueError(
+            f"mm: expected two matrices (2-D tensors), got shapes {a.shape} and {b.shape}; "
+            "matmul batches and takes vectors"
+        )
+    check_same_dtype("mm", input=a, mat2=b)
+    _check_matmul(a, b, "mm")
+    return L.matmul(a, b)
 
 
 def bmm(input: Tensor, mat2: Tensor) -> Tensor:
@@ -205,6 +281,7 @@ def bmm(input: Tensor, mat2: Tensor) -> Tensor:
         raise ValueError(
             f"bmm: expected (b, n, m) and (b, m, p) tensors, got shapes {a.shape} and {b.shape}"
         )
+    check_same_dtype("bmm", input=a, mat2=b)
     return L.matmul(a, b)
 
 
@@ -221,6 +298,7 @@ def dot(input: Tensor, other: Tensor) -> Tensor:
         raise ValueError(
             f"dot: expected two 1-D tensors of one length, got {a.shape} and {b.shape}"
         )
+    check_same_dtype("dot", input=a, other=b)
     return L.matmul(a, b)
 
 
@@ -406,6 +484,7 @@ def clamp(input: Tensor, min: Any = None, max: Any = None) -> Tensor:  # noqa: A
     if min is None and max is None:
         raise ValueError("clamp: at least one of 'min' or 'max' must not be None")
     if isinstance(min, Tensor) or isinstance(max, Tensor):  # at a tie the input keeps the grad
+        check_broadcast("clamp", input=x.shape, min=np.shape(_raw(min)), max=np.shape(_raw(max)))
         if min is not None:
             x = where(lt(x, min), min, x)
         return where(gt(x, max), max, x) if max is not None else x
@@ -450,7 +529,10 @@ def where(condition: Any, input: Any, other: Any) -> Tensor:
     """
     c = _t(condition)
     if c.dtype != np.bool_:
-        c = I.cast(c, dtype=np.dtype(bool))
+        raise TypeError(
+            f"where: expected condition to be a bool tensor, but got {c.dtype} (compare it, e.g. "
+            "x != 0, to make one)"
+        )
     a, b = _promote(_operand(input), _operand(other))
     try:
         return E.where(c, a, b)
@@ -667,7 +749,9 @@ def lerp(input: Tensor, end: Any, weight: Any) -> Tensor:
         >>> cr.lerp(cr.tensor([0.0, 10.0]), cr.tensor([10.0, 20.0]), 0.5)
         tensor([ 5., 15.])
     """
-    return add(input, mul(weight, sub(end, input)))
+    x, e = _t(input), _t(end)
+    check_broadcast("lerp", input=x.shape, end=e.shape, weight=np.shape(_raw(weight)))
+    return add(x, mul(weight, sub(e, x)))
 
 
 def addmm(
@@ -684,6 +768,9 @@ def addmm(
     a, b = _t(mat1), _t(mat2)
     if a.ndim != 2 or b.ndim != 2:
         raise ValueError(f"addmm: mat1 and mat2 must be 2-D, got shapes {a.shape} and {b.shape}")
+    inp = input if isinstance(input, Tensor) else None
+    check_same_dtype("addmm", input=inp, mat1=a, mat2=b)
+    _check_matmul(a, b, "addmm")
     ab = L.matmul(a, b)
     ab = mul(ab, alpha) if alpha != 1 else ab
     if beta == 0:  # input is ignored (NaN and inf in it too), as torch documents
@@ -701,7 +788,8 @@ def diagonal(input: Tensor, offset: int = 0, dim1: int = 0, dim2: int = 1) -> Te
         tensor([0., 4., 8.])
     """
     x = _t(input)
-    d1, d2 = S.normalize_dim(dim1, x.ndim, "diagonal"), S.normalize_dim(dim2, x.ndim, "diagonal")
+    d1 = S.normalize_dim(dim1, x.ndim, "diagonal", "dim1")
+    d2 = S.normalize_dim(dim2, x.ndim, "diagonal", "dim2")
     if d1 == d2:
         raise ValueError(f"diagonal: dim1 and dim2 must differ, got {dim1} and {dim2}")
     rest = [d for d in range(x.ndim) if d not in (d1, d2)]
@@ -775,11 +863,16 @@ def var(
         >>> cr.var(cr.tensor([1.0, 2.0, 3.0, 4.0]))
         tensor(1.6667)
     """
+    return _var(input, _dim_arg(dim, axis), unbiased, _keep(keepdim, keepdims), correction, "var")
+
+
+def _var(
+    input: Tensor, dim: Any, unbiased: bool | None, keep: bool, correction: float | None, op: str
+) -> Tensor:
     x = _t(input)
     if correction is None:
         correction = 1 if unbiased is None or unbiased else 0
-    axes = S.normalize_dims(_dim_arg(dim, axis), x.ndim, "var")
-    keep = _keep(keepdim, keepdims)
+    axes = S.normalize_dims(dim, x.ndim, op)
     n = _count(x.shape, axes)
     mu = S.sum(x, axes, True) / n
     d = x - mu
@@ -797,9 +890,8 @@ def std(
         >>> cr.std(cr.tensor([1.0, 3.0]))
         tensor(1.4142)
     """
-    return E.sqrt(
-        var(input, dim, unbiased, keepdim, correction=correction, axis=axis, keepdims=keepdims)
-    )
+    keep = _keep(keepdim, keepdims)
+    return E.sqrt(_var(input, _dim_arg(dim, axis), unbiased, keep, correction, "std"))
 
 
 def amax(
@@ -993,8 +1085,8 @@ def prod(
     if dim is None:
         out = R.prod(S.reshape(x, (-1,)), 0, False)
         return S.reshape(out, (1,) * x.ndim) if keepdim else out
-    if not isinstance(dim, (int, np.integer)):
-        raise TypeError(f"prod: dim must be one int, got {dim!r}")
+    if isinstance(dim, (tuple, list)):
+        raise TypeError(f"prod: argument 'dim' must be one int, got {dim!r}")
     if x.ndim == 0:
         S.normalize_dim(dim, 1, "prod")
         return x
@@ -1115,9 +1207,13 @@ def topk(input: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: boo
 
 
 # ----- shape -----------------------------------------------------------------------------
-def _size_arg(shape: tuple) -> tuple:
+def _size_arg(shape: tuple, op: str = "", name: str = "size") -> tuple:
+    """The sizes (or dims) given as ``f(2, 3)`` or ``f((2, 3))``; with ``op``, each one checked
+    to be an integer (a TypeError naming ``op``: ``reshape(2.5, 2)`` must not become 2 x 2)."""
     if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
-        return tuple(shape[0])
+        shape = tuple(shape[0])
+    if op:
+        return tuple(s if type(s) is int else S._dim_index(s, op, name) for s in shape)
     return tuple(shape)
 
 
@@ -1130,7 +1226,7 @@ def reshape(input: Tensor, *shape: Any) -> Tensor:
         (2, 3)
     """
     x = _t(input)
-    new = infer_shape(tuple(int(s) for s in _size_arg(shape)), x.shape, "reshape")
+    new = infer_shape(_size_arg(shape, "reshape"), x.shape, "reshape")
     return x if new == x.shape else S.reshape(x, new)
 
 
@@ -1165,9 +1261,14 @@ def permute(input: Tensor, *dims: Any) -> Tensor:
         (4, 2, 3)
     """
     x = _t(input)
-    axes = tuple(S.normalize_dim(int(d), x.ndim, "permute") for d in _size_arg(dims))
-    if sorted(axes) != list(range(x.ndim)):
-        raise ValueError(f"permute: dims {axes} are not a permutation of {x.ndim} dimensions")
+    axes = tuple(S.normalize_dim(d, x.ndim, "permute", "dims") for d in _size_arg(dims))
+    if len(axes) != x.ndim:
+        raise ValueError(
+            f"permute: number of dims don't match: got {len(axes)} dims {axes} for a tensor of "
+            f"{x.ndim} dimensions (shape {x.shape})"
+        )
+    if len(set(axes)) != len(axes):
+        raise ValueError(f"permute: dims {axes} repeat a dim: duplicate dims are not allowed")
     return S.permute(x, axes)
 
 
@@ -1180,10 +1281,11 @@ def transpose(input: Tensor, dim0: int, dim1: int) -> Tensor:
         (3, 2)
     """
     x = _t(input)
-    if x.ndim < 2 and dim0 in (0, -1) and dim1 in (0, -1):
+    d0 = S.normalize_dim(dim0, x.ndim, "transpose", "dim0")
+    d1 = S.normalize_dim(dim1, x.ndim, "transpose", "dim1")
+    if x.ndim < 2:
         return x
     axes = list(range(x.ndim))
-    d0, d1 = S.normalize_dim(dim0, x.ndim, "transpose"), S.normalize_dim(dim1, x.ndim, "transpose")
     axes[d0], axes[d1] = axes[d1], axes[d0]
     return S.permute(x, tuple(axes))
 
@@ -1228,9 +1330,11 @@ def flatten(input: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
     """
     x = _t(input)
     if x.ndim == 0:
+        S.normalize_dim(start_dim, 0, "flatten", "start_dim")
+        S.normalize_dim(end_dim, 0, "flatten", "end_dim")
         return S.reshape(x, (1,))
-    s = S.normalize_dim(start_dim, x.ndim, "flatten")
-    e = S.normalize_dim(end_dim, x.ndim, "flatten")
+    s = S.normalize_dim(start_dim, x.ndim, "flatten", "start_dim")
+    e = S.normalize_dim(end_dim, x.ndim, "flatten", "end_dim")
     if s > e:
         raise ValueError("flatten: start_dim cannot come after end_dim")
     n = int(np.prod(x.shape[s : e + 1], dtype=np.int64))
@@ -1246,7 +1350,7 @@ def expand(input: Tensor, *sizes: Any) -> Tensor:
         (3, 4)
     """
     x = _t(input)
-    target = _size_arg(sizes)
+    target = _size_arg(sizes, "expand")
     lead = len(target) - x.ndim
     if lead < 0:
         raise ValueError(f"expand: cannot expand shape {x.shape} to fewer dimensions {target}")
@@ -1265,9 +1369,8 @@ def broadcast_to(input: Tensor, shape: Sequence[int]) -> Tensor:
         [[1.0, 2.0], [1.0, 2.0]]
     """
     x = _t(input)
-    shape = tuple(int(s) for s in shape)
+    shape = _size_arg((shape,), "broadcast_to")
     try:
-        np.broadcast_shapes(x.shape, shape)
         ok = np.broadcast_shapes(x.shape, shape) == shape
     except ValueError:
         ok = False
@@ -1299,7 +1402,7 @@ def cat(tensors: Sequence[Tensor], dim: int = 0, *, axis: int | None = None) -> 
     ts = _common_dtype([_t(t) for t in tensors])
     if not ts:
         raise ValueError("cat: expected a non-empty list of tensors")
-    d = S.normalize_dim(_dim_arg(dim if axis is None else None, axis) or 0, ts[0].ndim, "cat")
+    d = S.normalize_dim(dim if axis is None else axis, ts[0].ndim, "cat")
     for i, t in enumerate(ts):
         if (
             t.ndim != ts[0].ndim
@@ -1400,12 +1503,12 @@ def roll(input: Tensor, shifts: Any, dims: Any = None) -> Tensor:
         if not isinstance(shifts, (int, np.integer)):
             raise ValueError(f"roll: with dims=None, shifts must be one integer, got {shifts}")
         return S.reshape(roll(S.reshape(x, (-1,)), shifts, 0), x.shape)
-    shifts = (shifts,) if isinstance(shifts, (int, np.integer)) else tuple(shifts)
-    dims = (dims,) if isinstance(dims, (int, np.integer)) else tuple(dims)
+    shifts = _size_arg((shifts,), "roll", "shifts")
+    dims = (dims,) if not isinstance(dims, (tuple, list)) else tuple(dims)
     if len(shifts) != len(dims):
         raise ValueError(f"roll: shifts {shifts} and dims {dims} must have the same length")
     for shift, dim in zip(shifts, dims):
-        d = S.normalize_dim(dim, x.ndim, "roll")
+        d = S.normalize_dim(dim, x.ndim, "roll", "dims")
         n = x.shape[d]
         k = int(shift) % n if n else 0
         if k:
@@ -1629,8 +1732,7 @@ def gather(input: Tensor, dim: int, index: Any) -> Tensor:
         raise ValueError(
             f"gather: index has {idx.ndim} dimensions but input has {x.ndim} (shape {x.shape})"
         )
-    if idx.size and (idx.min() < -x.shape[d] or idx.max() >= x.shape[d]):
-        raise IndexError(f"gather: index out of range for dimension {d} of size {x.shape[d]}")
+    _check_index(idx, x.shape[d], d, "gather")
     for i in range(x.ndim):
         if i != d and idx.shape[i] > x.shape[i]:
             raise ValueError(
@@ -1659,7 +1761,19 @@ def index_select(input: Tensor, dim: int, index: Any) -> Tensor:
             f"index_select: index must be a 1-D integer tensor, got {idx.dtype} {idx.shape}"
         )
     d = S.normalize_dim(dim, x.ndim, "index_select")
+    _check_index(idx, x.shape[d] if x.ndim else 1, d, "index_select")
     return getitem(x, (slice(None),) * d + (idx.reshape(-1),))
+
+
+def _check_index(idx: Any, n: int, d: int, op: str) -> None:
+    """Every index in ``[0, n)``: as PyTorch, a negative index is an error, not a count from the
+    end (a wrapped index would hide a bug)."""
+    if idx.size and (idx.min() < 0 or idx.max() >= n):
+        bad = int(idx.min()) if idx.min() < 0 else int(idx.max())
+        raise IndexError(
+            f"{op}: index out of range: index {bad} for dimension {d} of size {n} (indices must "
+            f"lie in [0, {n}))"
+        )
 
 
 def masked_fill(input: Tensor, mask: Any, value: Any) -> Tensor:

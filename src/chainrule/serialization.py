@@ -12,7 +12,13 @@ A checkpoint is a zip archive (stored, not compressed) holding
 No pickle anywhere: loading a file can build only tensors, arrays, numbers, strings, bytes,
 ``None`` and containers of them. ``save`` writes to a temporary file in the target's folder,
 flushes and fsyncs it, then renames it over the target (``os.replace``): a crash leaves either
-the old file or the new one, never half of one.
+the old file or the new one, never half of one (and the next save of that target removes the
+temporary file a killed save left).
+
+``load`` trusts nothing in the file: every malformed file raises ``ValueError`` naming it.
+Members must be stored (never decompressed), lie inside the file and not overlap; each array's
+declared dtype and shape are checked against the manifest and its member's size before anything
+is allocated, so a forged size or shape cannot make ``load`` allocate more than the file holds.
 """
 
 from __future__ import annotations
@@ -20,6 +26,8 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
+import struct
 import tempfile
 import zipfile
 from pathlib import Path
@@ -36,6 +44,17 @@ FORMAT = "chainrule-checkpoint"
 VERSION = 1
 MANIFEST = "chainrule.json"
 _PICKLE_MAGIC = (b"\x80\x02", b"\x80\x03", b"\x80\x04", b"\x80\x05")
+MAX_DEPTH = 200  # containers nested deeper than this are refused by save and by load
+# what a malformed zip can make zipfile raise; load turns each into a ValueError naming the file
+_ZIP_ERRORS = (
+    zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError, struct.error,
+    NotImplementedError, RuntimeError, OverflowError, IndexError, KeyError, MemoryError,
+)  # fmt: skip
+
+
+def _storable(dtype: np.dtype) -> bool:
+    """The dtypes ``save`` writes (and so the only ones ``load`` reads): no objects, no void."""
+    return not (dtype.hasobject or dtype.kind == "V")
 
 
 def _where(trail: str) -> str:
@@ -52,7 +71,7 @@ class _Writer:
         self._open: set[int] = set()  # containers being walked: a cycle cannot be saved
 
     def _array(self, obj: Any, arr: np.ndarray, trail: str) -> dict[str, Any]:
-        if arr.dtype.hasobject or arr.dtype.kind == "V":
+        if not _storable(arr.dtype):
             raise TypeError(
                 f"save: cannot save an array of dtype {arr.dtype} at {_where(trail)}: "
                 "only numeric, bool and string dtypes can be stored without pickle"
@@ -65,7 +84,7 @@ class _Writer:
             self._alive.append(obj)
         return {"array": key, "dtype": arr.dtype.str, "shape": list(arr.shape)}
 
-    def node(self, obj: Any, trail: str = "") -> dict[str, Any]:
+    def node(self, obj: Any, trail: str = "", depth: int = 0) -> dict[str, Any]:
         if obj is None:
             return {"t": "none"}
         if isinstance(obj, bool):
@@ -94,9 +113,13 @@ class _Writer:
         if isinstance(obj, list | tuple | dict):
             if id(obj) in self._open:
                 raise TypeError(f"save: {_where(trail)} contains itself (a circular reference)")
+            if depth >= MAX_DEPTH:
+                raise ValueError(
+                    f"save: {_where(trail)} is nested more than {MAX_DEPTH} containers deep"
+                )
             self._open.add(id(obj))
             try:
-                return self._container(obj, trail)
+                return self._container(obj, trail, depth + 1)
             finally:
                 self._open.discard(id(obj))
         raise TypeError(
@@ -105,10 +128,11 @@ class _Writer:
             "dicts/lists/tuples of them (no pickle)"
         )
 
-    def _container(self, obj: list | tuple | dict, trail: str) -> dict[str, Any]:
+    def _container(self, obj: list | tuple | dict, trail: str, depth: int) -> dict[str, Any]:
         if isinstance(obj, list | tuple):
             kind = "tuple" if isinstance(obj, tuple) else "list"
-            return {"t": kind, "items": [self.node(x, f"{trail}[{i}]") for i, x in enumerate(obj)]}
+            items = [self.node(x, f"{trail}[{i}]", depth) for i, x in enumerate(obj)]
+            return {"t": kind, "items": items}
         else:
             keys, values = [], []
             for k, v in obj.items():
@@ -117,8 +141,8 @@ class _Writer:
                         f"save: cannot save a dict key of type {type(k).__name__} at "
                         f"{_where(trail)}: keys must be str, int, float, bool, None, bytes or tuple"
                     )
-                keys.append(self.node(k, f"{trail}.keys()"))
-                values.append(self.node(v, f"{trail}[{k!r}]"))
+                keys.append(self.node(k, f"{trail}.keys()", depth))
+                values.append(self.node(v, f"{trail}[{k!r}]", depth))
             return {"t": "dict", "keys": keys, "values": values}
 
 
@@ -177,7 +201,8 @@ def save(obj: Any, f: str | os.PathLike | IO[bytes]) -> None:
     folder = path.parent
     if not folder.is_dir():
         raise FileNotFoundError(f"save: cannot write {path}: folder {folder} does not exist")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+    _remove_stale_temps(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=folder)
     try:
         with os.fdopen(fd, "wb") as out:
             _write(out, manifest, writer.arrays)
@@ -203,6 +228,40 @@ def save(obj: Any, f: str | os.PathLike | IO[bytes]) -> None:
         os.close(dfd)
 
 
+def _remove_stale_temps(path: Path) -> None:
+    """Delete the temporary files that saves of ``path`` killed midway (SIGKILL, power loss) left
+    in its folder: ``.<name>.<pid>.<random>.tmp`` whose process is gone. A save still running in
+    another live process keeps its file."""
+    prefix = f".{path.name}."
+    pattern = re.compile(r"(\d+)\.[a-z0-9_]{8}\.tmp")
+    try:
+        names = os.listdir(path.parent)
+    except OSError:
+        return
+    for name in names:
+        m = pattern.fullmatch(name[len(prefix) :]) if name.startswith(prefix) else None
+        if m is None or _alive(int(m.group(1))):
+            continue
+        try:
+            os.unlink(path.parent / name)
+        except OSError:
+            pass
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True  # another thread of this process may be saving the same target
+    if os.name != "posix":
+        return True  # no cheap liveness test: keep the file
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        return True
+    return True
+
+
 def _describe_foreign(head: bytes, names: list[str] | None) -> str:
     if names is not None:
         if any(n.endswith("data.pkl") for n in names):
@@ -221,40 +280,99 @@ def _describe_foreign(head: bytes, names: list[str] | None) -> str:
     return f"not a chainrule checkpoint (it starts with {head[:16]!r})"
 
 
+class _Corrupt(ValueError):
+    """A malformed checkpoint (a ``ValueError``, with the file's name in the message)."""
+
+
 class _Reader:
-    def __init__(self, zf: zipfile.ZipFile, name: str, map_location: str | None) -> None:
+    def __init__(
+        self, zf: zipfile.ZipFile, infos: dict, name: str, map_location: str | None
+    ) -> None:
         self.zf = zf
+        self.infos = infos
         self.name = name
         self.map_location = map_location
         self._memo: dict[int, np.ndarray] = {}
         self._tensors: dict[int, Tensor] = {}
 
     def fail(self, what: str) -> ValueError:
-        return ValueError(f"{self.name}: corrupt chainrule checkpoint: {what}")
+        return _Corrupt(f"{self.name}: corrupt chainrule checkpoint: {what}")
+
+    def _declared(self, node: dict[str, Any], member: str, where: str) -> tuple:
+        """The dtype, shape and byte count the manifest declares, checked before any read."""
+        dt, shape = node["dtype"], node["shape"]
+        try:
+            dtype = np.dtype(dt) if isinstance(dt, str) else None
+        except (TypeError, ValueError):
+            dtype = None
+        if dtype is None or not _storable(dtype):
+            raise self.fail(
+                f"{member} (for {where}) cannot be read: dtype {dt!r} is not one that save writes "
+                "(numeric, bool or string; object and void dtypes would need pickle)"
+            )
+        if (
+            not isinstance(shape, list)
+            or len(shape) > 64
+            or any(type(n) is not int or n < 0 for n in shape)
+        ):
+            raise self.fail(f"bad shape {shape!r} for {where}")
+        count = math.prod(shape)
+        if dtype.itemsize == 0 and count:
+            raise self.fail(f"{member} (for {where}) declares a zero-size dtype {dt!r}")
+        return dtype, tuple(shape), count * dtype.itemsize
 
     def _array(self, node: dict[str, Any], trail: str) -> tuple[int, np.ndarray]:
         key = node["array"]
-        if not isinstance(key, int):
+        if type(key) is not int or key < 0:
             raise self.fail(f"bad array reference {key!r} at {_where(trail)}")
-        member = f"arrays/{key}.npy"
+        member, where = f"arrays/{key}.npy", _where(trail)
+        dtype, shape, nbytes = self._declared(node, member, where)
         arr = self._memo.get(key)
         if arr is None:
+            info = self.infos.get(member)
+            if info is None:
+                raise self.fail(f"{member} (for {where}) is missing")
+            if nbytes > info.file_size:
+                raise self.fail(
+                    f"{member} (for {where}): the manifest declares {dtype.str} {shape} "
+                    f"({nbytes} bytes) but the member holds only {info.file_size} bytes"
+                )
             try:
-                with self.zf.open(member) as fh:
+                with self.zf.open(info) as fh:  # the .npy header, checked before the data
+                    version = np.lib.format.read_magic(fh)
+                    if version == (1, 0):
+                        hshape, _, hdtype = np.lib.format.read_array_header_1_0(fh)
+                    elif version == (2, 0):
+                        hshape, _, hdtype = np.lib.format.read_array_header_2_0(fh)
+                    else:
+                        raise ValueError(f"unsupported .npy version {version}")
+                    header = fh.tell()
+                if hdtype.str != dtype.str or tuple(hshape) != shape:
+                    raise self.fail(
+                        f"{member} holds {hdtype.str} {tuple(hshape)}, the manifest says "
+                        f"{dtype.str} {shape}"
+                    )
+                if header + nbytes != info.file_size:
+                    raise self.fail(
+                        f"{member} (for {where}) is {info.file_size} bytes, not the "
+                        f"{header + nbytes} its header and shape {shape} need"
+                    )
+                with self.zf.open(info) as fh:  # sizes agree: the allocation is what is stored
                     arr = np.lib.format.read_array(fh, allow_pickle=False)
-            except KeyError:
-                raise self.fail(f"{member} (for {_where(trail)}) is missing") from None
-            except (zipfile.BadZipFile, ValueError, EOFError, OSError) as e:
-                raise self.fail(f"{member} (for {_where(trail)}) cannot be read: {e}") from None
-        if arr.dtype.str != node["dtype"] or list(arr.shape) != list(node["shape"]):
+            except _Corrupt:
+                raise
+            except _ZIP_ERRORS as e:
+                raise self.fail(f"{member} (for {where}) cannot be read: {e}") from None
+            self._memo[key] = arr
+        if arr.dtype.str != dtype.str or arr.shape != shape:
             raise self.fail(
-                f"{member} holds {arr.dtype.str} {arr.shape}, the manifest says "
-                f"{node['dtype']} {tuple(node['shape'])}"
+                f"{member} holds {arr.dtype.str} {arr.shape}, the manifest says {dtype.str} {shape}"
             )
-        self._memo[key] = arr
         return key, arr
 
-    def node(self, node: Any, trail: str = "") -> Any:
+    def node(self, node: Any, trail: str = "", depth: int = 0) -> Any:
+        if depth > MAX_DEPTH:
+            raise self.fail(f"containers nested more than {MAX_DEPTH} deep at {_where(trail)}")
         try:
             t = node["t"]
             if t == "none":
@@ -265,25 +383,35 @@ class _Reader:
                     raise self.fail(f"a {t} node holds {v!r} at {_where(trail)}")
                 return v
             if t == "float":
-                return float(node["v"])
+                v = node["v"]
+                if type(v) not in (int, float) and v not in ("nan", "inf", "-inf"):
+                    raise self.fail(f"a float node holds {v!r} at {_where(trail)}")
+                return float(v)
             if t == "bytes":
                 return bytes.fromhex(node["v"])
             if t in ("list", "tuple"):
-                items = [self.node(x, f"{trail}[{i}]") for i, x in enumerate(node["items"])]
+                items = [
+                    self.node(x, f"{trail}[{i}]", depth + 1) for i, x in enumerate(node["items"])
+                ]
                 return items if t == "list" else tuple(items)
             if t == "dict":
-                keys = [self.node(k, f"{trail}.keys()") for k in node["keys"]]
+                keys = [self.node(k, f"{trail}.keys()", depth + 1) for k in node["keys"]]
                 values = node["values"]
                 if len(keys) != len(values):
                     raise self.fail(f"{len(keys)} keys but {len(values)} values at {_where(trail)}")
-                return {k: self.node(v, f"{trail}[{k!r}]") for k, v in zip(keys, values)}
+                return {k: self.node(v, f"{trail}[{k!r}]", depth + 1) for k, v in zip(keys, values)}
             if t == "ndarray":
                 return self._array(node, trail)[1]
             if t == "npscalar":
-                return self._array(node, trail)[1][()]
+                arr = self._array(node, trail)[1]
+                if arr.ndim:
+                    raise self.fail(f"a NumPy scalar of shape {arr.shape} at {_where(trail)}")
+                return arr[()]
             if t == "tensor":
                 return self._tensor(node, trail)
-        except (KeyError, TypeError, AttributeError) as e:
+        except _Corrupt:
+            raise
+        except (KeyError, TypeError, AttributeError, ValueError, OverflowError) as e:
             raise self.fail(f"malformed manifest entry at {_where(trail)} ({e!r})") from None
         raise self.fail(f"unknown node type {t!r} at {_where(trail)}")
 
@@ -292,6 +420,14 @@ class _Reader:
         if key in self._tensors:  # the same tensor saved twice comes back as one object
             return self._tensors[key]
         device = self.map_location or node.get("device", "cpu")
+        if device not in ("cpu", "cuda"):
+            raise self.fail(f"unknown device {device!r} for {_where(trail)}")
+        grad = node.get("requires_grad", bool(node.get("parameter")))
+        if type(grad) is not bool or (grad and arr.dtype.kind not in "fc"):
+            raise self.fail(
+                f"requires_grad={grad!r} for a {arr.dtype} tensor at {_where(trail)} (only "
+                "floating tensors can require gradients)"
+            )
         if device != "cpu":
             from .backend import cupy_module
 
@@ -304,16 +440,18 @@ class _Reader:
         if node.get("parameter"):
             from .nn.parameter import Parameter
 
-            t: Tensor = Parameter(arr, requires_grad=bool(node.get("requires_grad", True)))
+            t: Tensor = Parameter(arr, requires_grad=grad)
         else:
             t = Tensor._wrap(arr)
-            if node.get("requires_grad") and arr.dtype.kind in "fc":
+            if grad:
                 t.requires_grad = True
         self._tensors[key] = t
         return t
 
 
-def load(f: str | os.PathLike | IO[bytes], map_location: Any = None) -> Any:
+def load(
+    f: str | os.PathLike | IO[bytes], map_location: Any = None, *, weights_only: bool | None = None
+) -> Any:
     """Load an object written by :func:`save`.
 
     Args:
@@ -321,11 +459,16 @@ def load(f: str | os.PathLike | IO[bytes], map_location: Any = None) -> Any:
         map_location: ``None`` (tensors return to the device they were saved from), ``'cpu'``
             or ``'cuda'``; as in PyTorch, ``'cpu'`` is how to load a GPU checkpoint on a CPU
             machine.
+        weights_only: accepted for PyTorch code (``torch.load(path, weights_only=True)``).
+            chainrule's format never unpickles, so loading is always what PyTorch calls
+            weights-only: only tensors, arrays, numbers, strings, bytes, ``None`` and containers
+            come back, and ``weights_only=False`` does not enable loading code.
 
     Raises:
         FileNotFoundError: if the path does not exist.
-        ValueError: naming the file and the problem, for a truncated, corrupt or foreign file
-            (a text file, a pickle, a PyTorch ``.pt``).
+        ValueError: naming the file and the problem, for a truncated, corrupt, forged or foreign
+            file (a text file, a pickle, a PyTorch ``.pt``, a zip bomb, overlapping members,
+            absurd shapes, dtypes that ``save`` never writes).
 
     Example:
         >>> import io
@@ -336,6 +479,8 @@ def load(f: str | os.PathLike | IO[bytes], map_location: Any = None) -> Any:
         >>> load(buf, map_location="cpu")["state"][0]["momentum_buffer"]
         tensor([0., 0.])
     """
+    if weights_only not in (None, True, False):
+        raise TypeError(f"load: weights_only must be a bool, got {weights_only!r}")
     if map_location is not None:
         if not isinstance(map_location, str) or map_location.split(":")[0] not in ("cpu", "cuda"):
             raise ValueError(
@@ -356,7 +501,7 @@ def _load(fh: IO[bytes], name: str, map_location: str | None) -> Any:
         raise ValueError(f"{name}: not a chainrule checkpoint: {_describe_foreign(head, None)}")
     try:
         zf = zipfile.ZipFile(fh)
-    except (zipfile.BadZipFile, OSError, EOFError) as e:
+    except _ZIP_ERRORS as e:
         raise ValueError(
             f"{name}: truncated or corrupt checkpoint (the zip directory cannot be read: {e})"
         ) from None
@@ -366,10 +511,15 @@ def _load(fh: IO[bytes], name: str, map_location: str | None) -> Any:
             raise ValueError(
                 f"{name}: not a chainrule checkpoint: {_describe_foreign(head, names)}"
             )
+        infos = _check_members(zf, name)
         try:
-            manifest = json.loads(zf.read(MANIFEST).decode("utf-8"))
-        except (zipfile.BadZipFile, UnicodeDecodeError, json.JSONDecodeError, OSError) as e:
-            raise ValueError(f"{name}: corrupt checkpoint: unreadable {MANIFEST} ({e})") from None
+            with zf.open(infos[MANIFEST]) as mf:
+                manifest = json.loads(mf.read().decode("utf-8"))
+        except (*_ZIP_ERRORS, UnicodeDecodeError, RecursionError) as e:
+            what = "nested too deeply" if isinstance(e, RecursionError) else e
+            raise ValueError(
+                f"{name}: corrupt checkpoint: unreadable {MANIFEST} ({what})"
+            ) from None
         if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
             raise ValueError(f"{name}: not a chainrule checkpoint: {MANIFEST} has no format tag")
         version = manifest.get("version")
@@ -380,4 +530,57 @@ def _load(fh: IO[bytes], name: str, map_location: str | None) -> Any:
             )
         if "root" not in manifest:
             raise ValueError(f"{name}: corrupt checkpoint: {MANIFEST} has no 'root' entry")
-        return _Reader(zf, name, map_location).node(manifest["root"])
+        try:
+            return _Reader(zf, infos, name, map_location).node(manifest["root"])
+        except RecursionError:
+            raise ValueError(
+                f"{name}: corrupt checkpoint: the manifest is nested too deeply"
+            ) from None
+
+
+def _check_members(zf: zipfile.ZipFile, name: str) -> dict[str, zipfile.ZipInfo]:
+    """The members by name, after checking what the central directory declares, before any
+    member is read: each one stored (save never compresses, so nothing is ever decompressed and
+    a DEFLATE bomb has nothing to expand), not encrypted, named once, and lying inside the file
+    before the directory without overlapping another (a forged size cannot reach past the end)."""
+
+    def bad(what: str) -> ValueError:
+        return ValueError(f"{name}: corrupt chainrule checkpoint: {what}")
+
+    infos: dict[str, zipfile.ZipInfo] = {}
+    spans = []
+    for info in zf.infolist():
+        member = info.filename
+        if member in infos:
+            raise bad(f"member {member} appears twice")
+        if info.flag_bits & 0x1:
+            raise bad(f"member {member} is encrypted")
+        if info.compress_type != zipfile.ZIP_STORED:
+            raise bad(
+                f"member {member} is compressed (method {info.compress_type}); chainrule "
+                "checkpoints store their members uncompressed"
+            )
+        if info.compress_size != info.file_size:
+            raise bad(
+                f"member {member} declares {info.file_size} bytes but stores {info.compress_size}"
+            )
+        try:
+            raw = len(member.encode("utf-8" if info.flag_bits & 0x800 else "cp437"))
+        except UnicodeEncodeError:
+            raw = len(member)
+        start = info.header_offset
+        spans.append((start, start + 30 + raw + info.compress_size, member))
+        infos[member] = info
+    spans.sort()
+    end_of_data = getattr(zf, "start_dir", None)
+    for i, (start, end, member) in enumerate(spans):
+        if start < 0:
+            raise bad(f"member {member} starts before the file")
+        if i + 1 < len(spans) and end > spans[i + 1][0]:
+            raise bad(f"members {member} and {spans[i + 1][2]} overlap")
+        if end_of_data is not None and end > end_of_data:
+            raise bad(
+                f"member {member} declares {infos[member].file_size} bytes, more than the file "
+                "holds (truncated, or a forged size)"
+            )
+    return infos

@@ -28,7 +28,10 @@ def _convert(data: Any, dtype: Any = None) -> Any:
         return arr if dtype is None else arr.astype(dtype, copy=False)
     if dtype is not None:
         xp = array_module(data)
-        return xp.asarray(data, dtype=np.dtype(dtype))
+        try:
+            return xp.asarray(data, dtype=np.dtype(dtype))
+        except OverflowError as e:  # NumPy 2: a Python int out of the dtype's range
+            raise ValueError(f"tensor: {e} (dtype {np.dtype(dtype)})") from None
     if type(data).__module__.startswith("cupy"):
         return data
     if isinstance(data, np.ndarray):
@@ -42,7 +45,20 @@ def _convert(data: Any, dtype: Any = None) -> Any:
     if arr.dtype == np.float64:
         arr = arr.astype(dtypes.get_default_dtype())
     elif arr.dtype.kind in "iu":
+        if arr.dtype == np.uint64 and arr.size and arr.max() > np.iinfo(np.int64).max:
+            # Python ints of 2**63 or more: NumPy holds them as uint64, int64 would wrap them
+            raise ValueError(
+                f"tensor: value {int(arr.max())} overflows int64 (the range is "
+                "[-2**63, 2**63 - 1]); pass a float dtype to keep it"
+            )
         arr = arr.astype(np.int64)
+    elif arr.dtype == object and any(
+        isinstance(v, int) and not -(2**63) <= v < 2**63 for v in arr.reshape(-1)
+    ):  # NumPy keeps Python ints outside int64 and uint64 as objects
+        raise ValueError(
+            "tensor: an integer overflows int64 (the range is [-2**63, 2**63 - 1]); pass a "
+            "float dtype to keep it"
+        )
     elif arr.dtype.kind in "OUSVMm":  # objects, strings, dates: not numbers
         raise TypeError(f"tensor: cannot make a tensor from {type(data).__name__} data")
     return arr

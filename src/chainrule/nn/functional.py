@@ -147,6 +147,15 @@ def _dim(dim: int | None, x: Tensor, op: str) -> int:
     return S.normalize_dim(dim, x.ndim, op)
 
 
+def _floating(x: Tensor, op: str, name: str = "input") -> Tensor:
+    if x._data.dtype.kind not in "fc":
+        raise TypeError(
+            f"{op}: expected a floating {name}, got {x.dtype} (pass dtype=chainrule.float32 or "
+            "call .float() first)"
+        )
+    return x
+
+
 def softmax(input: Tensor, dim: int | None = None, dtype: Any = None) -> Tensor:
     """``e^x / sum(e^x)`` along ``dim``, computed stably.
 
@@ -155,7 +164,7 @@ def softmax(input: Tensor, dim: int | None = None, dtype: Any = None) -> Tensor:
         >>> softmax(cr.tensor([1.0, 1.0]), dim=0)
         tensor([0.5, 0.5])
     """
-    x = _t(input) if dtype is None else _t(input).to(dtype)
+    x = _floating(_t(input) if dtype is None else _t(input).to(dtype), "softmax")
     axis = _dim(dim, x, "softmax")
     if x.numel() == 0:  # nothing to normalize: an empty result of the same shape
         return x * 0
@@ -172,7 +181,7 @@ def log_softmax(input: Tensor, dim: int | None = None, dtype: Any = None) -> Ten
         >>> log_softmax(cr.tensor([1e4, 1e4]), dim=0)
         tensor([-0.6931, -0.6931])
     """
-    x = _t(input) if dtype is None else _t(input).to(dtype)
+    x = _floating(_t(input) if dtype is None else _t(input).to(dtype), "log_softmax")
     axis = _dim(dim, x, "log_softmax")
     if x.numel() == 0:
         return x * 0
@@ -282,6 +291,7 @@ def cross_entropy(
     _reduce_name(reduction, op)
     if x.ndim == 0:
         raise ValueError(f"{op}: input must have a class dimension, got a 0-d tensor")
+    _floating(x, op)
     cdim = 1 if x.ndim >= 2 else 0
     c = x.shape[cdim]
     if t.dtype.kind == "f" and t.shape != x.shape:
@@ -333,6 +343,21 @@ def _same_shape(x: Tensor, t: Tensor, op: str) -> None:
         )
 
 
+def _weight_fits(w: Any, x: Tensor, name: str, op: str) -> None:
+    """A ``weight``/``pos_weight`` must broadcast to the input's shape (not widen it)."""
+    if w is None:
+        return
+    shape = tuple(np.shape(w._data if isinstance(w, Tensor) else w))
+    try:
+        fits = np.broadcast_shapes(shape, x.shape) == x.shape
+    except ValueError:
+        fits = False
+    if not fits:
+        raise ValueError(
+            f"{op}: {name} of shape {shape} does not broadcast to the input's shape {x.shape}"
+        )
+
+
 def binary_cross_entropy(
     input: Tensor, target: Tensor, weight: Tensor | None = None, reduction: str = "mean"
 ) -> Tensor:
@@ -349,6 +374,7 @@ def binary_cross_entropy(
     xd = x._data
     if xd.size and (xd.min() < 0 or xd.max() > 1):
         raise ValueError("binary_cross_entropy: input values must be probabilities in [0, 1]")
+    _weight_fits(weight, x, "weight", "binary_cross_entropy")
     loss = N.bce(x, t)
     if weight is not None:
         loss = loss * weight
@@ -368,7 +394,10 @@ def binary_cross_entropy_with_logits(
         tensor(0.)
     """
     x, t = _t(input), _t(target)
-    _same_shape(x, t, "binary_cross_entropy_with_logits")
+    op = "binary_cross_entropy_with_logits"
+    _same_shape(x, t, op)
+    _weight_fits(weight, x, "weight", op)
+    _weight_fits(pos_weight, x, "pos_weight", op)
     neg_log_p = -N.log_sigmoid(x)  # log(1 + e^-x), stably
     if pos_weight is None:
         loss = (1 - t) * x + neg_log_p
@@ -416,6 +445,8 @@ def huber_loss(
         >>> huber_loss(cr.tensor([0.5, 3.0]), cr.tensor([0.0, 0.0]))
         tensor(1.3125)
     """
+    if not delta > 0:
+        raise ValueError(f"huber_loss: delta must be positive, got {delta}")
     x, t = _t(input), _t(target)
     _same_shape(x, t, "huber_loss")
     d = x - t
@@ -434,6 +465,8 @@ def smooth_l1_loss(
         >>> smooth_l1_loss(cr.tensor([0.5, 3.0]), cr.tensor([0.0, 0.0]))
         tensor(1.3125)
     """
+    if not beta >= 0:
+        raise ValueError(f"smooth_l1_loss: beta must be non-negative, got {beta}")
     x, t = _t(input), _t(target)
     _same_shape(x, t, "smooth_l1_loss")
     d = x - t
@@ -459,9 +492,11 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
             f"linear: input of shape {x.shape} cannot be multiplied with weight of shape "
             f"{w.shape} (expects input (*, {w.shape[-1] if w.ndim else '?'}))"
         )
-    if bias is None:
+    b = None if bias is None else _t(bias)
+    if x._data.dtype != w._data.dtype or (b is not None and b._data.dtype != w._data.dtype):
+        T.check_same_dtype("linear", input=x, weight=w, bias=b)
+    if b is None:
         return N.linear(x, w)
-    b = _t(bias)
     if b.shape not in ((w.shape[0],), ()):
         raise ValueError(f"linear: bias of shape {b.shape} does not fit weight {w.shape}")
     return N.linear(x, w, b)
@@ -513,6 +548,13 @@ def conv2d(
     x, unbatched = _batched(x, "conv2d")
     n, c, h, wd = x.shape
     o, cg, kh, kw = w.shape
+    b = None if bias is None else _t(bias)
+    T.check_same_dtype("conv2d", input=x, weight=w, bias=b)
+    if kh < 1 or kw < 1:
+        raise ValueError(
+            f"conv2d: kernel size should be greater than zero, but weight {w.shape} has a "
+            f"{kh} x {kw} kernel"
+        )
     if groups < 1 or o % groups or cg * groups != c:
         raise ValueError(
             f"conv2d: input {x.shape} has {c} channels but weight {w.shape} with groups={groups} "
@@ -522,6 +564,8 @@ def conv2d(
     if min(stride_) < 1 or min(dilation_) < 1:
         raise ValueError(f"conv2d: stride {stride_} and dilation {dilation_} must be positive")
     pads = _conv_padding(padding, (kh, kw), dilation_, stride_)
+    if min(pads) < 0:
+        raise ValueError(f"conv2d: padding must be non-negative, got {padding!r}")
     oh = C.conv_output_size(h, kh, stride_[0], pads[0], pads[1], dilation_[0])
     ow = C.conv_output_size(wd, kw, stride_[1], pads[2], pads[3], dilation_[1])
     if oh <= 0 or ow <= 0:
@@ -529,7 +573,6 @@ def conv2d(
             f"conv2d: kernel {(kh, kw)} (dilation {dilation_}) is larger than the padded input "
             f"{(h + pads[0] + pads[1], wd + pads[2] + pads[3])}"
         )
-    b = None if bias is None else _t(bias)
     if b is not None and b.shape != (o,):
         raise ValueError(f"conv2d: bias must have shape ({o},) for weight {w.shape}, got {b.shape}")
     cols = C.im2col(x, (kh, kw), stride_, pads, dilation_, 0.0)  # (c*kh*kw, n*oh*ow)
@@ -582,6 +625,12 @@ def conv1d(
         raise ValueError(
             f"conv1d: input {x.shape} has {c} channels but weight {w.shape} with groups={groups} "
             f"expects {cg * groups} (and out channels {o} divisible by groups)"
+        )
+    T.check_same_dtype("conv1d", input=x, weight=w, bias=None if bias is None else _t(bias))
+    if w.shape[2] < 1:
+        raise ValueError(
+            f"conv1d: kernel size should be greater than zero, but weight {w.shape} has size "
+            f"{w.shape[2]}"
         )
     s, d = _single(stride, "stride", "conv1d"), _single(dilation, "dilation", "conv1d")
     if s < 1 or d < 1:
@@ -986,6 +1035,13 @@ def batch_norm(
     if x.ndim < 2:
         raise ValueError(f"batch_norm: expected at least 2 dimensions (N, C, ...), got {x.shape}")
     c = x.shape[1]
+    for name, v in (("running_mean", running_mean), ("running_var", running_var),
+                    ("weight", weight), ("bias", bias)):  # fmt: skip
+        if v is not None and _t(v).numel() != c:
+            raise ValueError(
+                f"batch_norm: {name} should contain {c} elements (one per channel of input "
+                f"{x.shape}), not {_t(v).numel()}"
+            )
     axes = (0,) + tuple(range(2, x.ndim))
     shape = (1, c) + (1,) * (x.ndim - 2)
     if training:
@@ -1104,6 +1160,8 @@ def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
     t = _t(tensor)
     if t.dtype.kind not in "iu":
         raise TypeError(f"one_hot: expected an integer tensor, got {t.dtype}")
+    if num_classes < 0 and t.numel() == 0:
+        raise ValueError("one_hot: cannot infer num_classes from an empty tensor; pass num_classes")
     k = int(t._data.max()) + 1 if num_classes < 0 else num_classes
     if t.numel() and (t._data.min() < 0 or t._data.max() >= k):
         raise ValueError(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 from typing import Any
 
 from .elementwise import _xp
@@ -9,38 +10,72 @@ from .index import getitem
 from .primitive import Primitive, per_input
 
 
-def normalize_dim(dim: int, ndim: int, op: str = "") -> int:
-    """``dim`` as a non-negative index into ``ndim`` dimensions, with PyTorch's error message.
+def _dim_index(dim: Any, op: str, name: str) -> int:
+    """``dim`` as a Python int: ints, NumPy integers and other ``__index__`` types pass; bools,
+    floats, strings... raise TypeError naming the op and the argument, as PyTorch does."""
+    if isinstance(dim, bool):
+        raise TypeError(f"{op + ': ' if op else ''}argument '{name}' must be int, not bool")
+    try:
+        return operator.index(dim)
+    except TypeError:
+        raise TypeError(
+            f"{op + ': ' if op else ''}argument '{name}' must be int, not {type(dim).__name__}"
+        ) from None
+
+
+def normalize_dim(dim: int, ndim: int, op: str = "", name: str = "dim") -> int:
+    """``dim`` as a non-negative index into ``ndim`` dimensions, with PyTorch's errors: a TypeError
+    for a non-integer ``dim`` (a float would otherwise pick some other dim), an IndexError out
+    of range. The one place every op that takes a dim checks it.
 
     Example:
         >>> normalize_dim(-1, 3)
         2
+        >>> normalize_dim(0.5, 3, "sum")
+        Traceback (most recent call last):
+        ...
+        TypeError: sum: argument 'dim' must be int, not float
     """
-    lo, hi = -max(ndim, 1), max(ndim, 1) - 1
-    if not lo <= dim <= hi:
+    if type(dim) is not int:
+        dim = _dim_index(dim, op, name)
+    n = ndim if ndim > 0 else 1
+    if not -n <= dim < n:
         raise IndexError(
             f"{op + ': ' if op else ''}Dimension out of range "
-            f"(expected to be in range of [{lo}, {hi}], but got {dim})"
+            f"(expected to be in range of [{-n}, {n - 1}], but got {dim})"
         )
-    return dim % max(ndim, 1)
+    return dim + n if dim < 0 else dim
 
 
-def normalize_dims(dim: Any, ndim: int, op: str = "") -> tuple | None:
-    """A tuple of non-negative dims (``None`` means all), from an int, a sequence or ``None``.
+def normalize_dims(dim: Any, ndim: int, op: str = "", name: str = "dim") -> tuple | None:
+    """A sorted tuple of non-negative dims (``None`` means all), from an int, a sequence or
+    ``None``; a dim given twice (``(0, 0)``, or ``(0, -2)`` in 2-D) is refused (ValueError), as
+    in PyTorch.
 
     Example:
         >>> normalize_dims((0, -1), 3)
         (0, 2)
+        >>> normalize_dims((0, -2), 2, "sum")
+        Traceback (most recent call last):
+        ...
+        ValueError: sum: dim 0 appears multiple times in the list of dims
     """
     if dim is None:
         return None
     if isinstance(dim, (list, tuple)):
         if len(dim) == 0:
             return None
-        dims = tuple(sorted({normalize_dim(int(d), ndim, op) for d in dim}))
+        dims = [normalize_dim(d, ndim, op, name) for d in dim]
+        unique = set(dims)
+        if len(unique) != len(dims):
+            twice = next(d for d in dims if dims.count(d) > 1)
+            raise ValueError(
+                f"{op + ': ' if op else ''}dim {twice} appears multiple times in the list of dims"
+            )
+        out = tuple(sorted(unique))
     else:
-        dims = (normalize_dim(int(dim), ndim, op),)
-    return dims if ndim else None  # a 0-d tensor accepts dim 0 / -1, as in PyTorch: all dims
+        out = (normalize_dim(dim, ndim, op, name),)
+    return out if ndim else None  # a 0-d tensor accepts dim 0 / -1, as in PyTorch: all dims
 
 
 reshape = Primitive(

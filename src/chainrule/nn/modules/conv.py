@@ -185,6 +185,16 @@ class Conv2d(_ConvNd):
     def _ntuple(self, x: Any, name: str) -> tuple:
         return _pair(x)
 
+    def _check_sizes(self) -> None:
+        for name, v in (("kernel_size", self.kernel_size), ("stride", self.stride),
+                        ("dilation", self.dilation)):  # fmt: skip
+            if min(v) <= 0:
+                raise ValueError(f"Conv2d: {name} must be positive, got {v}")
+
+    def _check_padding(self) -> None:
+        if min(self.padding) < 0:
+            raise ValueError(f"Conv2d: padding must be non-negative, got {self.padding}")
+
     def _conv(self, input: Tensor) -> Tensor:
         if self.padding_mode != "zeros":
             padded = F.pad(input, self._reversed_padding_repeated_twice, mode=self.padding_mode)
