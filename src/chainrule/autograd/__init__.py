@@ -2,9 +2,9 @@
 
 Layers, lowest first: ``grad_mode`` and ``node`` (the per-thread switches and the graph's nodes)
 sit below :class:`~chainrule.Tensor` and the primitives, which record nodes; ``engine``,
-``function`` and ``checks`` (gradcheck) sit above them, since they run on tensors. So this package loads
-the lower two at once and the upper three on first use, and no module needs a function-local
-import to break a cycle.
+``function`` and ``checks`` (gradcheck) sit above them, since they run on tensors. So this
+package loads the lower two at once and the upper three on first use, and no module needs a
+function-local import to break a cycle.
 """
 
 from __future__ import annotations
