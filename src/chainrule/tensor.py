@@ -81,7 +81,8 @@ class Tensor:
         "_retains_grad", "_hooks", "_post_hooks", "_base", "__weakref__",
     )  # fmt: skip
     # _node, _slot: the node that made this tensor and which of its outputs it is (None: a leaf)
-    # _vc: the version counter of the memory, shared with every view and detach() alias
+    # _vc: the version counter of the memory, shared with every view and detach() alias (None
+    # until first needed; read it through _counter())
     # _vview: for a view, the version when it was taken (a later write makes its grad_fn stale)
     # _accum: a weak reference to a leaf's AccumulateGrad node
     # _hooks, _post_hooks: a leaf's gradient hooks (a non-leaf's live on its node)
@@ -93,8 +94,7 @@ class Tensor:
         self._grad: Tensor | None = None
         self._node = None
         self._slot = 0
-        self._vc = Version()
-        self._vview = 0
+        self._vc: Version | None = None  # made on first need (most tensors never need one)
         self._accum = None
         self._retains_grad = False
         self._requires_grad = False
@@ -114,23 +114,28 @@ class Tensor:
         t._requires_grad = False
         t._node = None
         t._slot = 0
-        t._vc = Version()
-        t._vview = 0
+        t._vc = None
         t._accum = None
         t._retains_grad = False
         t._hooks = None
         t._base = None
-        t._post_hooks = None
         return t
 
     @property
     def _version(self) -> int:
         """How many times this tensor's memory was written in place (shared with its views)."""
-        return self._vc.value
+        return self._counter().value
 
     @_version.setter
     def _version(self, value: int) -> None:
-        self._vc.value = value
+        self._counter().value = value
+
+    def _counter(self) -> Version:
+        """This memory's version counter (made on first use)."""
+        vc = self._vc
+        if vc is None:
+            vc = self._vc = Version()
+        return vc
 
     # ----- autograd state -------------------------------------------------------------
     @property
@@ -254,7 +259,7 @@ class Tensor:
                 f"register_post_accumulate_grad_hook: hook must be callable, got "
                 f"{type(hook).__name__}"
             )
-        if self._post_hooks is None:
+        if getattr(self, "_post_hooks", None) is None:
             self._post_hooks = []
         self._post_hooks.append(hook)
         return RemovableHandle(self._post_hooks, hook)
@@ -268,7 +273,7 @@ class Tensor:
         """A tensor sharing this one's data (and its version: an in-place change of either is
         seen by backward), cut from the graph."""
         t = Tensor._wrap(self._data)
-        t._vc = self._vc
+        t._vc = self._counter()
         return t
 
     def detach_(self) -> Tensor:
@@ -288,7 +293,7 @@ class Tensor:
         # New memory, with a version counter of its own. Nodes that saved the old array keep
         # it, so the recorded graph stays consistent with the forward pass that built it.
         self._data = value._data if isinstance(value, Tensor) else _convert(value)
-        self._vc = Version()
+        self._vc = None
         self._base = None
 
     def backward(
@@ -492,7 +497,7 @@ class Tensor:
             (tensor([1., 1.]), 1)
         """
         write(self._data)
-        self._vc.value += 1
+        self._counter().value += 1
         return self
 
     def _update(self, op: str, out_of_place: Any, in_place: Any, other: Any = None) -> Tensor:
@@ -556,8 +561,9 @@ class Tensor:
                     f"{self.dtype}"
                 )
             res = res.to(self.dtype)
-        for node in made:
-            _keep_original(node, old._vc)
+        if old._vc is not None:  # some node recorded here saved that memory
+            for node in made:
+                _keep_original(node, old._vc)
         new = res._data
         self._mutate(lambda a: a.__setitem__(..., new))
         self._node, self._slot, self._requires_grad = res._node, res._slot, res._requires_grad

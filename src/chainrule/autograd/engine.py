@@ -277,7 +277,7 @@ class _Walk:
         if self.accumulate:
             _accumulate_grad(t, g, self.create, (id(node), 0) in self.owned)
             if self.hooks:
-                for hook in t._post_hooks or ():
+                for hook in getattr(t, "_post_hooks", None) or ():
                     hook(t)
 
 
@@ -312,7 +312,7 @@ def _check_finite(node: Node, i: int, g: Any) -> None:
 
 
 def _where(node: Node) -> str:
-    if node.trace:
+    if getattr(node, "trace", None):
         return node.user_line()
     return (
         "  (the forward op ran outside anomaly mode: run the forward pass inside "

@@ -54,7 +54,9 @@ class _NoVersion:
     value = 0
 
 
-_NO_VERSION = _NoVersion()
+def _counter_of(s: Any) -> Any:
+    """The version counter of a saved tensor (anything else: a counter that stays at 0)."""
+    return s._counter() if isinstance(s, Tensor) else _NoVersion
 
 
 class _FunctionOp:
@@ -71,7 +73,7 @@ class _FunctionOp:
     def backward(self, node: Node, g: Any, create_graph: bool) -> list:
         ctx = node.saved
         for j, s in enumerate(ctx._saved):
-            vc = s.vc if isinstance(s, _SavedOutput) else getattr(s, "_vc", None)
+            vc = s.vc if isinstance(s, _SavedOutput) else getattr(s, "_vc", None)  # a Tensor's
             if vc is not None and vc.value != ctx._versions[j]:
                 raise RuntimeError(
                     f"one of the variables needed for gradient computation has been modified "
@@ -193,10 +195,9 @@ class Function:
         saved = []
         for s in ctx._saved:
             k = index.get(id(s))
-            saved.append(_SavedOutput(s._data, k, results[k]._vc) if k is not None else s)
+            saved.append(_SavedOutput(s._data, k, results[k]._counter()) if k is not None else s)
         ctx._saved = tuple(saved)
         ctx._versions = tuple(
-            (s.vc if isinstance(s, _SavedOutput) else getattr(s, "_vc", _NO_VERSION)).value
-            for s in ctx._saved
+            (s.vc if isinstance(s, _SavedOutput) else _counter_of(s)).value for s in ctx._saved
         )
         return tuple(results) if many else results[0]

@@ -85,7 +85,6 @@ class Node:
         self.ans = ans
         self.n_out = n_out
         self.seq = next(_SEQUENCE)
-        self.trace: list[str] | None = None
         self.pre_hooks: dict[int, list] | None = None  # output slot -> tensor hooks
         self.retains: dict[int, Any] | None = None  # output slot -> weakref of a retain_grad tensor
 
@@ -121,11 +120,12 @@ class Node:
 
     def user_line(self) -> str:
         """The innermost line of the creation stack outside chainrule itself (anomaly mode)."""
-        for entry in reversed(self.trace or []):
+        trace = getattr(self, "trace", None) or []
+        for entry in reversed(trace):
             first = entry.strip().splitlines()[0] if entry.strip() else ""
             if _PACKAGE not in first:
                 return entry.rstrip()
-        return (self.trace or ["  (unknown)"])[-1].rstrip()
+        return (trace or ["  (unknown)"])[-1].rstrip()
 
     def __repr__(self) -> str:
         return f"<{self.name()}>"

@@ -105,7 +105,7 @@ class Primitive:
         array([9.])
     """
 
-    __slots__ = ("name", "forward", "rules", "formulas", "_plans")
+    __slots__ = ("name", "forward", "rules", "formulas", "_plans", "_variadic")
 
     def __init__(
         self,
@@ -118,6 +118,7 @@ class Primitive:
         self.forward = forward
         self.rules = rules
         self.formulas = formulas
+        self._variadic = callable(rules)
         # (number of arguments, mask of inputs that need a gradient) -> what to save
         self._plans: dict[tuple[int, int], tuple] = {}
 
@@ -135,10 +136,11 @@ class Primitive:
             return f(i)
         return f[i] if i < len(f) else ""
 
-    def _plan(self, n: int, mask: int) -> tuple:
-        """``(kinds, ans)`` for ``n`` arguments of which those in ``mask`` need a gradient:
-        ``kinds[i]`` is 2 (save the array), 1 (save its shape and dtype) or 0 (save nothing),
-        ``ans`` likewise for the output."""
+    def _plan(self, n: int, mask: int, tmask: int) -> tuple:
+        """What a node keeps for ``n`` arguments, those in ``tmask`` tensors and those in
+        ``mask`` needing a gradient: ``(edges, metas, dropped, checked, ans)``, the positions
+        that get an edge, that are kept as a :class:`Meta`, that are not kept at all, and whose
+        saved array is version-checked; ``ans`` is 2 (keep the output), 1 (its shape) or 0."""
         kinds = [0] * n
         ans = 0
         for i in range(n):
@@ -156,8 +158,14 @@ class Primitive:
             for j in metas:
                 kinds[j] = max(kinds[j], 1)
             ans = max(ans, a)
-        plan = (tuple(kinds), ans)
-        self._plans[(n, mask)] = plan
+        tensors = [i for i in range(n) if tmask >> i & 1]
+        edges = tuple(i for i in tensors if mask >> i & 1)
+        metas = tuple(i for i in edges if kinds[i] == 1)
+        dropped = tuple(i for i in edges if kinds[i] == 0)
+        # A constant tensor is always kept (so the graph can be drawn), checked if a rule reads it
+        checked = tuple(i for i in tensors if kinds[i] == 2)
+        plan = (edges, metas, dropped, checked, ans)
+        self._plans[n | mask << 8 | tmask << 32] = plan
         return plan
 
     def __call__(self, *args: Any, **params: Any) -> Any:
@@ -181,7 +189,7 @@ class Primitive:
         if base is not None:  # a view (reshape, slice, transpose...): share the version counter
             for a in args:
                 if isinstance(a, Tensor) and (base is a._data or base is a._data.base):
-                    t._vc = a._vc
+                    t._vc = a._counter()
                     t._base = a
                     t._vview = _root(a)._node  # its grad_fn is stale once this changes
                     break
@@ -193,43 +201,37 @@ class Primitive:
     def _record(
         self, args: tuple, arrays: list, params: dict, t: Tensor, mask: int, tmask: int
     ) -> Node:
-        plan = self._plans.get((len(args), mask)) or self._plan(len(args), mask)
-        kinds, ans_kind = plan
-        edges = []
-        saved = []
-        versions = []
-        bit = 1
-        for i, a in enumerate(args):
-            if not tmask & bit:
-                edges.append(None)
-                saved.append(a)
-            elif mask & bit:
+        n = len(args)
+        plan = self._plans.get(n | mask << 8 | tmask << 32) or self._plan(n, mask, tmask)
+        edge_at, metas, dropped, checked, ans_kind = plan
+        edges = [None] * n
+        for i in edge_at:
+            a = args[i]
+            node = a._node
+            if node is not None:
                 if a._base is not None and _root(a)._node is not a._vview:
                     raise RuntimeError(stale_view(self.name, i, a))
-                node = a._node
-                edges.append((node, a._slot, a._data.shape) if node is not None else edge_of(a))
-                k = kinds[i]
-                if k == 2:
-                    saved.append(arrays[i])
-                    vc = a._vc
-                    versions.append((i, vc, vc.value))
-                else:
-                    saved.append(Meta(arrays[i]) if k else None)
-            else:  # a constant tensor: kept, so the graph can be drawn; checked if a rule reads it
-                edges.append(None)
-                saved.append(arrays[i])
-                if kinds[i] == 2:
-                    vc = a._vc
-                    versions.append((i, vc, vc.value))
-            bit <<= 1
+                edges[i] = (node, a._slot, a._data.shape)
+            else:
+                edges[i] = edge_of(a)
+        saved = arrays  # non-tensor arguments as given, tensors as their arrays
+        for i in metas:
+            saved[i] = Meta(saved[i])
+        for i in dropped:
+            saved[i] = None
+        versions = []
+        for i in checked:
+            vc = args[i]._counter()
+            versions.append((i, vc, vc.value))
         ans = None
         if ans_kind:
             if ans_kind == 2:
                 ans = t._data
-                versions.append((-1, t._vc, t._vc.value))
+                vc = t._counter()
+                versions.append((-1, vc, vc.value))
             else:
                 ans = Meta(t._data)
-        node = Node(self, tuple(edges), saved, tuple(versions), params, tmask, ans)
+        node = Node(self, edges, saved, versions, params, tmask, ans)
         if STATE.watch is not None:  # anomaly mode, or an in-place op being recorded
             STATE.watch(node)
         return node
@@ -247,13 +249,12 @@ class Primitive:
             args, ans = saved_tensors(node)
         params = node.params
         rules = self.rules
-        table = not callable(rules)
         out: list = []
         for i, e in enumerate(node.edges):
             if e is None:
                 out.append(None)
                 continue
-            r = (rules[i] if i < len(rules) else None) if table else rules(i)
+            r = rules(i) if self._variadic else (rules[i] if i < len(rules) else None)
             if r is None:
                 raise RuntimeError(f"{self.name}: input {i} is not differentiable")
             out.append(r(g, ans, *args, **params))
