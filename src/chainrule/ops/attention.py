@@ -29,7 +29,8 @@ class Saved:
     """What one attention call keeps for its backward: the probabilities ``P`` (before dropout),
     and, during one backward pass, the pieces its rules share (so ``q``, ``k`` and the mask
     compute ``dS`` once between them). ``last`` is the index of the last input needing a
-    gradient: its rule drops the shared pieces.
+    gradient: its rule drops ``P`` and the shared pieces once used, so nothing of size
+    ``(..., L, S)`` outlives the backward pass.
 
     Example:
         >>> Saved(last=2)
@@ -142,8 +143,8 @@ def _rule(i: int) -> Any:
             out = matmul(mT(sh["pd"]), g)
         else:
             out = sh["ds"]
-        if i == saved.last:
-            saved.shared = None
+        if i == saved.last:  # backward is done with this node: free P (a retained graph
+            saved.shared = saved.p = None  # recomputes it from the saved inputs)
         return out
 
     return rule
