@@ -68,6 +68,7 @@ from .functions import (
     diagonal,
     div,
     dot,
+    einsum,
     eq,
     equal,
     exp,

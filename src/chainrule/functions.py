@@ -1804,3 +1804,42 @@ def masked_fill(input: Tensor, mask: Any, value: Any) -> Tensor:
             f"masked_fill: mask of shape {m.shape} does not broadcast to the input's {x.shape}"
         )
     return E.where(m, v, x)
+
+
+def einsum(*args: Any) -> Tensor:
+    """Einstein summation, as ``torch.einsum``: ``einsum("ij,jk->ik", a, b)``, the list form
+    ``einsum("ij,jk", [a, b])`` and the sublist form ``einsum(a, [0, 1], b, [1, 2], [0, 2])``.
+
+    Repeated subscripts take diagonals (``"ii->i"``), subscripts missing from the output are
+    summed, ``...`` stands for broadcast dimensions, and without ``->`` the output is the
+    subscripts that appear once, in alphabetical order. Runs as one primitive that contracts
+    pairs of operands with ``matmul`` along a ``numpy.einsum_path`` order; the gradient of each
+    operand is itself an einsum.
+
+    Example:
+        >>> import chainrule as cr
+        >>> a = cr.tensor([[1.0, 2.0], [3.0, 4.0]])
+        >>> cr.einsum("ii", a), cr.einsum("ij,j->i", a, cr.ones(2))
+        (tensor(5.), tensor([3., 7.]))
+    """
+    from .ops import einsum as ES
+
+    if not args:
+        raise TypeError("einsum(): must specify the equation string and at least one operand")
+    if isinstance(args[0], str):
+        equation, ops = args[0], list(args[1:])
+        if len(ops) == 1 and isinstance(ops[0], (list, tuple)):
+            ops = list(ops[0])
+    else:
+        equation, ops = ES.sublist_equation(args)
+    if not ops:
+        raise ValueError("einsum(): must provide at least one operand")
+    ts = [_t(o) for o in ops]
+    for t in ts[1:]:
+        if t.dtype != ts[0].dtype:
+            raise TypeError(
+                f"einsum(): operands must have the same dtype, got {[str(t.dtype) for t in ts]}"
+            )
+    spec, shapes = ES.parse(equation, [t.shape for t in ts])
+    ts = [t if s is None else S.reshape(t, s) for t, s in zip(ts, shapes)]
+    return ES.einsum_p(*ts, spec=spec)

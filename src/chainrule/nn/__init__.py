@@ -43,10 +43,12 @@ from .modules import (
     ModuleDict,
     ModuleList,
     MSELoss,
+    MultiheadAttention,
     NLLLoss,
     ParameterDict,
     ParameterList,
     ReLU,
+    RMSNorm,
     Sequential,
     Sigmoid,
     SiLU,
@@ -54,6 +56,11 @@ from .modules import (
     Softmax,
     Softplus,
     Tanh,
+    Transformer,
+    TransformerDecoder,
+    TransformerDecoderLayer,
+    TransformerEncoder,
+    TransformerEncoderLayer,
     Unflatten,
 )
 from .parameter import Parameter
@@ -67,4 +74,6 @@ __all__ = [
     "GroupNorm", "Dropout2d",
     "L1Loss", "BCELoss", "BCEWithLogitsLoss", "CrossEntropyLoss", "NLLLoss", "HuberLoss",
     "SmoothL1Loss",
+    "MultiheadAttention", "RMSNorm", "Transformer", "TransformerEncoder", "TransformerDecoder",
+    "TransformerEncoderLayer", "TransformerDecoderLayer",
 ]  # fmt: skip

@@ -18,6 +18,7 @@ from .. import functions as T
 from ..autograd.grad_mode import no_grad
 from ..backend import array_module
 from ..functions import pad, relu, sigmoid, tanh
+from ..ops import attention as A
 from ..ops import conv as C
 from ..ops import elementwise as E
 from ..ops import index as I
@@ -35,6 +36,7 @@ __all__ = [
     "linear", "conv1d", "conv2d", "max_pool2d", "avg_pool2d", "adaptive_avg_pool1d",
     "adaptive_avg_pool2d", "dropout", "dropout2d", "embedding", "batch_norm", "layer_norm",
     "group_norm", "one_hot", "pad",
+    "scaled_dot_product_attention", "rms_norm",
 ]  # fmt: skip
 
 
@@ -1168,3 +1170,151 @@ def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
             f"one_hot: class values must be in [0, {k}), got {t._data.min()}..{t._data.max()}"
         )
     return Tensor._wrap((t._data[..., None] == np.arange(k)).astype(np.int64))
+
+
+# ----- attention and RMS normalization --------------------------------------------------------
+def _attention_mask(attn_mask: Any, q: Tensor, n_key: int, op: str) -> Any:
+    """``attn_mask`` checked: boolean (True: take part) or of the query's float dtype, and
+    broadcastable to the scores ``(..., L, S)``. A tensor stays a tensor (a float mask can
+    require grad); anything else becomes an array."""
+    m = attn_mask if isinstance(attn_mask, Tensor) else np.asarray(attn_mask)
+    kind = m.dtype.kind
+    if kind != "b" and m.dtype != q.dtype:
+        raise TypeError(
+            f"{op}: attn_mask must be boolean or of the query's dtype {q.dtype}, got {m.dtype}"
+        )
+    try:
+        np.broadcast_shapes(tuple(m.shape), tuple(q.shape[:-1]) + (n_key,))
+    except ValueError:
+        raise ValueError(
+            f"{op}: attn_mask of shape {tuple(m.shape)} does not broadcast to the attention "
+            f"scores {tuple(q.shape[:-1]) + (n_key,)} (query {tuple(q.shape)})"
+        ) from None
+    return m
+
+
+def _group_heads(q: Tensor, k: Tensor, v: Tensor, mask: Any, op: str) -> tuple:
+    """Grouped-query attention without copies: ``(..., Hq, L, E)`` queries become
+    ``(..., Hkv, Hq / Hkv, L, E)`` and keys/values ``(..., Hkv, 1, S, E)``."""
+    hq, hk = q.shape[-3], k.shape[-3]
+    if hk != v.shape[-3] or hk == 0 or hq % hk:
+        raise ValueError(
+            f"{op}: enable_gqa needs the query heads ({hq}) to be a multiple of the key and "
+            f"value heads ({hk}, {v.shape[-3]})"
+        )
+    group = hq // hk
+    q = S.reshape(q, (*q.shape[:-3], hk, group, *q.shape[-2:]))
+    k = S.reshape(k, (*k.shape[:-3], hk, 1, *k.shape[-2:]))
+    v = S.reshape(v, (*v.shape[:-3], hk, 1, *v.shape[-2:]))
+    if mask is not None:
+        shape = (1,) * max(0, q.ndim - 1 - mask.ndim) + tuple(mask.shape)
+        heads = (hk, group) if shape[-3] == hq else (1, 1)
+        new = (*shape[:-3], *heads, *shape[-2:])
+        mask = S.reshape(mask, new) if isinstance(mask, Tensor) else mask.reshape(new)
+    return q, k, v, mask
+
+
+def scaled_dot_product_attention(
+    query: Tensor, key: Tensor, value: Tensor, attn_mask: Any = None, dropout_p: float = 0.0,
+    is_causal: bool = False, scale: float | None = None, enable_gqa: bool = False,
+) -> Tensor:  # fmt: skip
+    """``softmax(query key^T * scale + mask) value``, as PyTorch's, in one fused primitive.
+
+    ``query (..., L, E)``, ``key (..., S, E)``, ``value (..., S, Ev)`` -> ``(..., L, Ev)``; the
+    batch dimensions broadcast. ``attn_mask`` is boolean (True: the key takes part, as in
+    PyTorch) or a float mask added to the scores; it broadcasts to ``(..., L, S)``.
+    ``is_causal`` lets query ``i`` see keys ``0..i``; ``scale`` defaults to ``1/sqrt(E)``;
+    ``dropout_p`` drops probabilities (always: pass 0 at eval time); ``enable_gqa`` lets fewer
+    key/value heads (dim -3) serve groups of query heads. A query whose keys are all masked out
+    gets zeros, and zero gradients.
+
+    Example:
+        >>> import chainrule as cr
+        >>> q = k = v = cr.ones(1, 2, 3, 4)
+        >>> scaled_dot_product_attention(q, k, v, is_causal=True).shape
+        (1, 2, 3, 4)
+    """
+    op = "scaled_dot_product_attention"
+    q, k, v = _t(query), _t(key), _t(value)
+    for name, t in (("query", q), ("key", k), ("value", v)):
+        if t.ndim < 2 or t.dtype.kind != "f":
+            raise ValueError(
+                f"{op}: {name} must be a floating tensor with at least 2 dimensions, got "
+                f"{t.dtype} of shape {tuple(t.shape)}"
+            )
+    if not q.dtype == k.dtype == v.dtype:
+        raise TypeError(
+            f"{op}: query, key and value must have the same dtype, got {q.dtype}, {k.dtype} "
+            f"and {v.dtype}"
+        )
+    if q.shape[-1] != k.shape[-1] or k.shape[-2] != v.shape[-2]:
+        raise ValueError(
+            f"{op}: query {tuple(q.shape)}, key {tuple(k.shape)} and value {tuple(v.shape)} "
+            "must be (..., L, E), (..., S, E) and (..., S, Ev)"
+        )
+    if not 0.0 <= dropout_p <= 1.0:
+        raise ValueError(f"{op}: dropout_p has to be between 0 and 1, but got {dropout_p}")
+    mask = None
+    if attn_mask is not None:
+        if is_causal:
+            raise ValueError(f"{op}: an explicit attn_mask should not be set when is_causal=True")
+        mask = _attention_mask(attn_mask, q, k.shape[-2], op)
+    scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else float(scale)
+    heads = q.shape[-3] if q.ndim >= 3 else None
+    grouped = enable_gqa and q.ndim >= 3 and k.ndim >= 3 and k.shape[-3] != heads
+    if grouped:
+        q, k, v, mask = _group_heads(q, k, v, mask, op)
+    drop = None
+    if dropout_p > 0.0:
+        lead = np.broadcast_shapes(
+            q.shape[:-2], k.shape[:-2], tuple(mask.shape[:-2]) if mask is not None else ()
+        )
+        shape = (*lead, q.shape[-2], k.shape[-2])
+        if dropout_p == 1.0:
+            drop = np.zeros(shape, q.dtype)
+        else:
+            drop = (default_rng().random(shape, dtype=np.float32) >= dropout_p).astype(q.dtype)
+            drop *= 1.0 / (1.0 - dropout_p)
+        drop = array_module(q._data).asarray(drop)
+    inputs = (q, k, v, mask)
+    last = max((i for i, t in enumerate(inputs) if isinstance(t, Tensor) and t.requires_grad),
+               default=-1)  # fmt: skip
+    out = A.sdpa(q, k, v, mask, drop, scale=scale, causal=bool(is_causal), saved=A.Saved(last))
+    if grouped:
+        out = S.reshape(out, (*out.shape[:-4], heads, *out.shape[-2:]))
+    return out
+
+
+def rms_norm(
+    input: Tensor, normalized_shape: Sequence[int] | int, weight: Tensor | None = None,
+    eps: float | None = None,
+) -> Tensor:  # fmt: skip
+    """Root-mean-square normalization over the last ``len(normalized_shape)`` dimensions:
+    ``x / sqrt(mean(x^2) + eps) * weight``; ``eps`` defaults to the dtype's machine epsilon,
+    as in PyTorch.
+
+    Example:
+        >>> import chainrule as cr
+        >>> rms_norm(cr.tensor([[3.0, -3.0]]), (2,))
+        tensor([[ 1., -1.]])
+    """
+    x = _t(input)
+    ns = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+    if x.ndim < len(ns) or tuple(x.shape[x.ndim - len(ns) :]) != ns:
+        raise ValueError(
+            f"rms_norm: normalized_shape {ns} does not match the last dimensions of "
+            f"{tuple(x.shape)}"
+        )
+    if weight is not None and tuple(_t(weight).shape) != ns:
+        raise ValueError(
+            f"rms_norm: weight of shape {tuple(_t(weight).shape)} does not match "
+            f"normalized_shape {ns}"
+        )
+    if eps is None:
+        eps = float(np.finfo(x.dtype).eps)
+    axes = tuple(range(x.ndim - len(ns), x.ndim))
+    n = int(np.prod(ns))
+    out = x / E.sqrt(S.sum(x * x, axes, True) / n + eps)
+    if weight is not None:
+        out = out * weight
+    return out

@@ -1,4 +1,5 @@
-"""Normalization layers: ``BatchNorm1d``, ``BatchNorm2d``, ``LayerNorm`` and ``GroupNorm``."""
+"""Normalization layers: ``BatchNorm1d``, ``BatchNorm2d``, ``LayerNorm``, ``GroupNorm``,
+``RMSNorm``."""
 
 from __future__ import annotations
 
@@ -271,4 +272,57 @@ class GroupNorm(Module):
         return (
             f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}, "
             f"bias={self.bias is not None}"
+        )
+
+
+class RMSNorm(Module):
+    """Root-mean-square normalization over the last ``len(normalized_shape)`` dimensions,
+    ``x / sqrt(mean(x^2) + eps)``, then scaled by ``weight`` (ones at first) when
+    ``elementwise_affine``; ``eps=None`` means the input dtype's machine epsilon, as in PyTorch.
+
+    Example:
+        >>> import chainrule as cr
+        >>> rms = cr.nn.RMSNorm(2)
+        >>> rms
+        RMSNorm((2,), eps=None, elementwise_affine=True)
+        >>> rms(cr.tensor([[3.0, -3.0]]))
+        tensor([[ 1., -1.]], grad_fn=<MulBackward>)
+    """
+
+    def __init__(
+        self,
+        normalized_shape: int | Sequence[int],
+        eps: float | None = None,
+        elementwise_affine: bool = True,
+        device: Any = None,
+        dtype: Any = None,
+    ) -> None:
+        super().__init__()
+        if isinstance(normalized_shape, int):
+            normalized_shape = (normalized_shape,)
+        self.normalized_shape = tuple(int(s) for s in normalized_shape)
+        self.eps = eps
+        self.elementwise_affine = elementwise_affine
+        if elementwise_affine:
+            self.weight = Parameter(ones(self.normalized_shape, dtype=dtype, device=device))
+        else:
+            self.register_parameter("weight", None)
+
+    def reset_parameters(self) -> None:
+        """Weight back to ones.
+
+        Example:
+            >>> import chainrule as cr
+            >>> m = cr.nn.RMSNorm(2); m.reset_parameters(); m.weight.tolist()
+            [1.0, 1.0]
+        """
+        if self.weight is not None:
+            init.ones_(self.weight)
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.rms_norm(input, self.normalized_shape, self.weight, self.eps)
+
+    def extra_repr(self) -> str:
+        return (
+            f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"
         )

@@ -1,0 +1,167 @@
+"""Scaled dot-product attention as one fused primitive.
+
+``out = dropout(softmax(q k^T * scale + mask)) v`` runs as one NumPy forward (two matmuls, an
+in-place softmax) and one backward that writes the softmax derivative out,
+``dS = P * (dP - rowsum(dP * P))`` with ``rowsum(dP * P) = rowsum(dO * O)`` (the FlashAttention
+identity, dropout included), instead of a chain of a dozen small primitives each saving its own
+``(..., L, S)`` intermediate. Only the attention probabilities are kept for backward.
+
+The rules are written with primitives, so they are differentiable again: called on tensors
+(``create_graph=True``) they recompute the probabilities from the inputs with primitives.
+Rows whose every key is masked out give zeros (output and gradients), as PyTorch 2.13 does.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..tensor import Tensor
+from .elementwise import _xp, where
+from .linalg import matmul
+from .nnops import softmax
+from .primitive import Primitive
+from .shape import mT, sum
+
+
+class Saved:
+    """What one attention call keeps for its backward: the probabilities ``P`` (before dropout),
+    and, during one backward pass, the pieces its rules share (so ``q``, ``k`` and the mask
+    compute ``dS`` once between them). ``last`` is the index of the last input needing a
+    gradient: its rule drops ``P`` and the shared pieces once used, so nothing of size
+    ``(..., L, S)`` outlives the backward pass.
+
+    Example:
+        >>> Saved(last=2)
+        <attention saved: P=no>
+    """
+
+    __slots__ = ("p", "shared", "last")
+
+    def __init__(self, last: int = -1) -> None:
+        self.p: Any = None
+        self.shared: Any = None
+        self.last = last
+
+    def __repr__(self) -> str:
+        return f"<attention saved: P={'no' if self.p is None else 'yes'}>"
+
+
+def causal_keep(n_query: int, n_key: int, xp: Any = np) -> Any:
+    """The boolean ``(L, S)`` mask of ``is_causal``: query ``i`` sees keys ``j <= i`` (aligned
+    top-left, as PyTorch's ``tril``).
+
+    Example:
+        >>> causal_keep(2, 3).astype(int).tolist()
+        [[1, 0, 0], [1, 1, 0]]
+    """
+    return xp.tri(n_query, n_key, dtype=bool)
+
+
+def _dead_rows(s: Any) -> Any:
+    """Rows (``(..., L, 1)``) of the scores with no finite entry: every key masked out."""
+    return s.max(axis=-1, keepdims=True) == -np.inf
+
+
+def _probs_arrays(q: Any, k: Any, mask: Any, scale: float, causal: bool) -> Any:
+    xp = _xp(q)
+    s = q @ xp.swapaxes(k, -1, -2)
+    s *= scale
+    if causal:
+        s = xp.where(causal_keep(s.shape[-2], s.shape[-1], xp), s, -np.inf)
+    if mask is not None:
+        s = xp.where(mask, s, -np.inf) if mask.dtype == bool else s + mask
+    if s.shape[-1] == 0:
+        return s
+    m = s.max(axis=-1, keepdims=True)
+    m[m == -np.inf] = 0  # a fully masked row: exp(-inf - 0) = 0 everywhere, no NaN
+    s -= m
+    xp.exp(s, out=s)
+    den = s.sum(axis=-1, keepdims=True)
+    den[den == 0] = 1
+    s /= den
+    return s
+
+
+def _probs_tensors(q: Any, k: Any, mask: Any, scale: float, causal: bool) -> Any:
+    """The probabilities again, with primitives (differentiable in q, k and a float mask)."""
+    s = matmul(q, mT(k)) * scale
+    if causal:
+        s = where(causal_keep(s.shape[-2], s.shape[-1], _xp(s)), s, -np.inf)
+    if mask is not None:
+        mask_data = mask._data if isinstance(mask, Tensor) else mask
+        s = where(mask, s, -np.inf) if mask_data.dtype == bool else s + mask
+    if s.shape[-1] == 0:
+        return s
+    dead = _dead_rows(s._data if isinstance(s, Tensor) else s)
+    if dead.any():
+        return softmax(where(dead, 0.0, s), axis=s.ndim - 1) * (~dead).astype(s.dtype)
+    return softmax(s, axis=s.ndim - 1)
+
+
+def _sdpa_fwd(
+    q: Any, k: Any, v: Any, mask: Any, drop: Any, scale: float, causal: bool, saved: Saved
+) -> Any:
+    p = _probs_arrays(q, k, mask, scale, causal)
+    saved.p = p
+    return (p if drop is None else p * drop) @ v
+
+
+def _shared(
+    g: Any, ans: Any, q: Any, k: Any, v: Any, mask: Any, drop: Any, scale: float, causal: bool,
+    saved: Saved, need_ds: bool,
+) -> dict:  # fmt: skip
+    """The dropped-out probabilities ``pd`` and (if ``need_ds``) the score gradient ``ds``,
+    computed once per backward pass (keyed on the incoming gradient ``g``)."""
+    sh = saved.shared
+    if sh is None or sh["g"] is not g:
+        graph = isinstance(q, Tensor)  # create_graph: recompute with primitives
+        p = _probs_tensors(q, k, mask, scale, causal) if graph or saved.p is None else saved.p
+        sh = saved.shared = {"g": g, "p": p, "pd": p if drop is None else p * drop}
+    if need_ds and "ds" not in sh:
+        p = sh["p"]
+        dp = matmul(g, mT(v))
+        if drop is not None:
+            dp = dp * drop
+        # softmax backward: dS = P * (dP - rowsum(dP * P)), and rowsum(dP * P) = rowsum(dO * O)
+        sh["ds"] = p * (dp - sum(g * ans, (ans.ndim - 1,), True))
+    return sh
+
+
+def _rule(i: int) -> Any:
+    def rule(
+        g: Any, ans: Any, q: Any, k: Any, v: Any, mask: Any, drop: Any, scale: float,
+        causal: bool, saved: Saved,
+    ) -> Any:  # fmt: skip
+        sh = _shared(g, ans, q, k, v, mask, drop, scale, causal, saved, need_ds=i != 2)
+        if i == 0:
+            out = matmul(sh["ds"], k) * scale
+        elif i == 1:
+            out = matmul(mT(sh["ds"]), q) * scale
+        elif i == 2:
+            out = matmul(mT(sh["pd"]), g)
+        else:
+            out = sh["ds"]
+        if i == saved.last:  # backward is done with this node: free P (a retained graph
+            saved.shared = saved.p = None  # recomputes it from the saved inputs)
+        return out
+
+    return rule
+
+
+def _mask_rule(i: int) -> Any:
+    return _rule(i) if i < 4 else None
+
+
+sdpa = Primitive(
+    "ScaledDotProductAttention",
+    _sdpa_fwd,
+    _mask_rule,
+    [
+        "dQ = dS K * scale, dS = P * (dP - rowsum(dO * O)), dP = dO V^T",
+        "dK = dS^T Q * scale",
+        "dV = P^T dO",
+        "d mask = dS",
+    ],
+)
