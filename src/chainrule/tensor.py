@@ -13,7 +13,7 @@ import numpy as np
 
 from . import autograd, dtypes
 from .autograd.grad_mode import STATE
-from .autograd.node import AccumulateGrad, Version
+from .autograd.node import AccumulateGrad, NodeHooks, Version
 from .backend import array_module, device_of, to_device
 
 
@@ -106,8 +106,8 @@ class Tensor:
 
     @classmethod
     def _wrap(cls, arr: Any) -> Tensor:
-        if isinstance(arr, np.generic):  # NumPy ops on 0-d arrays return scalars: keep a 0-d array
-            arr = np.asarray(arr)
+        if arr.__class__ is not np.ndarray and isinstance(arr, np.generic):  # a 0-d result
+            arr = np.asarray(arr)  # NumPy ops on 0-d arrays return scalars: keep a 0-d array
         t = object.__new__(Tensor)
         t._data = arr
         t._grad = None
@@ -201,9 +201,9 @@ class Tensor:
         if node is None or self._retains_grad:  # a leaf keeps its .grad anyway
             return
         self._retains_grad = True
-        if node.retains is None:
-            node.retains = {}
-        node.retains[self._slot] = weakref.ref(self)
+        if node.hooks is None:
+            node.hooks = NodeHooks()
+        node.hooks.retains[self._slot] = weakref.ref(self)
 
     def register_hook(self, hook: Any) -> RemovableHandle:
         """Call ``hook(grad)`` each time backward computes this tensor's gradient, before it is
@@ -230,9 +230,9 @@ class Tensor:
                 self._hooks = []
             hooks = self._hooks
         else:  # a non-leaf's hooks live on its node, keyed by which output it is
-            if node.pre_hooks is None:
-                node.pre_hooks = {}
-            hooks = node.pre_hooks.setdefault(self._slot, [])
+            if node.hooks is None:
+                node.hooks = NodeHooks()
+            hooks = node.hooks.pre.setdefault(self._slot, [])
         hooks.append(hook)
         return RemovableHandle(hooks, hook)
 

@@ -126,8 +126,9 @@ def run_backward(
             raise RuntimeError(FREED)
         root_nodes.append(node)
         g = g if create_graph else g._data
-        buf = grads.setdefault(node, [None] * node.n_out)
-        buf[slot] = g if buf[slot] is None else buf[slot] + g
+        buf = grads.setdefault(node, [None, False] * node.n_out)
+        k = 2 * slot
+        buf[k] = g if buf[k] is None else buf[k] + g
     wanted: dict[tuple, int] | None = None
     needed: set[int] | None = None
     if inputs is not None:
@@ -178,15 +179,11 @@ class _Walk:
         self.create = create_graph
         self.accumulate = accumulate
         self.hooks = hooks
-        # Keys whose gradient array is ours alone. A rule may hand back the upstream gradient
-        # itself or a view of it: such a shared array is copied before it becomes a .grad.
-        self.owned: set[tuple] = set()
 
     def run(self, needed: set[int] | None, on_node: OnNode | None) -> None:
         """Run the nodes that have gradients waiting, highest sequence number first: each
         node's consumers were all made after it, so its gradient is complete when it runs."""
         grads = self.grads
-        owned = self.owned
         create = self.create
         anomaly = STATE.anomaly
         heap = [(-n.seq, n) for n in grads]
@@ -194,16 +191,17 @@ class _Walk:
         with set_grad_enabled(create):
             while heap:
                 node = heapq.heappop(heap)[1]
-                gs = grads.pop(node)
-                if self.hooks and (node.pre_hooks or node.retains):
-                    self._tensor_hooks(node, gs)
+                buf = grads.pop(node)
+                gs = buf[::2]  # a gradient per output slot (buf[2k + 1]: is it ours alone)
+                if self.hooks and node.hooks is not None:
+                    self._tensor_hooks(node, gs, buf)
                 if self.wanted is not None:
                     for s, g in enumerate(gs):
                         i = self.wanted.get((id(node), s))
                         if i is not None and g is not None:
                             self.results[i] = g if create else _wrap(g)
                 if type(node) is AccumulateGrad:
-                    self._leaf(node, gs[0])
+                    self._leaf(node, gs[0], buf[1])
                     continue
                 if node.saved is None:
                     raise RuntimeError(FREED)
@@ -224,58 +222,56 @@ class _Walk:
                         in_grads[i] = gi
                     if anomaly:
                         _check_finite(node, i, gi)
-                    buf = grads.get(target)
-                    if buf is None:
+                    tbuf = grads.get(target)
+                    if tbuf is None:
                         if needed is not None and id(target) not in needed:
                             continue
-                        buf = grads[target] = [None] * target.n_out
+                        tbuf = grads[target] = [None, False] * target.n_out
                         heapq.heappush(heap, (-target.seq, target))
-                    prev = buf[slot]
+                    k = 2 * slot
+                    prev = tbuf[k]
                     if prev is None:
-                        buf[slot] = gi
-                        fresh = (gi is not g0 if single else all(gi is not g for g in gs)) and (
-                            getattr(gi, "base", None) is None
-                        )
-                        if fresh:
-                            owned.add((id(target), slot))
-                        else:  # the rule handed back the upstream gradient or a view of it
-                            owned.discard((id(target), slot))
+                        tbuf[k] = gi
+                        # ours alone, unless the rule handed back the upstream gradient or a view
+                        tbuf[k + 1] = (
+                            gi is not g0 if single else all(gi is not g for g in gs)
+                        ) and getattr(gi, "base", None) is None
                     else:
-                        buf[slot] = prev + gi
-                        owned.add((id(target), slot))
+                        tbuf[k] = prev + gi
+                        tbuf[k + 1] = True
                 if on_node is not None:
                     on_node(node, gs, in_grads)
                 if not self.retain:
                     node.release()
 
-    def _tensor_hooks(self, node: Node, gs: list) -> None:
+    def _tensor_hooks(self, node: Node, gs: list, buf: list) -> None:
         """Run the hooks of the non-leaf tensors that are outputs of ``node``; keep the
         gradients of those that ``retain_grad``."""
         for s in range(len(gs)):
             if gs[s] is None:
                 continue
-            hooks = node.pre_hooks.get(s) if node.pre_hooks else None
+            hooks = node.hooks.pre.get(s)
             if hooks:
                 gs[s] = _run_hooks(hooks, gs[s], self.create)
-                self.owned.discard((id(node), s))
-            ref = node.retains.get(s) if node.retains else None
+                buf[2 * s + 1] = False  # a hook may have kept a reference
+            ref = node.hooks.retains.get(s)
             t = ref() if ref is not None else None
             if t is not None and self.accumulate:
                 _accumulate_grad(t, gs[s], self.create, False)
 
-    def _leaf(self, node: AccumulateGrad, g: Any) -> None:
+    def _leaf(self, node: AccumulateGrad, g: Any, owned: bool) -> None:
         if g is None:
             return
         t = node.variable
         if self.hooks and t._hooks:
             g = _run_hooks(t._hooks, g, self.create)
-            self.owned.discard((id(node), 0))
+            owned = False
             if self.wanted is not None:
                 i = self.wanted.get((id(node), 0))
                 if i is not None:
                     self.results[i] = g if self.create else _wrap(g)
         if self.accumulate:
-            _accumulate_grad(t, g, self.create, (id(node), 0) in self.owned)
+            _accumulate_grad(t, g, self.create, owned)
             if self.hooks:
                 for hook in getattr(t, "_post_hooks", None) or ():
                     hook(t)

@@ -62,7 +62,7 @@ class Node:
 
     __slots__ = (
         "fn", "edges", "saved", "versions", "params", "tmask", "ans", "n_out", "seq",
-        "trace", "pre_hooks", "retains", "__weakref__",
+        "trace", "hooks", "__weakref__",
     )  # fmt: skip
 
     def __init__(
@@ -85,8 +85,7 @@ class Node:
         self.ans = ans
         self.n_out = n_out
         self.seq = next(_SEQUENCE)
-        self.pre_hooks: dict[int, list] | None = None  # output slot -> tensor hooks
-        self.retains: dict[int, Any] | None = None  # output slot -> weakref of a retain_grad tensor
+        self.hooks: NodeHooks | None = None  # hooks of the non-leaf tensors it made
 
     def name(self) -> str:
         """PyTorch-style name of the backward function, e.g. ``'MulBackward'``."""
@@ -129,6 +128,23 @@ class Node:
 
     def __repr__(self) -> str:
         return f"<{self.name()}>"
+
+
+class NodeHooks:
+    """The hooks of the tensors a node made, by output slot: ``pre`` the tensor hooks (run on
+    the gradient before it flows on), ``retains`` weak references to tensors that
+    ``retain_grad``.
+
+    Example:
+        >>> h = NodeHooks(); h.pre, h.retains
+        ({}, {})
+    """
+
+    __slots__ = ("pre", "retains")
+
+    def __init__(self) -> None:
+        self.pre: dict[int, list] = {}
+        self.retains: dict[int, Any] = {}
 
 
 class AccumulateGrad(Node):

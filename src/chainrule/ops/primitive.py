@@ -193,14 +193,10 @@ class Primitive:
                     t._base = a
                     t._vview = _root(a)._node  # its grad_fn is stale once this changes
                     break
-        if mask and STATE.enabled and t._data.dtype.kind in "fc":  # integer results: no grad
-            t._requires_grad = True
-            t._node = self._record(args, arrays, params, t, mask, tmask)
-        return t
-
-    def _record(
-        self, args: tuple, arrays: list, params: dict, t: Tensor, mask: int, tmask: int
-    ) -> Node:
+        if not (mask and STATE.enabled and t._data.dtype.kind in "fc"):  # ints: no gradient
+            return t
+        # Record the node: edges to the inputs that need a gradient, and only what rules read.
+        t._requires_grad = True
         n = len(args)
         plan = self._plans.get(n | mask << 8 | tmask << 32) or self._plan(n, mask, tmask)
         edge_at, metas, dropped, checked, ans_kind = plan
@@ -231,10 +227,10 @@ class Primitive:
                 versions.append((-1, vc, vc.value))
             else:
                 ans = Meta(t._data)
-        node = Node(self, edges, saved, versions, params, tmask, ans)
+        t._node = node = Node(self, edges, saved, versions, params, tmask, ans)
         if STATE.watch is not None:  # anomaly mode, or an in-place op being recorded
             STATE.watch(node)
-        return node
+        return t
 
     def backward(self, node: Node, g: Any, create_graph: bool) -> list:
         """Gradients of the inputs of ``node`` given ``g``, the gradient of its output.

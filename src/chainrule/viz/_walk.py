@@ -266,7 +266,7 @@ class _Values:
     def tensor(self, node: Any, k: int) -> Any:
         if (node, k) == self.root_edge:
             return self.root
-        ref = node.retains.get(k) if node.retains else None
+        ref = node.hooks.retains.get(k) if node.hooks is not None else None
         t = ref() if ref is not None else None
         if t is not None:
             return t
