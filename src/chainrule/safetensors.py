@@ -67,7 +67,7 @@ def _arrays(tensors: Any, op: str) -> dict[str, np.ndarray]:
             raise TypeError(f"{op}: keys must be strings, got {type(key).__name__} {key!r}")
         if not isinstance(t, Tensor):
             raise TypeError(f"{op}: {key!r} is a {type(t).__name__}, expected a chainrule Tensor")
-        arr = np.ascontiguousarray(to_device(t.detach()._data, "cpu"))
+        arr = np.asarray(to_device(t.detach()._data, "cpu"), order="C")  # keeps 0-d arrays 0-d
         if arr.dtype.kind not in "biufc":
             raise TypeError(f"{op}: {key!r} has dtype {arr.dtype}, which safetensors cannot hold")
         out[key] = arr
@@ -124,7 +124,7 @@ _BITS = {"BF16": np.uint16}  # dtypes NumPy lacks that widen exactly to float32
 def _widen(dtype: str, raw: Any, shape: list, name: str, op: str) -> np.ndarray:
     if dtype == "BF16":
         bits = np.frombuffer(raw, dtype="<u2").astype(np.uint32) << 16
-        return bits.view(np.float32).reshape(shape)
+        return bits.view(np.float32).reshape(tuple(shape))
     from safetensors.numpy import _TYPES
 
     if dtype not in _TYPES:
@@ -132,7 +132,7 @@ def _widen(dtype: str, raw: Any, shape: list, name: str, op: str) -> np.ndarray:
             f"{op}: tensor {name!r} has dtype {dtype}, which NumPy (and so chainrule) cannot "
             "represent; convert it in PyTorch first (e.g. tensor.float())"
         )
-    return np.frombuffer(raw, dtype=np.dtype(_TYPES[dtype]).newbyteorder("<")).reshape(shape)
+    return np.frombuffer(raw, dtype=np.dtype(_TYPES[dtype]).newbyteorder("<")).reshape(tuple(shape))
 
 
 def _from_raw(data: bytes, op: str, device: str) -> dict[str, Tensor]:
@@ -182,7 +182,7 @@ def load_file(filename: str | os.PathLike, device: str = "cpu") -> dict[str, Ten
     try:
         with pkg.safe_open(filename, framework="np") as f:
             return {k: _tensor(f.get_tensor(k), device) for k in f.keys()}
-    except TypeError:  # a dtype NumPy lacks (bfloat16): read the raw bytes and widen
+    except (TypeError, AttributeError):  # a dtype NumPy lacks (bfloat16): widen the raw bytes
         with open(filename, "rb") as fh:
             return _from_raw(fh.read(), "load_file", device)
 
