@@ -148,6 +148,8 @@ class _ConvNd(Module):
             s += f", padding={self.padding}"
         if self.dilation != (1,) * self._n:
             s += f", dilation={self.dilation}"
+        if getattr(self, "output_padding", (0,) * self._n) != (0,) * self._n:
+            s += f", output_padding={self.output_padding}"
         if self.groups != 1:
             s += f", groups={self.groups}"
         if self.bias is None:
@@ -389,11 +391,3 @@ class ConvTranspose2d(_ConvNd):
             input, self.weight, self.bias, self.stride, self.padding,
             self._output_padding(input, output_size), self.groups, self.dilation,
         )  # fmt: skip
-
-    def extra_repr(self) -> str:
-        s = super().extra_repr()
-        if self.output_padding != (0, 0):
-            s = s.replace(", bias=False", "") + f", output_padding={self.output_padding}"
-            if self.bias is None:
-                s += ", bias=False"
-        return s
