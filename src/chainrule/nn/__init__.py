@@ -17,6 +17,9 @@ from .module import Module
 from .modules import (
     ELU,
     GELU,
+    GRU,
+    LSTM,
+    RNN,
     AdaptiveAvgPool1d,
     AdaptiveAvgPool2d,
     AvgPool2d,
@@ -26,12 +29,14 @@ from .modules import (
     BCEWithLogitsLoss,
     Conv1d,
     Conv2d,
+    ConvTranspose2d,
     CrossEntropyLoss,
     Dropout,
     Dropout2d,
     Embedding,
     Flatten,
     GroupNorm,
+    GRUCell,
     HuberLoss,
     Identity,
     L1Loss,
@@ -39,6 +44,7 @@ from .modules import (
     LeakyReLU,
     Linear,
     LogSoftmax,
+    LSTMCell,
     MaxPool2d,
     ModuleDict,
     ModuleList,
@@ -47,6 +53,9 @@ from .modules import (
     ParameterDict,
     ParameterList,
     ReLU,
+    RNNBase,
+    RNNCell,
+    RNNCellBase,
     Sequential,
     Sigmoid,
     SiLU,
@@ -55,6 +64,7 @@ from .modules import (
     Softplus,
     Tanh,
     Unflatten,
+    Upsample,
 )
 from .parameter import Parameter
 
@@ -66,5 +76,6 @@ __all__ = [
     "ParameterList", "ParameterDict", "Conv1d", "AdaptiveAvgPool1d", "AdaptiveAvgPool2d",
     "GroupNorm", "Dropout2d",
     "L1Loss", "BCELoss", "BCEWithLogitsLoss", "CrossEntropyLoss", "NLLLoss", "HuberLoss",
-    "SmoothL1Loss",
+    "SmoothL1Loss", "RNNBase", "RNN", "LSTM", "GRU", "RNNCellBase", "RNNCell", "LSTMCell",
+    "GRUCell", "ConvTranspose2d", "Upsample",
 ]  # fmt: skip
