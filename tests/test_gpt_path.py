@@ -174,7 +174,9 @@ def test_generate_temperature_and_top_k():
 
 
 def test_build_char_model_round_trips_config():
-    for m in (Bigram(27), MLP(27, 4, 5, (7, 6)), GPT(27, 8, 1, 2, 8)):
+    from chainrule.models import LSTM
+
+    for m in (Bigram(27), MLP(27, 4, 5, (7, 6)), GPT(27, 8, 1, 2, 8), LSTM(27, 4, 2)):
         assert build_char_model(**m.config).config == m.config
     with pytest.raises(ValueError, match="unknown character model 'rnn'"):
         build_char_model("rnn", vocab_size=3)
@@ -187,6 +189,7 @@ def test_build_char_model_round_trips_config():
         ("bigram", ["--steps", "30"]),
         ("mlp", ["--steps", "30", "--block-size", "4", "--n-embd", "6", "--hidden", "32"]),
         ("gpt", ["--steps", "4", "--n-layer", "1", "--n-head", "2", "--n-embd", "8"]),
+        ("lstm", ["--steps", "10", "--n-embd", "8", "--n-layer", "2"]),
     ],
 )
 def test_train_names_then_sample(model, extra, tmp_path, capsys):
@@ -239,6 +242,10 @@ def test_bigram_cli_loss_below_uniform(tmp_path):
             "only for --model mlp",
         ),
         (["train", "--dataset", "names", "--block-size", "0"], "expected a positive integer"),
+        (
+            ["train", "--dataset", "names", "--model", "lstm", "--n-head", "2"],
+            "an LSTM has no heads",
+        ),
         (["sample", "--checkpoint", "/nonexistent/model.crt"], "--checkpoint: no such file"),
         (["sample", "--checkpoint", "x", "--temperature", "0"], "expected a finite positive"),
         (["sample", "--checkpoint", "x", "--num", "-2"], "expected a positive integer"),
@@ -269,6 +276,34 @@ def test_lstm_without_nn_lstm_says_so(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "chainrule.cli", "train", "--dataset", "names",
                            "--model", "lstm", "--out", str(tmp_path)], capture_output=True, text=True)  # fmt: skip
     assert proc.returncode == 2 and "needs chainrule.nn.LSTM" in proc.stderr
+
+
+def test_lstm_model_matches_pytorch():
+    from chainrule.models import LSTM
+
+    cr.manual_seed(0)
+    m = LSTM(27, n_embd=8, n_layer=2)
+    emb, lstm, head = (
+        torch.nn.Embedding(27, 8),
+        torch.nn.LSTM(8, 8, 2, batch_first=True),
+        torch.nn.Linear(8, 27),
+    )
+    tm = torch.nn.ModuleDict({"wte": emb, "lstm": lstm, "lm_head": head})
+    tm.load_state_dict({k: torch.from_numpy(v.numpy().copy()) for k, v in m.state_dict().items()})
+    X, Y = CharTokenizer("abcdefghijklmnopqrstuvwxyz").training_pairs(["emma", "olivia"])
+    loss = lm_loss(m(X), Y)
+    loss.backward()
+    tlogits = head(lstm(emb(torch.from_numpy(X.numpy())))[0])
+    tl = torch.nn.functional.cross_entropy(
+        tlogits.reshape(-1, 27), torch.from_numpy(Y.numpy()).reshape(-1), ignore_index=-1
+    )
+    tl.backward()
+    assert loss.item() == pytest.approx(tl.item(), rel=1e-6)
+    tgrads = dict(tm.named_parameters())
+    for name, p in m.named_parameters():
+        np.testing.assert_allclose(
+            p.grad.numpy(), tgrads[name].grad.numpy(), rtol=1e-4, atol=1e-6, err_msg=name
+        )
 
 
 # ----- safetensors: weights across to PyTorch and back -----------------------------------------

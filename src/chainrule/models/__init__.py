@@ -1,4 +1,5 @@
-"""Ready-made models: the character-level language models of makemore's path (bigram, MLP, GPT).
+"""Ready-made models: the character-level language models of makemore's path (bigram, MLP,
+LSTM, GPT).
 
 Example:
     >>> import chainrule as cr
@@ -10,6 +11,7 @@ Example:
 from .charlm import (
     CHAR_MODELS,
     GPT,
+    LSTM,
     MLP,
     Bigram,
     Block,
@@ -19,6 +21,6 @@ from .charlm import (
 )
 
 __all__ = [
-    "CHAR_MODELS", "GPT", "MLP", "Bigram", "Block", "CausalSelfAttention", "build_char_model",
-    "generate",
+    "CHAR_MODELS", "GPT", "LSTM", "MLP", "Bigram", "Block", "CausalSelfAttention",
+    "build_char_model", "generate",
 ]  # fmt: skip

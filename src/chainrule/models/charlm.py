@@ -1,5 +1,6 @@
 """Character-level language models, makemore's path: :class:`Bigram`, :class:`MLP` (Bengio et
-al. 2003), :class:`GPT` (a decoder-only transformer, nanoGPT's layout and parameter names).
+al. 2003), :class:`LSTM` (on ``chainrule.nn.LSTM``), :class:`GPT` (a decoder-only transformer,
+nanoGPT's layout and parameter names).
 
 Every model maps token ids ``idx`` of shape ``(B, T)`` to next-token logits ``(B, T, vocab)``
 (position ``t`` predicts token ``t + 1`` from tokens ``<= t``), so one loss
@@ -24,11 +25,11 @@ from ..random import Generator
 from ..tensor import Tensor
 
 __all__ = [
-    "CHAR_MODELS", "Bigram", "MLP", "GPT", "Block", "CausalSelfAttention", "build_char_model",
-    "generate",
+    "CHAR_MODELS", "Bigram", "MLP", "LSTM", "GPT", "Block", "CausalSelfAttention",
+    "build_char_model", "generate",
 ]  # fmt: skip
 
-CHAR_MODELS = ("bigram", "mlp", "gpt")
+CHAR_MODELS = ("bigram", "mlp", "lstm", "gpt")
 
 
 class Bigram(nn.Module):
@@ -271,6 +272,12 @@ class LSTM(nn.Module):
     whole past, so its block size is unbounded (``get_block_size`` returns a large number).
 
     Needs ``chainrule.nn.LSTM``; building it without raises ``ImportError``.
+
+    Example:
+        >>> import chainrule as cr
+        >>> m = LSTM(27, n_embd=16)
+        >>> m(cr.tensor([[0, 5, 13]])).shape, sum(p.numel() for p in m.parameters())
+        ((1, 3, 27), 3067)
     """
 
     def __init__(self, vocab_size: int, n_embd: int = 64, n_layer: int = 1) -> None:
