@@ -22,6 +22,7 @@ from .creation import (
     full,
     full_like,
     linspace,
+    multinomial,
     ones,
     rand,
     rand_like,

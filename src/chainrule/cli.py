@@ -1,4 +1,5 @@
-"""The ``chainrule`` command: ``chainrule demo`` (the main job) and ``chainrule train ...``."""
+"""The ``chainrule`` command: ``chainrule demo`` (the main job), ``chainrule train ...`` and
+``chainrule sample ...`` (words from a character model trained with ``--dataset names``)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,19 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-DATASETS = ("moons", "circles", "spirals", "digits", "breast_cancer", "fashion-mnist", "mnist")
+DATASETS = (
+    "moons", "circles", "spirals", "digits", "breast_cancer", "fashion-mnist", "mnist", "names",
+)  # fmt: skip
+CLASSIFIERS = ("logreg", "mlp", "cnn")
+CHAR_MODELS = ("bigram", "mlp", "lstm", "gpt")  # for --dataset names
+# per character model: optimizer steps and learning rate when not given (each run < 1 min)
+CHAR_DEFAULTS = {
+    "bigram": (500, 0.3),
+    "mlp": (3000, 3e-3),
+    "lstm": (1500, 3e-3),
+    "gpt": (1000, 3e-3),
+}
+LM_ONLY = ("steps", "block_size", "n_embd", "n_layer", "n_head")  # options for --dataset names
 OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
 SCHEDULES = ("none", "step", "cosine", "exponential", "onecycle", "plateau")
 
@@ -131,9 +144,22 @@ def run_training(args: argparse.Namespace) -> dict:
     from .train import build_model, confusion_matrix, evaluate, fit, format_confusion_matrix
     from .train.plots import plot_history
 
+    if args.dataset == "names":
+        return run_lm_training(args)
+    given = [f"--{k.replace('_', '-')}" for k in LM_ONLY if getattr(args, k, None) is not None]
+    if given:
+        raise CLIError(f"{', '.join(given)}: only for --dataset names (character models)")
+    if args.model not in CLASSIFIERS:
+        raise CLIError(
+            f"--model {args.model} is a character model for --dataset names; for "
+            f"{args.dataset} choose one of {', '.join(CLASSIFIERS)}"
+        )
     out = Path(args.out) / (args.name or f"{args.dataset}-{args.model}")
     _check_run_folder(out)  # before any training: a bad --out must not cost a whole run
-    hidden = args.hidden if isinstance(args.hidden, tuple) else _parse_hidden(args.hidden)
+    args.epochs = 20 if args.epochs is None else args.epochs
+    args.lr = 1e-3 if args.lr is None else args.lr
+    raw = (128, 64) if args.hidden is None else args.hidden
+    hidden = raw if isinstance(raw, tuple) else _parse_hidden(raw)
     manual_seed(args.seed)
     data = load_dataset(args.dataset, args.seed, args.limit)
     model = build_model(args.model, data["X_train"].shape[1:], data["num_classes"], hidden)
@@ -189,6 +215,198 @@ def run_training(args: argparse.Namespace) -> dict:
     written += draw_one_neuron(model, data["X_test"][:1], out)
     print(f"wrote {out}/: {', '.join(written)}")
     return metrics
+
+
+def run_lm_training(args: argparse.Namespace) -> dict:
+    """Train a character model (``args.model`` in :data:`CHAR_MODELS`) on the names of
+    :func:`chainrule.data.datasets.load_names`, write the run folder, print the summary and a
+    few samples; return the metrics.
+
+    The run folder ``<out>/<name>/`` gets ``metrics.json``, ``curves.png`` (loss per step),
+    ``samples.txt`` and ``model.crt``: a checkpoint holding the model's ``config``, its
+    ``state_dict``, the optimizer's, and the tokenizer's ``vocab``, which is all
+    ``chainrule sample --checkpoint`` needs.
+    """
+    from . import manual_seed, save
+    from .data import Generator
+    from .data.datasets import load_names, split_train_test
+    from .data.text import CharTokenizer
+    from .train.lm import evaluate_lm, fit_lm, history_dict, sample_words
+    from .train.plots import plot_lm_history
+
+    if args.model not in CHAR_MODELS:
+        raise CLIError(
+            f"--model {args.model} is a classifier; for --dataset names choose one of "
+            f"{', '.join(CHAR_MODELS)}"
+        )
+    if args.hidden is not None and args.model != "mlp":
+        raise CLIError(f"--hidden: only for --model mlp, not {args.model}")
+    if args.schedule in ("exponential", "plateau"):
+        raise CLIError(
+            f"--schedule {args.schedule} is a per-epoch schedule; character models step theirs "
+            "every optimizer step: choose none, cosine, step or onecycle"
+        )
+    if args.epochs is not None and args.steps is not None:
+        raise CLIError("--epochs and --steps: give one (an epoch is one pass over the names)")
+    out = Path(args.out) / (args.name or f"{args.dataset}-{args.model}")
+    _check_run_folder(out)
+    words = load_names()
+    manual_seed(args.seed)
+    tok = CharTokenizer.from_texts(words)
+    max_length = max(len(w) for w in words)
+    X, Y = tok.training_pairs(words)
+    n_val = min(1000, len(words) // 10)  # makemore's hold-out: 10%, at most 1000 words
+    Xtr, Xval, Ytr, Yval = split_train_test(X, Y, test_fraction=n_val, seed=args.seed)
+    default_steps, default_lr = CHAR_DEFAULTS[args.model]
+    steps = args.steps or default_steps
+    if args.epochs is not None:
+        steps = args.epochs * math.ceil(len(Xtr) / args.batch_size)
+    lr = default_lr if args.lr is None else args.lr
+    model = _build_char_model(args, tok.vocab_size, max_length + 1)
+    optimizer = make_optimizer(
+        args.optimizer, model.parameters(), lr, args.momentum, args.weight_decay
+    )
+    schedule = make_schedule(args.schedule, optimizer, steps, 1, lr)
+    n_params = sum(p.numel() for p in model.parameters())
+    print(
+        f"chainrule: {args.model} ({n_params:,} parameters) on {args.dataset}: {len(Xtr)} train "
+        f"/ {len(Xval)} validation words, vocabulary {tok.vocab_size}, {steps} steps of "
+        f"{args.batch_size}, {args.optimizer} lr={lr:g}, schedule={args.schedule}"
+    )
+
+    def report(rec: Any) -> None:
+        if not args.quiet:
+            print(
+                f"step {rec.step:5d}  train loss {rec.train_loss:.4f}  val loss "
+                f"{rec.val_loss:.4f}  lr {rec.lr:.3g}  {rec.seconds:.1f} s"
+            )
+
+    history = fit_lm(
+        model, Xtr, Ytr, optimizer, steps, args.batch_size, scheduler=schedule,
+        generator=Generator().manual_seed(args.seed), val=(Xval, Yval), on_eval=report,
+    )  # fmt: skip
+    seconds = history[-1].seconds
+    train_loss, val_loss = evaluate_lm(model, Xtr, Ytr), evaluate_lm(model, Xval, Yval)
+    samples = sample_words(
+        model, tok, 10, max_length=max_length, generator=Generator().manual_seed(args.seed)
+    )
+    print(f"\ntrain loss {train_loss:.4f}, validation loss {val_loss:.4f} after {seconds:.1f} s")
+    print("samples: " + ", ".join(samples))
+
+    out.mkdir(parents=True, exist_ok=True)
+    metrics = {
+        "dataset": args.dataset, "model": args.model, "config": model.config,
+        "parameters": n_params, "steps": steps, "batch_size": args.batch_size,
+        "optimizer": args.optimizer, "lr": lr, "schedule": args.schedule, "seed": args.seed,
+        "train_loss": train_loss, "val_loss": val_loss, "train_seconds": seconds,
+        "samples": samples, **history_dict(history),
+    }  # fmt: skip
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    plot_lm_history(history, out / "curves.png", f"{args.model} on {args.dataset}")
+    (out / "samples.txt").write_text("\n".join(samples) + "\n")
+    save(
+        {
+            "kind": "char-lm",
+            "config": model.config,
+            "vocab": tok.itos,
+            "max_length": max_length,
+            "model": model.state_dict(),
+            "optimizer": optimizer.state_dict(),
+        },
+        out / "model.crt",
+    )
+    print(f"wrote {out}/: metrics.json, curves.png, samples.txt, model.crt")
+    return metrics
+
+
+def _build_char_model(args: argparse.Namespace, vocab_size: int, longest: int) -> Any:
+    """The character model of ``args`` (``longest``: tokens in the longest training row)."""
+    from .models import build_char_model
+
+    n_embd = args.n_embd
+    if args.model == "bigram":
+        extra = [k for k in ("block_size", "n_embd", "n_layer", "n_head") if getattr(args, k)]
+        if extra:
+            opts = ", ".join(f"--{k.replace('_', '-')}" for k in extra)
+            raise CLIError(f"{opts}: the bigram model has no such setting")
+        return build_char_model("bigram", vocab_size=vocab_size)
+    if args.model == "mlp":
+        if args.n_layer or args.n_head:
+            raise CLIError("--n-layer, --n-head: for gpt and lstm; the mlp's layers are --hidden")
+        hidden = (200,) if args.hidden is None else args.hidden
+        hidden = hidden if isinstance(hidden, tuple) else _parse_hidden(hidden)
+        return build_char_model(
+            "mlp", vocab_size=vocab_size, block_size=args.block_size or 3,
+            n_embd=n_embd or 10, hidden=list(hidden),
+        )  # fmt: skip
+    if args.model == "lstm":
+        if args.n_head or args.block_size:
+            raise CLIError("--n-head, --block-size: an LSTM has no heads and reads all the past")
+        try:
+            return build_char_model(
+                "lstm", vocab_size=vocab_size, n_embd=n_embd or 64, n_layer=args.n_layer or 1
+            )
+        except ImportError as e:
+            raise CLIError(f"--model lstm: {e}") from None
+    block = args.block_size or longest
+    n_embd, n_head = n_embd or 64, args.n_head or 4
+    if n_embd % n_head:
+        raise CLIError(f"--n-embd {n_embd} must be a multiple of --n-head {n_head}")
+    if block < longest:
+        print(f"note: --block-size {block}: names are cut to their first {block} tokens' context")
+    return build_char_model(
+        "gpt", vocab_size=vocab_size, block_size=block, n_layer=args.n_layer or 2,
+        n_head=n_head, n_embd=n_embd,
+    )  # fmt: skip
+
+
+def run_sampling(args: argparse.Namespace) -> list[str]:
+    """Print ``args.num`` words sampled from the character model in ``args.checkpoint``.
+
+    Example:
+        >>> import tempfile
+        >>> out = tempfile.mkdtemp()
+        >>> main(["train", "--dataset", "names", "--model", "bigram", "--steps", "20",
+        ...       "--quiet", "--out", out, "--name", "b"])  # doctest: +ELLIPSIS
+        chainrule: bigram (729 parameters) on names...
+        0
+        >>> words = run_sampling(argparse.Namespace(checkpoint=f"{out}/b/model.crt", num=3,
+        ...                      temperature=1.0, top_k=None, seed=0))
+        mamusa
+        ernn
+        ari
+    """
+    from . import load
+    from .data import Generator
+    from .data.text import CharTokenizer
+    from .models import build_char_model
+    from .train.lm import sample_words
+
+    path = Path(args.checkpoint)
+    if not path.is_file():
+        raise CLIError(f"--checkpoint: no such file: {path}")
+    try:
+        ckpt = load(path)
+    except ValueError as e:
+        raise CLIError(f"--checkpoint: {path} is not a chainrule checkpoint ({e})") from None
+    if not isinstance(ckpt, dict) or ckpt.get("kind") != "char-lm":
+        raise CLIError(
+            f"--checkpoint: {path} holds no character model (train one with "
+            "chainrule train --dataset names --model {bigram,mlp,lstm,gpt})"
+        )
+    try:
+        model = build_char_model(**ckpt["config"])
+    except ImportError as e:
+        raise CLIError(f"--checkpoint: {e}") from None
+    model.load_state_dict(ckpt["model"])
+    tok = CharTokenizer.from_vocab(ckpt["vocab"])
+    words = sample_words(
+        model, tok, args.num, temperature=args.temperature, top_k=args.top_k,
+        max_length=int(ckpt.get("max_length", 32)), generator=Generator().manual_seed(args.seed),
+    )  # fmt: skip
+    for w in words:
+        print(w)
+    return words
 
 
 def _check_run_folder(out: Path) -> None:
@@ -254,7 +472,7 @@ def _parser() -> argparse.ArgumentParser:
         prog="chainrule",
         description="Train neural networks with chainrule, a backprop library you can see.",
     )
-    sub = p.add_subparsers(dest="command", metavar="{demo,train}")
+    sub = p.add_subparsers(dest="command", metavar="{demo,train,sample}")
     demo = sub.add_parser("demo", help="the main job: an MLP on scikit-learn's digits (about 30 s)")
     demo.add_argument("--out", default="runs", help="folder for the run's outputs (default: runs)")
     demo.add_argument(
@@ -267,22 +485,58 @@ def _parser() -> argparse.ArgumentParser:
         "--dataset", choices=DATASETS, default="digits", help="the data (default: digits)"
     )
     train.add_argument(
-        "--model", choices=("logreg", "mlp", "cnn"), default="mlp", help="the model (default: mlp)"
+        "--model",
+        choices=("logreg", "mlp", "cnn", "bigram", "lstm", "gpt"),
+        default="mlp",
+        help="the model (default: mlp): logreg, mlp, cnn classify; with --dataset names, "
+        "bigram, mlp, lstm and gpt are character-level language models",
     )
     train.add_argument(
         "--hidden",
         type=_hidden_sizes,
-        default="128,64",
-        help="MLP hidden widths, comma-separated positive integers (default: 128,64)",
+        default=None,
+        help="MLP hidden widths, comma-separated positive integers (default: 128,64; 200 for "
+        "the names mlp)",
     )
     train.add_argument(
-        "--epochs", type=_positive_int, default=20, help="training epochs (default: 20)"
+        "--epochs",
+        type=_positive_int,
+        default=None,
+        help="training epochs (default: 20; with --dataset names, --steps is the default)",
+    )
+    lm = train.add_argument_group("character models (--dataset names)")
+    lm.add_argument(
+        "--steps",
+        type=_positive_int,
+        default=None,
+        help="optimizer steps (default: bigram 500, mlp 3000, lstm 1500, gpt 1000)",
+    )
+    lm.add_argument(
+        "--block-size",
+        type=_positive_int,
+        default=None,
+        help="context length in characters (default: mlp 3, gpt the longest name + 1)",
+    )
+    lm.add_argument(
+        "--n-embd",
+        type=_positive_int,
+        default=None,
+        help="embedding size (default: mlp 10, lstm and gpt 64)",
+    )
+    lm.add_argument(
+        "--n-layer", type=_positive_int, default=None, help="layers (default: gpt 2, lstm 1)"
+    )
+    lm.add_argument(
+        "--n-head", type=_positive_int, default=None, help="attention heads (default: gpt 4)"
     )
     train.add_argument(
         "--batch-size", type=_positive_int, default=64, help="batch size (default: 64)"
     )
     train.add_argument(
-        "--lr", type=_positive_float, default=1e-3, help="learning rate (default: 1e-3)"
+        "--lr",
+        type=_positive_float,
+        default=None,
+        help="learning rate (default: 1e-3; for names: bigram 0.3, mlp, lstm and gpt 3e-3)",
     )
     train.add_argument(
         "--optimizer", choices=OPTIMIZERS, default="adam", help="optimizer (default: adam)"
@@ -312,6 +566,25 @@ def _parser() -> argparse.ArgumentParser:
     )
     train.add_argument("--no-progress", action="store_true", help="no tqdm progress bar")
     train.add_argument("--quiet", action="store_true", help="no per-epoch lines")
+    sample = sub.add_parser("sample", help="print words sampled from a trained character model")
+    sample.add_argument(
+        "--checkpoint", required=True, help="model.crt of a chainrule train --dataset names run"
+    )
+    sample.add_argument(
+        "--num", type=_positive_int, default=20, help="how many words (default: 20)"
+    )
+    sample.add_argument(
+        "--temperature",
+        type=_positive_float,
+        default=1.0,
+        help="divide the logits by this: below 1 is safer, above 1 wilder (default: 1.0)",
+    )
+    sample.add_argument(
+        "--top-k", type=_positive_int, default=None, help="sample only the k likeliest characters"
+    )
+    sample.add_argument(
+        "--seed", type=_non_negative_int, default=0, help="random seed (default: 0)"
+    )
     return p
 
 
@@ -412,7 +685,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             quiet=False,
         )  # fmt: skip
     try:
-        run_training(args)
+        if args.command == "sample":
+            run_sampling(args)
+        else:
+            run_training(args)
     except CLIError as e:
         print(f"chainrule: error: {e}", file=sys.stderr)
         return 2

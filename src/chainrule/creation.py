@@ -1,4 +1,5 @@
-"""Factories: ``zeros, ones, full, arange, linspace, eye, rand, randn, randint`` and ``*_like``."""
+"""Factories: ``zeros, ones, full, arange, linspace, eye, rand, randn, randint`` and ``*_like``;
+``multinomial`` draws category ids from rows of weights."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from .tensor import Tensor, ones_like, zeros_like
 
 __all__ = [
     "zeros", "ones", "full", "empty", "arange", "linspace", "eye", "rand", "randn", "randint",
-    "zeros_like", "ones_like", "full_like", "rand_like", "randn_like",
+    "multinomial", "zeros_like", "ones_like", "full_like", "rand_like", "randn_like",
 ]  # fmt: skip
 
 
@@ -214,6 +215,76 @@ def randint(
         raise ValueError(f"randint: low must be less than high, got low={low} >= high={high}")
     arr = _rng(generator).integers(low, high, shape).astype(dtype or dtypes.int64)
     return _make(arr, False, device)
+
+
+def multinomial(
+    input: Tensor, num_samples: int, replacement: bool = False, *,
+    generator: Generator | None = None,
+) -> Tensor:  # fmt: skip
+    """``num_samples`` category ids per row, drawn with probabilities proportional to the
+    non-negative weights ``input`` (1-d: one distribution; 2-d: one per row), as
+    ``torch.multinomial``.
+
+    Without ``replacement`` a row's ids are distinct (each draw leaves out the ids already
+    drawn), so a row needs at least ``num_samples`` non-zero weights.
+
+    Returns:
+        int64 ids of shape ``(num_samples,)`` or ``(rows, num_samples)``.
+
+    Example:
+        >>> import chainrule as cr
+        >>> g = cr.Generator().manual_seed(0)
+        >>> multinomial(cr.tensor([0.0, 1.0, 0.0]), 4, replacement=True, generator=g).tolist()
+        [1, 1, 1, 1]
+        >>> sorted(multinomial(cr.tensor([[1.0, 1.0, 2.0]]), 3, generator=g)[0].tolist())
+        [0, 1, 2]
+    """
+    op = "multinomial"
+    if not isinstance(input, Tensor):
+        raise TypeError(f"{op}: input must be a Tensor, got {type(input).__name__}")
+    if input.ndim not in (1, 2):
+        raise ValueError(f"{op}: input must be 1-d or 2-d, got {input.ndim}-d {tuple(input.shape)}")
+    if input.dtype.kind != "f":
+        raise TypeError(f"{op}: input must be a floating tensor of weights, got {input.dtype}")
+    if isinstance(num_samples, bool) or not isinstance(num_samples, (int, np.integer)):
+        raise TypeError(f"{op}: num_samples must be an int, got {type(num_samples).__name__}")
+    if num_samples <= 0:
+        raise ValueError(f"{op}: num_samples must be positive, got {num_samples}")
+    w = np.asarray(to_device(input._data, "cpu"), dtype=np.float64)
+    rows = w.reshape(-1, w.shape[-1])
+    n = rows.shape[1]
+    if n == 0:
+        raise ValueError(f"{op}: input has no categories (shape {tuple(input.shape)})")
+    if not np.isfinite(rows).all() or (rows < 0).any():
+        raise ValueError(f"{op}: weights must be finite and non-negative")
+    totals = rows.sum(axis=1)
+    if (totals <= 0).any():
+        raise ValueError(f"{op}: a row of weights sums to zero (row {int(np.argmin(totals))})")
+    if not replacement and num_samples > n:
+        raise ValueError(
+            f"{op}: cannot draw {num_samples} distinct samples from {n} categories without "
+            "replacement"
+        )
+    rng = _rng(generator)
+    r = np.arange(len(rows))[:, None]
+    if replacement:  # inverse CDF; row k's CDF is shifted to [k, k + 1] so one search serves all
+        cdf = np.cumsum(rows, axis=1)
+        u = rng.random((len(rows), int(num_samples))) * cdf[:, -1:]  # u < the row's total
+        ids = np.searchsorted((cdf + r).ravel(), (u + r).ravel(), side="right")
+        ids = np.minimum(ids.reshape(u.shape) - r * n, n - 1)
+        for k, j in zip(*np.nonzero(rows[r, ids] == 0)):  # a rounding tie from the shift: redo
+            ids[k, j] = np.searchsorted(cdf[k], u[k, j], side="right")
+    else:  # Gumbel top-k: sequential draws without replacement, all at once
+        if (np.count_nonzero(rows, axis=1) < num_samples).any():
+            raise ValueError(
+                f"{op}: a row has fewer than num_samples={num_samples} non-zero weights, too "
+                "few categories to draw without replacement"
+            )
+        with np.errstate(divide="ignore"):
+            keys = np.log(rows) - np.log(-np.log(rng.random(rows.shape)))
+        ids = np.argsort(-keys, axis=1, kind="stable")[:, : int(num_samples)]
+    out = ids.astype(np.int64).reshape(w.shape[:-1] + (int(num_samples),))
+    return _make(out, False, input.device if input.device != "cpu" else None)
 
 
 def full_like(t: Tensor, fill_value: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:

@@ -3,12 +3,15 @@
 - Generators (NumPy only): :func:`make_moons`, :func:`make_circles`, :func:`make_spirals`.
 - Tables shipped with scikit-learn (the ``train`` extra): :func:`load_digits`,
   :func:`load_breast_cancer`.
+- Words shipped with PyPI's ``names`` package (the ``train`` extra): :func:`load_names`, the
+  1990 US census name lists, for character-level language models (makemore, GPT).
 - Images read from IDX files on disk: :func:`load_fashion_mnist`, :func:`load_mnist` (looked for
   in ``$CHAINRULE_DATA``, then where Debian's ``dataset-fashion-mnist`` installs them), with the
   IDX reader :func:`read_idx`.
 - Helpers so training code needs no scikit-learn: :func:`split_train_test`, :func:`standardize`.
 
-Every loader returns ``(X, y)`` as chainrule tensors: ``X`` float32, ``y`` int64.
+Every loader of samples returns ``(X, y)`` as chainrule tensors: ``X`` float32, ``y`` int64;
+:func:`load_names` returns a list of words.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ __all__ = [
     "load_digits",
     "load_fashion_mnist",
     "load_mnist",
+    "load_names",
     "make_circles",
     "make_moons",
     "make_spirals",
@@ -278,6 +282,67 @@ def load_breast_cancer() -> tuple[Tensor, Tensor]:
         table = np.loadtxt(path, delimiter=",", skiprows=1)
         X, y = table[:, :-1], table[:, -1]
     return Tensor._wrap(np.asarray(X, dtype=np.float32)), Tensor._wrap(np.asarray(y, np.int64))
+
+
+# ----- words shipped with the `names` package ---------------------------------------------
+_NAMES_FILES = {
+    "female": ("dist.female.first",),
+    "male": ("dist.male.first",),
+    "first": ("dist.female.first", "dist.male.first"),
+    "last": ("dist.all.last",),
+}
+
+
+def load_names(kind: str = "first") -> list[str]:
+    """Names from the 1990 US census lists that ship inside PyPI's ``names`` package (0.3.0),
+    lowercased, in the lists' order (most frequent first), each once.
+
+    ``kind`` picks the list: ``"first"`` (female then male first names, 5163 distinct: 331
+    names are on both lists), ``"female"`` (4275), ``"male"`` (1219) or ``"last"`` (88799).
+    Every name is ASCII ``a..z``, 2 to 11 letters for first names: the corpus of makemore and
+    char-level GPTs here (:class:`chainrule.data.text.CharTokenizer`). The files are read where
+    ``names`` is installed, without importing it; nothing is downloaded.
+
+    Raises:
+        ModuleNotFoundError: if ``names`` is not installed, saying how to install it.
+        ValueError: for an unknown ``kind``.
+
+    Example:
+        >>> words = load_names()
+        >>> len(words), words[:3], max(len(w) for w in words)
+        (5163, ['mary', 'patricia', 'linda'], 11)
+    """
+    if kind not in _NAMES_FILES:
+        raise ValueError(
+            f"load_names: unknown kind {kind!r}: choose one of {', '.join(_NAMES_FILES)}"
+        )
+    try:
+        spec = importlib.util.find_spec("names")
+    except (ImportError, ValueError):
+        spec = None
+    if spec is None or not spec.submodule_search_locations:
+        raise ModuleNotFoundError(
+            "load_names reads the census name lists that ship with the `names` package, which "
+            "is not installed: pip install names (or pip install 'chainrule[train]')",
+            name="names",
+        )
+    folder = Path(list(spec.submodule_search_locations)[0])
+    seen: dict[str, None] = {}  # insertion-ordered set
+    for filename in _NAMES_FILES[kind]:
+        path = folder / filename
+        if not path.is_file():
+            raise FileNotFoundError(
+                f"load_names: {path} is missing: the installed `names` package is not the "
+                "expected 0.3.0 layout (pip install names==0.3.0)"
+            )
+        for line in path.read_text(encoding="ascii").splitlines():
+            fields = line.split()
+            if fields:
+                word = fields[0].lower()
+                if not (word.isascii() and word.isalpha()):
+                    raise ValueError(f"load_names: {path}: unexpected entry {fields[0]!r}")
+                seen.setdefault(word)
+    return list(seen)
 
 
 # ----- IDX files (MNIST, Fashion-MNIST) --------------------------------------------------

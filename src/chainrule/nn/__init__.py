@@ -17,6 +17,9 @@ from .module import Module
 from .modules import (
     ELU,
     GELU,
+    GRU,
+    LSTM,
+    RNN,
     AdaptiveAvgPool1d,
     AdaptiveAvgPool2d,
     AvgPool2d,
@@ -26,12 +29,14 @@ from .modules import (
     BCEWithLogitsLoss,
     Conv1d,
     Conv2d,
+    ConvTranspose2d,
     CrossEntropyLoss,
     Dropout,
     Dropout2d,
     Embedding,
     Flatten,
     GroupNorm,
+    GRUCell,
     HuberLoss,
     Identity,
     L1Loss,
@@ -39,6 +44,7 @@ from .modules import (
     LeakyReLU,
     Linear,
     LogSoftmax,
+    LSTMCell,
     MaxPool2d,
     ModuleDict,
     ModuleList,
@@ -49,6 +55,9 @@ from .modules import (
     ParameterList,
     ReLU,
     RMSNorm,
+    RNNBase,
+    RNNCell,
+    RNNCellBase,
     Sequential,
     Sigmoid,
     SiLU,
@@ -62,6 +71,7 @@ from .modules import (
     TransformerEncoder,
     TransformerEncoderLayer,
     Unflatten,
+    Upsample,
 )
 from .parameter import Parameter
 
@@ -76,4 +86,6 @@ __all__ = [
     "SmoothL1Loss",
     "MultiheadAttention", "RMSNorm", "Transformer", "TransformerEncoder", "TransformerDecoder",
     "TransformerEncoderLayer", "TransformerDecoderLayer",
+    "SmoothL1Loss", "RNNBase", "RNN", "LSTM", "GRU", "RNNCellBase", "RNNCell", "LSTMCell",
+    "GRUCell", "ConvTranspose2d", "Upsample",
 ]  # fmt: skip

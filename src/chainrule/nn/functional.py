@@ -33,7 +33,8 @@ __all__ = [
     "softmax",
     "log_softmax", "cross_entropy", "nll_loss", "binary_cross_entropy",
     "binary_cross_entropy_with_logits", "mse_loss", "l1_loss", "huber_loss", "smooth_l1_loss",
-    "linear", "conv1d", "conv2d", "max_pool2d", "avg_pool2d", "adaptive_avg_pool1d",
+    "linear", "conv1d", "conv2d", "conv_transpose2d", "interpolate", "max_pool2d", "avg_pool2d",
+    "adaptive_avg_pool1d",
     "adaptive_avg_pool2d", "dropout", "dropout2d", "embedding", "batch_norm", "layer_norm",
     "group_norm", "one_hot", "pad",
     "scaled_dot_product_attention", "rms_norm",
@@ -587,6 +588,227 @@ def conv2d(
     # channel-major to PyTorch's (n, o, oh, ow) plus the bias, in one pass
     y = C.to_nchw(y, n, oh, ow) if b is None else C.to_nchw(y, n, oh, ow, b)
     return S.reshape(y, y.shape[1:]) if unbatched else y
+
+
+def _out_size_transposed(size: int, k: int, s: int, p: int, d: int, op: int) -> int:
+    return (size - 1) * s - 2 * p + d * (k - 1) + op + 1
+
+
+def conv_transpose2d(
+    input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: Any = 1, padding: Any = 0,
+    output_padding: Any = 0, groups: int = 1, dilation: Any = 1,
+) -> Tensor:  # fmt: skip
+    """2-D transposed convolution ("deconvolution") of ``input`` (N, C_in, H, W) or
+    (C_in, H, W) with ``weight`` (C_in, C_out/groups, kh, kw), as PyTorch: the gradient of
+    :func:`conv2d` with respect to its input. One matrix product ``W^T @ x`` gives every
+    output window as a column, and :func:`~chainrule.ops.conv.col2im` (the adjoint of conv2d's
+    im2col) adds the windows into the output; output size
+    ``(H - 1) stride - 2 padding + dilation (kh - 1) + output_padding + 1``.
+
+    Example:
+        >>> import chainrule as cr
+        >>> conv_transpose2d(cr.ones(1, 1, 2, 2), cr.ones(1, 1, 2, 2), stride=2).shape
+        (1, 1, 4, 4)
+        >>> conv_transpose2d(cr.ones(1, 1, 2, 2), cr.ones(1, 1, 2, 2))
+        tensor([[[[1., 2., 1.],
+                  [2., 4., 2.],
+                  [1., 2., 1.]]]])
+    """
+    x, w = _t(input), _t(weight)
+    if x.ndim not in (3, 4):
+        raise RuntimeError(
+            "Expected 3D (unbatched) or 4D (batched) input to conv_transpose2d, but got input "
+            f"of size: {list(x.shape)}"
+        )
+    if w.ndim != 4:
+        raise RuntimeError(
+            f"conv_transpose2d: expected weight (C_in, C_out/groups, kh, kw), got {list(w.shape)}"
+        )
+    x, unbatched = _batched(x, "conv_transpose2d")
+    n, c, h, wd = x.shape
+    cin, og, kh, kw = w.shape
+    if groups < 1 or cin % groups:
+        raise RuntimeError(
+            f"conv_transpose2d: weight {list(w.shape)} has {cin} input channels, not divisible "
+            f"by groups={groups}"
+        )
+    if cin != c:
+        raise RuntimeError(
+            f"Given transposed=1, weight of size {list(w.shape)}, expected input{list(x.shape)} "
+            f"to have {cin} channels, but got {c} channels instead"
+        )
+    st, pd = (
+        _pair(stride, "stride", "conv_transpose2d"),
+        _pair(padding, "padding", "conv_transpose2d"),
+    )
+    opd = _pair(output_padding, "output_padding", "conv_transpose2d")
+    dl = _pair(dilation, "dilation", "conv_transpose2d")
+    if min(st) < 1 or min(dl) < 1 or min(pd) < 0 or min(opd) < 0:
+        raise RuntimeError(
+            f"conv_transpose2d: stride {st} and dilation {dl} must be positive, padding {pd} and "
+            f"output_padding {opd} non-negative"
+        )
+    if any(o >= s and o >= d for o, s, d in zip(opd, st, dl)):
+        raise RuntimeError(
+            "output padding must be smaller than either stride or dilation, but got "
+            f"output_padding_height: {opd[0]} output_padding_width: {opd[1]} stride_height: "
+            f"{st[0]} stride_width: {st[1]} dilation_height: {dl[0]} dilation_width: {dl[1]}"
+        )
+    oh, ow = (_out_size_transposed(v, k, s, p, d, o)
+              for v, k, s, p, d, o in zip((h, wd), (kh, kw), st, pd, dl, opd))  # fmt: skip
+    if oh <= 0 or ow <= 0:
+        raise RuntimeError(
+            f"Given input size per channel: ({h} x {wd}). Calculated output size per channel: "
+            f"({oh} x {ow}). Output size is too small"
+        )
+    b = None if bias is None else _t(bias)
+    o = og * groups
+    if b is not None and b.shape != (o,):
+        raise RuntimeError(
+            f"conv_transpose2d: bias must have shape ({o},) for weight {list(w.shape)}, got "
+            f"{list(b.shape)}"
+        )
+    xc = S.reshape(S.permute(x, (1, 0, 2, 3)), (c, n * h * wd))  # channel-major columns
+    if groups == 1:
+        cols = L.matmul(S.mT(S.reshape(w, (c, o * kh * kw))), xc)  # (o*kh*kw, n*h*w)
+    else:
+        wg = S.mT(S.reshape(w, (groups, c // groups, og * kh * kw)))
+        cols = L.matmul(wg, S.reshape(xc, (groups, c // groups, n * h * wd)))
+        cols = S.reshape(cols, (o * kh * kw, n * h * wd))
+    # Output padding past the padding lies outside every window: zeros, padded on afterwards.
+    extra = tuple(max(op - p, 0) for op, p in zip(opd, pd))
+    pads = (pd[0], pd[0] - opd[0] + extra[0], pd[1], pd[1] - opd[1] + extra[1])
+    y = C.col2im(cols, (n, o, oh - extra[0], ow - extra[1]), (kh, kw), st, pads, dl)
+    if any(extra):
+        y = S.pad(y, ((0, 0), (0, 0), (0, extra[0]), (0, extra[1])), 0.0)
+    if b is not None:
+        y = y + S.reshape(b, (1, o, 1, 1))
+    return S.reshape(y, y.shape[1:]) if unbatched else y
+
+
+_INTERP_MODES = ("nearest", "linear", "bilinear")
+
+
+def _interp_matrix(size: int, out: int, scale: float | None, mode: str, align: bool,
+                   dtype: Any, xp: Any) -> Any:  # fmt: skip
+    """(out, size) matrix mapping one axis of the input to the output, PyTorch's source
+    coordinates: nearest ``floor(dst * in/out)``; linear ``dst * (in-1)/(out-1)`` with
+    ``align_corners``, else ``(dst + 0.5) in/out - 0.5`` clamped at 0, between its two
+    neighbours. ``scale`` (from ``scale_factor``) replaces ``in/out`` when given."""
+    m = np.zeros((out, size))
+    dst = np.arange(out)
+    rows = np.arange(out)
+    if mode == "nearest":  # in float32, as PyTorch computes it
+        r = np.float32(1.0 / scale) if scale else np.float32(size) / np.float32(out)
+        src = np.minimum(np.floor(dst.astype(np.float32) * r).astype(np.int64), size - 1)
+        m[rows, src] = 1.0
+    else:
+        if align:
+            src = dst * ((size - 1) / (out - 1)) if out > 1 else np.zeros(out)
+        else:
+            r = 1.0 / scale if scale else size / out
+            src = np.maximum((dst + 0.5) * r - 0.5, 0.0)
+        i0 = np.minimum(np.floor(src).astype(np.int64), size - 1)
+        i1 = np.minimum(i0 + 1, size - 1)
+        lam = src - i0
+        np.add.at(m, (rows, i0), 1.0 - lam)
+        np.add.at(m, (rows, i1), lam)
+    return xp.asarray(m.astype(dtype))
+
+
+def interpolate(
+    input: Tensor, size: Any = None, scale_factor: Any = None, mode: str = "nearest",
+    align_corners: bool | None = None, recompute_scale_factor: bool | None = None,
+    antialias: bool = False,
+) -> Tensor:  # fmt: skip
+    """Resize the spatial dims of ``input`` (N, C, L) or (N, C, H, W) to ``size`` or by
+    ``scale_factor``, as PyTorch: modes ``'nearest'``, ``'linear'`` (3-D) and ``'bilinear'``
+    (4-D), ``align_corners`` for the linear ones. Each axis is one product with a fixed
+    (out, in) interpolation matrix, so the gradient (and every higher one) is exact.
+
+    Example:
+        >>> import chainrule as cr
+        >>> x = cr.tensor([[[[1.0, 2.0], [3.0, 4.0]]]])
+        >>> interpolate(x, scale_factor=2)[0, 0, 0]
+        tensor([1., 1., 2., 2.])
+        >>> interpolate(x, size=3, mode="bilinear", align_corners=True)[0, 0]
+        tensor([[1. , 1.5, 2. ],
+                [2. , 2.5, 3. ],
+                [3. , 3.5, 4. ]])
+    """
+    x = _t(input)
+    if mode not in _INTERP_MODES:
+        raise NotImplementedError(
+            f"interpolate: mode {mode!r} is not supported; chainrule has {', '.join(_INTERP_MODES)}"
+        )
+    if antialias:
+        raise NotImplementedError("interpolate: antialias=True is not supported")
+    if mode == "nearest" and align_corners is not None:
+        raise ValueError(
+            "align_corners option can only be set with the interpolating modes: linear | "
+            "bilinear | bicubic | trilinear"
+        )
+    need = {"linear": 3, "bilinear": 4}.get(mode)
+    if need is not None and x.ndim != need:
+        raise NotImplementedError(f"Got {x.ndim}D input, but {mode} mode needs {need}D input")
+    if x.ndim not in (3, 4):
+        raise NotImplementedError(
+            f"interpolate: expected a 3-D (N, C, L) or 4-D (N, C, H, W) input, got {x.ndim}-D"
+        )
+    if x.dtype.kind != "f":
+        raise TypeError(f"interpolate: expected a floating input, got {x.dtype}")
+    dims = x.ndim - 2
+    in_sizes = tuple(x.shape[2:])
+    if (size is None) == (scale_factor is None):
+        raise ValueError(
+            "either size or scale_factor should be defined"
+            if size is None
+            else "only one of size or scale_factor should be defined"
+        )
+    scales: tuple = (None,) * dims
+    if size is not None:
+        sizes = tuple(size) if isinstance(size, (tuple, list)) else (size,) * dims
+        if len(sizes) != dims:
+            raise ValueError(
+                "Input and output must have the same number of spatial dimensions, but got "
+                f"input with spatial dimensions of {list(in_sizes)} and output size of {size}. "
+                "Please provide input tensor in (N, C, d1, d2, ...,dK) format and output size "
+                "in (o1, o2, ...,oK) format."
+            )
+        sizes = tuple(int(s) for s in sizes)
+    else:
+        sf = (
+            tuple(scale_factor) if isinstance(scale_factor, (tuple, list))
+            else (scale_factor,) * dims
+        )  # fmt: skip
+        if len(sf) != dims:
+            raise ValueError(
+                "Input and scale_factor must have the same number of spatial dimensions, but "
+                f"got input with spatial dimensions of {list(in_sizes)} and scale_factor of "
+                f"shape {scale_factor}. Please provide input tensor in (N, C, d1, d2, ...,dK) "
+                "format and scale_factor in (s1, s2, ...,sK) format."
+            )
+        sizes = tuple(int(math.floor(v * float(s))) for v, s in zip(in_sizes, sf))
+        if not recompute_scale_factor:
+            scales = tuple(float(s) for s in sf)
+    if min(sizes) <= 0 or min(in_sizes) <= 0:
+        names = ("W",) if dims == 1 else ("H", "W")
+        ins = ", ".join(f"{k}: {v}" for k, v in zip(names, in_sizes))
+        outs = ", ".join(f"{k}: {v}" for k, v in zip(names, sizes))
+        raise RuntimeError(
+            f"Input and output sizes should be greater than 0, but got input ({ins}) output "
+            f"({outs})"
+        )
+    xp = array_module(x._data)
+    align = bool(align_corners)
+    out = x
+    # the last axis: x @ A^T; the one before it (2-D): A @ x
+    mw = _interp_matrix(in_sizes[-1], sizes[-1], scales[-1], mode, align, x.dtype, xp)
+    out = L.matmul(out, Tensor._wrap(mw.T))
+    if dims == 2:
+        mh = _interp_matrix(in_sizes[0], sizes[0], scales[0], mode, align, x.dtype, xp)
+        out = L.matmul(Tensor._wrap(mh), out)
+    return out
 
 
 def _single(v: Any, name: str, op: str) -> int:

@@ -47,3 +47,37 @@ def plot_history(history: History, path: str | Path, title: str = "") -> Path:
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+def plot_lm_history(history: list, path: str | Path, title: str = "") -> Path:
+    """Save a language model's loss curves (train and validation, per evaluation step) as a PNG.
+
+    ``history`` is :func:`chainrule.train.lm.fit_lm`'s list of records.
+
+    Example:
+        >>> import tempfile, os
+        >>> from chainrule.train.lm import LMRecord
+        >>> h = [LMRecord(10, 3.0, 3.1, 0.1, 1.0), LMRecord(20, 2.5, 2.6, 0.1, 2.0)]
+        >>> p = plot_lm_history(h, os.path.join(tempfile.mkdtemp(), "curves.png"))
+        >>> p.stat().st_size > 0
+        True
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    steps = [r.step for r in history]
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.plot(steps, [r.train_loss for r in history], "o-", label="train")
+    if any(r.val_loss is not None for r in history):
+        ax.plot(steps, [r.val_loss for r in history], "s-", label="validation")
+    ax.set(xlabel="step", ylabel="cross-entropy loss (nats per character)", title=title or "loss")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

@@ -1,5 +1,5 @@
 """``Conv1d`` and ``Conv2d``: convolution (cross-correlation, as in every deep-learning
-library)."""
+library); ``ConvTranspose2d``, its adjoint."""
 
 from __future__ import annotations
 
@@ -37,6 +37,7 @@ class _ConvNd(Module):
     """
 
     _n: int
+    _transposed = False  # weight (in, out // groups, *k) instead of (out, in // groups, *k)
     _prefix: str  # what the error messages start with
     _bad_padding_string: str  # formatted with ``padding``
     _strided_same: str  # formatted with ``stride``
@@ -95,10 +96,11 @@ class _ConvNd(Module):
             self._reversed_padding_repeated_twice = tuple(
                 q for v in reversed(self.padding) for q in (v, v)
             )
-        self.weight = Parameter(
-            empty(out_channels, in_channels // groups, *self.kernel_size, dtype=dtype,
-                  device=device)
+        shape = (
+            (in_channels, out_channels // groups) if self._transposed
+            else (out_channels, in_channels // groups)
         )  # fmt: skip
+        self.weight = Parameter(empty(*shape, *self.kernel_size, dtype=dtype, device=device))
         if bias:
             self.bias = Parameter(empty(out_channels, dtype=dtype, device=device))
         else:
@@ -146,6 +148,8 @@ class _ConvNd(Module):
             s += f", padding={self.padding}"
         if self.dilation != (1,) * self._n:
             s += f", dilation={self.dilation}"
+        if getattr(self, "output_padding", (0,) * self._n) != (0,) * self._n:
+            s += f", output_padding={self.output_padding}"
         if self.groups != 1:
             s += f", groups={self.groups}"
         if self.bias is None:
@@ -301,3 +305,99 @@ class Conv1d(_ConvNd):
                 f"input, got shape {tuple(input.shape)}"
             )
         return self._conv(input)
+
+
+class ConvTranspose2d(_ConvNd):
+    """2-D transposed convolution over ``(N, C_in, H, W)`` (or unbatched ``(C_in, H, W)``)
+    inputs, as PyTorch's: the gradient of :class:`Conv2d` with respect to its input, computed
+    by :func:`~chainrule.nn.functional.conv_transpose2d`.
+
+    ``weight`` has shape ``(in_channels, out_channels // groups, kH, kW)``; initialization is
+    PyTorch's (see :class:`Conv2d`). The output is ``(H - 1) stride - 2 padding +
+    dilation (kH - 1) + output_padding + 1`` high (likewise wide); ``forward(input,
+    output_size)`` picks the ``output_padding`` that gives ``output_size``.
+
+    Example:
+        >>> import chainrule as cr
+        >>> up = cr.nn.ConvTranspose2d(8, 4, kernel_size=3, stride=2, padding=1, output_padding=1)
+        >>> cr.nn.ConvTranspose2d(8, 4, 3, stride=2, bias=False)
+        ConvTranspose2d(8, 4, kernel_size=(3, 3), stride=(2, 2), bias=False)
+        >>> up(cr.zeros(2, 8, 5, 5)).shape, up.weight.shape
+        ((2, 4, 10, 10), (8, 4, 3, 3))
+        >>> up(cr.zeros(2, 8, 5, 5), output_size=(9, 9)).shape
+        (2, 4, 9, 9)
+    """
+
+    _n = 2
+    _transposed = True
+    _prefix = ""
+    _bad_padding_string = "ConvTranspose2d: padding must be an int or a pair, got {padding!r}"
+    _strided_same = ""
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: Any,
+        stride: Any = 1,
+        padding: Any = 0,
+        output_padding: Any = 0,
+        groups: int = 1,
+        bias: bool = True,
+        dilation: Any = 1,
+        padding_mode: str = "zeros",
+        device: Any = None,
+        dtype: Any = None,
+    ) -> None:
+        if padding_mode != "zeros":
+            raise ValueError('Only "zeros" padding mode is supported for ConvTranspose2d')
+        if isinstance(padding, str):
+            raise ValueError(self._bad_padding_string.format(padding=padding))
+        super().__init__(
+            in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias,
+            padding_mode, device, dtype,
+        )  # fmt: skip
+        self.output_padding = _pair(output_padding)
+
+    def _check_counts(self, in_channels: int, out_channels: int, groups: int) -> None:
+        if groups <= 0:
+            raise ValueError("groups must be a positive integer")
+
+    def _ntuple(self, x: Any, name: str) -> tuple:
+        return _pair(x)
+
+    def _output_padding(self, input: Tensor, output_size: Any) -> tuple:
+        """The ``output_padding`` that makes the output ``output_size`` (PyTorch's rule)."""
+        if output_size is None:
+            return self.output_padding
+        size = [int(v) for v in output_size]
+        if len(size) == input.ndim:  # (N, C, H, W) given: keep the spatial part
+            size = size[2:]
+        if len(size) != 2:
+            raise ValueError(
+                f"ConvTranspose2d expected output_size of 2 or 4 elements, got {len(size)}"
+            )
+        mins = [
+            (input.shape[d - 2] - 1) * self.stride[d] - 2 * self.padding[d]
+            + self.dilation[d] * (self.kernel_size[d] - 1) + 1
+            for d in range(2)
+        ]  # fmt: skip
+        maxs = [m + s - 1 for m, s in zip(mins, self.stride)]
+        for s, lo, hi in zip(size, mins, maxs):
+            if not lo <= s <= hi:
+                raise ValueError(
+                    f"requested an output size of {size}, but valid sizes range from {mins} to "
+                    f"{maxs} (for an input of {list(input.shape[-2:])})"
+                )
+        return tuple(s - m for s, m in zip(size, mins))
+
+    def forward(self, input: Tensor, output_size: Any = None) -> Tensor:
+        if input.ndim not in (3, 4) or input.shape[-3] != self.in_channels:
+            raise ValueError(
+                f"{self!r} expected a (N, {self.in_channels}, H, W) or ({self.in_channels}, H, W) "
+                f"input, got shape {tuple(input.shape)}"
+            )
+        return F.conv_transpose2d(
+            input, self.weight, self.bias, self.stride, self.padding,
+            self._output_padding(input, output_size), self.groups, self.dilation,
+        )  # fmt: skip
