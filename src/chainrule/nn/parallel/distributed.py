@@ -137,12 +137,10 @@ class DistributedDataParallel(Module):
         if init_sync:
             for t in [*(p for _, p in module.named_parameters()), *self._buffers_list]:
                 dist.broadcast(t, src=0)
-        first = _FIRST_BUCKET_BYTES if bucket_cap_mb is None else self.bucket_bytes_cap
-        self._buckets = self._make_buckets(first)
-        self._slot = {}  # parameter index -> (bucket, start, stop) in the bucket's flat buffer
-        for b in self._buckets:
-            for k, i in enumerate(b.members):
-                self._slot[i] = (b, b.offsets[k], b.offsets[k + 1])
+        self._first_cap = _FIRST_BUCKET_BYTES if bucket_cap_mb is None else self.bucket_bytes_cap
+        self._make_buckets(list(reversed(range(len(self._params)))))
+        self._arrival: list[int] | None = []  # the order gradients came in, first backward
+        self._rebuild_due = False  # the first synced backward is done: regroup the buckets
         self._grad_hooks = [
             p.register_post_accumulate_grad_hook(lambda p, i=i: self._on_grad(i))
             for i, p in enumerate(self._params)
@@ -156,18 +154,19 @@ class DistributedDataParallel(Module):
         self._comm_wait_seconds = 0.0  # time backward's end spent waiting for all-reduces
 
     # ----- construction ----------------------------------------------------------------
-    def _make_buckets(self, first_cap: int) -> list[_Bucket]:
-        """Group parameters in reverse order (backward's order) into buckets of at most the cap
-        (a larger parameter gets a bucket of its own), one dtype and device per bucket."""
+    def _make_buckets(self, order: list[int]) -> None:
+        """Group the parameters, in the ``order`` their gradients are expected in, into buckets
+        of at most the cap (a larger parameter gets a bucket of its own), one dtype and device
+        per bucket."""
         buckets: list[_Bucket] = []
         run: list[int] = []
         size = 0
         key = None
-        for i in reversed(range(len(self._params))):
+        for i in order:
             p = self._params[i]
             nbytes = p._data.nbytes
             k = (p._data.dtype, type(p._data))
-            cap = first_cap if not buckets else self.bucket_bytes_cap
+            cap = self._first_cap if not buckets else self.bucket_bytes_cap
             if run and (k != key or size + nbytes > cap):
                 buckets.append(_Bucket(run, self._params))
                 run, size = [], 0
@@ -176,7 +175,20 @@ class DistributedDataParallel(Module):
             key = k
         if run:
             buckets.append(_Bucket(run, self._params))
-        return buckets
+        self._buckets = buckets
+        self._slot = {}  # parameter index -> (bucket, start, stop) in the bucket's flat buffer
+        for b in buckets:
+            for k, i in enumerate(b.members):
+                self._slot[i] = (b, b.offsets[k], b.offsets[k + 1])
+
+    def _rebuild_buckets(self) -> None:
+        """Once, after the first synced backward: regroup the buckets in the order the
+        gradients actually arrived on rank 0 (sent to every rank, as the buckets must match),
+        so that buckets fill, and their all-reduces start, in backward's order (as torch)."""
+        arrival, self._arrival, self._rebuild_due = self._arrival, None, False
+        order = dist._WORLD.comm.bcast(arrival, root=0)
+        if sorted(order) == list(range(len(self._params))):
+            self._make_buckets(order)
 
     # ----- forward -----------------------------------------------------------------------
     def forward(self, *inputs: Any, **kwargs: Any) -> Any:
@@ -190,8 +202,10 @@ class DistributedDataParallel(Module):
         ):
             for b in self._buffers_list:
                 dist.broadcast(b, src=0)
-        out = self.module(*inputs, **kwargs)
         sync = is_grad_enabled() and self.require_backward_grad_sync
+        if sync and self._rebuild_due:
+            self._rebuild_buckets()
+        out = self.module(*inputs, **kwargs)
         self.require_forward_param_sync = sync
         self._prepare_for_backward(out if sync else None, sync)
         return out
@@ -256,6 +270,8 @@ class DistributedDataParallel(Module):
                 )
             )
         self._got_grad[i] = True
+        if self._arrival is not None:
+            self._arrival.append(i)
         self._mark_ready(i)
         self._progress()
 
@@ -292,6 +308,10 @@ class DistributedDataParallel(Module):
     def _finish_backward(self) -> None:
         """End of backward: reduce what is left, wait, write the averages into ``.grad``."""
         self._armed = False
+        if self._arrival is not None:  # the first synced backward (find_unused: the order
+            self._rebuild_due = not self.find_unused_parameters  # may change: keep buckets)
+            if not self._rebuild_due:
+                self._arrival = None
         missing = np.flatnonzero(~self._ready).tolist()
         if missing and not self.find_unused_parameters:
             names = ", ".join(repr(self._names[i]) for i in missing)
