@@ -350,7 +350,7 @@ def _wait(request: Any, what: str, timeout: float | None) -> None:
                 f"different collectives)"
             )
         time.sleep(pause)
-        pause = min(pause * 2, 1e-3)
+        pause = min(pause * 2, 2.5e-4)
 
 
 def _wait_all(requests: Sequence[Any], what: str) -> None:
@@ -377,7 +377,7 @@ def all_reduce(
     what = "all_reduce"
     w = _prepare(what, group, tensor)
     mpi_op = _mpi_op(what, op, tensor)
-    buf = _Staged(tensor._data, w)
+    buf = _Staged(tensor._data)
     request = _start(what, lambda: w.comm.Iallreduce(_mpi().IN_PLACE, buf.mpi, mpi_op))
 
     def finish() -> None:
@@ -403,7 +403,7 @@ def broadcast(
     what = "broadcast"
     w = _prepare(what, group, tensor)
     _check_rank(what, "src", src, w.size)
-    buf = _Staged(tensor._data, w)
+    buf = _Staged(tensor._data)
     request = _start(what, lambda: w.comm.Ibcast(buf.mpi, root=src))
     return _finish(Work(request, what, lambda: buf.write_back(tensor)), async_op)
 
@@ -431,8 +431,8 @@ def all_gather(
     for i, t in enumerate(tensor_list):
         _check_like(what, f"tensor_list[{i}]", t, tensor)
     xp = array_module(tensor._data)
-    send = _Staged(tensor._data, w)
-    recv = _Staged(xp.empty((w.size, *tensor._data.shape), tensor._data.dtype), w)
+    send = _Staged(tensor._data)
+    recv = _Staged(xp.empty((w.size, *tensor._data.shape), tensor._data.dtype))
     request = _start(what, lambda: w.comm.Iallgather(send.mpi, recv.mpi))
 
     def finish() -> None:
@@ -462,8 +462,8 @@ def all_gather_into_tensor(
     what = "all_gather_into_tensor"
     w = _prepare(what, group, output_tensor, input_tensor)
     _check_split(what, "output_tensor", output_tensor, "input_tensor", input_tensor, w.size)
-    send = _Staged(input_tensor._data, w)
-    recv = _Staged(output_tensor._data, w)
+    send = _Staged(input_tensor._data)
+    recv = _Staged(output_tensor._data)
     request = _start(what, lambda: w.comm.Iallgather(send.mpi, recv.mpi))
     return _finish(Work(request, what, lambda: recv.write_back(output_tensor)), async_op)
 
@@ -495,7 +495,7 @@ def reduce_scatter(
         _check_like(what, f"input_list[{i}]", t, output)
     mpi_op = _mpi_op(what, op, output)
     xp = array_module(output._data)
-    send = _Staged(xp.stack([t._data for t in input_list]), w)
+    send = _Staged(xp.stack([t._data for t in input_list]))
     return _reduce_scatter(what, w, send, output, op, mpi_op, async_op)
 
 
@@ -523,14 +523,14 @@ def reduce_scatter_tensor(
     w = _prepare(what, group, output, input)
     _check_split(what, "input", input, "output", output, w.size)
     mpi_op = _mpi_op(what, op, output)
-    send = _Staged(input._data, w)
+    send = _Staged(input._data)
     return _reduce_scatter(what, w, send, output, op, mpi_op, async_op)
 
 
 def _reduce_scatter(
     what: str, w: _World, send: _Staged, output: Tensor, op: ReduceOp, mpi_op: Any, async_op: bool
 ) -> Work | None:
-    recv = _Staged(output._data, w)
+    recv = _Staged(output._data)
     request = _start(what, lambda: w.comm.Ireduce_scatter_block(send.mpi, recv.mpi, mpi_op))
 
     def finish() -> None:
@@ -670,7 +670,7 @@ class _Staged:
     (and, on the GPU, when MPI is CUDA-aware), else a contiguous (host) copy that
     :meth:`write_back` copies into the tensor."""
 
-    def __init__(self, a: Any, w: _World) -> None:
+    def __init__(self, a: Any) -> None:
         self.array = a
         self.gpu = type(a).__module__.startswith("cupy")
         if self.gpu and not cuda_aware_mpi():

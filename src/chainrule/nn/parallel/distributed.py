@@ -292,7 +292,7 @@ class DistributedDataParallel(Module):
             self._next_bucket += 1
 
     def _launch(self, b: _Bucket) -> None:
-        b.staged = dist._Staged(b.flat, dist._WORLD)
+        b.staged = dist._Staged(b.flat)
         mpi = dist._mpi()
         b.request = dist._start(
             "DistributedDataParallel all-reduce",
