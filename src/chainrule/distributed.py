@@ -40,6 +40,7 @@ import os
 import sys
 import time
 import traceback
+import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -336,21 +337,38 @@ class Work:
             self._finish()
 
 
+_SPIN_SECONDS = 0.05  # poll flat out this long (MPI moves a collective on only in its calls)
+
+
 def _wait(request: Any, what: str, timeout: float | None) -> None:
-    """Wait for an MPI request, polling so the CPU is yielded; raise after ``timeout`` s."""
+    """Wait for an MPI request; raise after ``timeout`` seconds.
+
+    MPI makes progress on a non-blocking collective only inside MPI calls, so the first
+    ``_SPIN_SECONDS`` poll without pause (yielding the core to any other runnable process
+    between polls, which matters when ranks outnumber cores); a longer wait backs off to
+    sleeps of up to 1 ms, so a rank that waits for a slow or stuck peer does not burn a core.
+    """
     if request.Test():
         return
-    deadline = None if timeout is None else time.monotonic() + timeout
-    pause = 2e-6
+    start = time.monotonic()
+    deadline = None if timeout is None else start + timeout
+    pause = 1e-5
     while not request.Test():
-        if deadline is not None and time.monotonic() > deadline:
+        now = time.monotonic()
+        if deadline is not None and now > deadline:
             raise RuntimeError(
                 f"{what}: timed out after {timeout:g} s waiting for the other ranks on rank "
                 f"{_WORLD.rank} of {_WORLD.size} (a rank may have failed, or the ranks called "
                 f"different collectives)"
             )
-        time.sleep(pause)
-        pause = min(pause * 2, 2.5e-4)
+        if now - start < _SPIN_SECONDS:
+            _yield()
+        else:
+            time.sleep(pause)
+            pause = min(pause * 2, 1e-3)
+
+
+_yield = getattr(os, "sched_yield", lambda: None)
 
 
 def _wait_all(requests: Sequence[Any], what: str) -> None:
@@ -674,6 +692,7 @@ class _Staged:
         self.array = a
         self.gpu = type(a).__module__.startswith("cupy")
         if self.gpu and not cuda_aware_mpi():
+            _warn_host_staging()
             self.mpi = a.get()  # a contiguous host copy
         elif self.gpu:
             self.mpi = a if a.flags.c_contiguous else a.copy()
@@ -697,6 +716,22 @@ class _Staged:
             return
         out = self.result()
         t._mutate(lambda a: array_module(a).copyto(a, out.reshape(a.shape)))
+
+
+_WARNED: list[bool] = []
+
+
+def _warn_host_staging() -> None:
+    """Say once per process that GPU tensors travel through host memory."""
+    if not _WARNED:
+        _WARNED.append(True)
+        warnings.warn(
+            "chainrule.distributed: the MPI library is not CUDA-aware (MPIX_Query_cuda_support "
+            "says no), so collectives on GPU tensors copy them to host memory and back; set "
+            "CHAINRULE_CUDA_AWARE_MPI=1 if it is",
+            RuntimeWarning,
+            stacklevel=4,
+        )
 
 
 def _seconds(timeout: Any, what: str) -> float | None:
