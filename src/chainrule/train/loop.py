@@ -95,6 +95,10 @@ def fit(
     A ``ReduceLROnPlateau`` scheduler is stepped with the test loss (or train loss), any other
     scheduler once per epoch, except ``OneCycleLR`` which is stepped per batch.
 
+    Data-parallel (a :class:`~chainrule.nn.parallel.DistributedDataParallel` model, a loader
+    over a :class:`~chainrule.data.DistributedSampler`): the sampler's ``set_epoch`` is called
+    before each epoch, and each epoch's loss, accuracy and samples/s are over all ranks.
+
     Example:
         >>> import chainrule as cr
         >>> from chainrule.data import DataLoader, TensorDataset
