@@ -60,6 +60,8 @@ def main() -> None:
     torch.set_num_threads(blas_threads())
     rng = np.random.default_rng(0)
     rows = []
+    notes: list[str] = []
+    extra: dict = {}
 
     x = rng.standard_normal((128, 784)).astype(np.float32)
     y = rng.integers(0, 10, 128).astype(np.int64)
@@ -98,6 +100,27 @@ def main() -> None:
             rows.append(row("Fashion-MNIST MLP epoch incl. data loading", t["cr"], t["torch"], 1.0))
         except (FileNotFoundError, RuntimeError) as e:
             print(f"(Fashion-MNIST epoch skipped: {e})")
+        try:
+            from benchmarks.bench_distributed import measure as dp_measure
+
+            dp = dp_measure(processes=2)
+            one, two = dp["one"], dp["many"]
+            rows.append(
+                row("Fashion-MNIST MLP epoch, 2 MPI ranks vs 1", two["epoch_s"], one["epoch_s"],
+                    0.75)
+            )  # fmt: skip
+            notes.append(
+                f"data parallel (1 BLAS thread per rank, {dp['cpus']} cores, load average "
+                f"{dp['load_average_1min']:.1f} at the end): epoch {one['epoch_s']:.2f} s on 1 "
+                f"rank, {two['epoch_s']:.2f} s on 2 (scaling efficiency {dp['efficiency']:.0%}); "
+                f"per step on 2 ranks: {two['epoch_s'] / two['steps'] * 1e3:.2f} ms, of which "
+                f"{two['exposed_comm_per_step_s'] * 1e3:.2f} ms waiting for the gradient "
+                f"all-reduce; all-reduce of the {two['grad_bytes'] / 1e6:.2f} MB gradient alone "
+                f"{two['allreduce_s'] * 1e3:.3f} ms"
+            )
+            extra["distributed"] = dp
+        except (FileNotFoundError, RuntimeError, ImportError) as e:
+            print(f"(data-parallel epoch skipped: {e})")
 
     mem = {lib: _memory(lib) for lib in ("chainrule", "torch")}
     c, r = mem["chainrule"], mem["torch"]
@@ -119,8 +142,10 @@ def main() -> None:
         f"{c['rss_after_1000_mb']:.1f} MiB (growth {growth:+.1f} MiB), PyTorch "
         f"{r['rss_after_10_mb']:.1f} / {r['rss_after_1000_mb']:.1f} MiB"
     )
+    for note in notes:
+        print(note)
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-    dump(args.json, {"machine": machine(), "rows": rows, "memory": mem})
+    dump(args.json, {"machine": machine(), "rows": rows, "memory": mem, **extra})
     print(f"results written to {args.json}")
 
 

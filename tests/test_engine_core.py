@@ -383,3 +383,19 @@ def test_retain_grad_and_hooks_on_non_leaves_live_on_their_node():
     (h * h).sum().backward()
     assert seen == [[6.0, 12.0]] and h.grad.tolist() == [6.0, 12.0]
     assert x.grad.tolist() == [18.0, 36.0]
+
+
+def test_each_leaf_is_accumulated_right_after_its_last_consumer():
+    # What lets data-parallel training start a gradient's all-reduce while backward goes on.
+    m = cr.nn.Sequential(cr.nn.Linear(4, 8), cr.nn.ReLU(), cr.nn.Linear(8, 2))
+    order = []
+    for name, p in m.named_parameters():
+        p.register_post_accumulate_grad_hook(lambda p, name=name: order.append(name))
+    x = cr.randn(3, 4)
+    for _ in range(2):  # the second step too, while the first step's loss is still alive
+        order.clear()
+        h = m[0](x)
+        h.register_hook(lambda g: order.append("first layer's output"))
+        loss = m[2](m[1](h)).sum()
+        loss.backward()
+        assert order == ["2.bias", "2.weight", "first layer's output", "0.bias", "0.weight"]

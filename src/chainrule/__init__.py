@@ -149,7 +149,7 @@ from .scalar import Value
 from .serialization import load, save
 from .tensor import Tensor, as_tensor, ones_like, tensor, zeros_like
 
-_SUBMODULES = ("nn", "optim", "data", "viz", "scalar", "backend", "func")
+_SUBMODULES = ("nn", "optim", "data", "viz", "scalar", "backend", "func", "distributed")
 
 
 def __getattr__(name: str):  # lazy: `import chainrule` stays quick

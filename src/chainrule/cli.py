@@ -140,7 +140,7 @@ def run_training(args: argparse.Namespace) -> dict:
     one neuron's computational graph with its values and gradients.
     """
     from . import manual_seed, nn, save
-    from .data import DataLoader, Generator, TensorDataset
+    from .data import DataLoader, DistributedSampler, Generator, TensorDataset
     from .train import build_model, confusion_matrix, evaluate, fit, format_confusion_matrix
     from .train.plots import plot_history
 
@@ -154,8 +154,12 @@ def run_training(args: argparse.Namespace) -> dict:
             f"--model {args.model} is a character model for --dataset names; for "
             f"{args.dataset} choose one of {', '.join(CLASSIFIERS)}"
         )
+    rank, world = start_distributed()
+    lead = rank == 0  # rank 0 alone prints and writes the run folder
+    say = print if lead else _silent
     out = Path(args.out) / (args.name or f"{args.dataset}-{args.model}")
-    _check_run_folder(out)  # before any training: a bad --out must not cost a whole run
+    if lead:
+        _check_run_folder(out)  # before any training: a bad --out must not cost a whole run
     args.epochs = 20 if args.epochs is None else args.epochs
     args.lr = 1e-3 if args.lr is None else args.lr
     raw = (128, 64) if args.hidden is None else args.hidden
@@ -163,10 +167,19 @@ def run_training(args: argparse.Namespace) -> dict:
     manual_seed(args.seed)
     data = load_dataset(args.dataset, args.seed, args.limit)
     model = build_model(args.model, data["X_train"].shape[1:], data["num_classes"], hidden)
-    train_loader = DataLoader(
-        TensorDataset(data["X_train"], data["y_train"]), batch_size=args.batch_size,
-        shuffle=True, generator=Generator().manual_seed(args.seed),
-    )  # fmt: skip
+    train_set = TensorDataset(data["X_train"], data["y_train"])
+    if world > 1:  # each rank reads its share; the batch size is per rank (as torch)
+        from .nn.parallel import DistributedDataParallel
+
+        sampler = DistributedSampler(train_set, shuffle=True, seed=args.seed)
+        train_loader = DataLoader(train_set, batch_size=args.batch_size, sampler=sampler)
+        trained: Any = DistributedDataParallel(model)  # rank 0's initial weights on every rank
+    else:
+        train_loader = DataLoader(
+            train_set, batch_size=args.batch_size, shuffle=True,
+            generator=Generator().manual_seed(args.seed),
+        )  # fmt: skip
+        trained = model
     test_loader = DataLoader(TensorDataset(data["X_test"], data["y_test"]), batch_size=1024)
     optimizer = make_optimizer(
         args.optimizer, model.parameters(), args.lr, args.momentum, args.weight_decay
@@ -174,28 +187,32 @@ def run_training(args: argparse.Namespace) -> dict:
     schedule = make_schedule(args.schedule, optimizer, args.epochs, len(train_loader), args.lr)
     loss_fn = nn.CrossEntropyLoss()
     n_params = sum(p.numel() for p in model.parameters())
-    print(
+    parallel = f", data-parallel over {world} processes (batch {args.batch_size} each)"
+    say(
         f"chainrule: {args.model} ({n_params:,} parameters) on {args.dataset}: "
         f"{len(data['y_train'])} train / {len(data['y_test'])} test samples, "
         f"{args.epochs} epochs, {args.optimizer} lr={args.lr}, schedule={args.schedule}"
+        + (parallel if world > 1 else "")
     )
 
     def report(rec: Any) -> None:
         if args.quiet:
             return
-        print(
+        say(
             f"epoch {rec.epoch:3d}  loss {rec.train_loss:.4f}  train acc {rec.train_acc:.4f}  "
             f"test acc {rec.test_acc:.4f}  lr {rec.lr:.4g}  {rec.samples_per_sec:,.0f} samples/s"
         )
 
     t0 = time.perf_counter()
     history = fit(
-        model, train_loader, optimizer, loss_fn, args.epochs, scheduler=schedule,
-        test_loader=test_loader, progress=not args.no_progress, on_epoch=report,
+        trained, train_loader, optimizer, loss_fn, args.epochs, scheduler=schedule,
+        test_loader=test_loader, progress=lead and not args.no_progress, on_epoch=report,
     )  # fmt: skip
     seconds = time.perf_counter() - t0
     test_loss, test_acc, pred = evaluate(model, test_loader, loss_fn)
     cm = confusion_matrix(data["y_test"].numpy(), pred, data["num_classes"])
+    if not lead:
+        return {"test_accuracy": test_acc, "test_loss": test_loss, "train_seconds": seconds}
     print(f"\ntest accuracy {test_acc:.4f} (loss {test_loss:.4f}) after {seconds:.1f} s")
     print("confusion matrix (rows: true class, columns: predicted):")
     print(format_confusion_matrix(cm, [s[:7] for s in data["labels"]]))
@@ -206,7 +223,7 @@ def run_training(args: argparse.Namespace) -> dict:
         "epochs": args.epochs, "optimizer": args.optimizer, "lr": args.lr,
         "schedule": args.schedule, "batch_size": args.batch_size, "seed": args.seed,
         "test_accuracy": test_acc, "test_loss": test_loss, "train_seconds": seconds,
-        "confusion_matrix": cm.tolist(), **history.to_dict(),
+        "processes": world, "confusion_matrix": cm.tolist(), **history.to_dict(),
     }  # fmt: skip
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
     plot_history(history, out / "curves.png", f"{args.model} on {args.dataset}")
@@ -407,6 +424,34 @@ def run_sampling(args: argparse.Namespace) -> list[str]:
     for w in words:
         print(w)
     return words
+
+
+def start_distributed() -> tuple[int, int]:
+    """``(rank, world_size)``: when an MPI launcher started this process among several
+    (``mpiexec -n 2 chainrule train ...``), join the process group and train data-parallel;
+    otherwise ``(0, 1)``, and MPI is not touched.
+
+    Example:
+        >>> start_distributed()  # not under mpiexec
+        (0, 1)
+    """
+    from . import distributed as dist
+
+    if dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    if dist.launched_world_size() <= 1:
+        return 0, 1
+    if not dist.is_available():
+        raise CLIError(
+            f"started by an MPI launcher with {dist.launched_world_size()} processes, but "
+            f"mpi4py is missing: {dist.INSTALL_HINT}"
+        )
+    dist.init_process_group("mpi")
+    return dist.get_rank(), dist.get_world_size()
+
+
+def _silent(*args: Any, **kwargs: Any) -> None:
+    """``print`` on ranks other than 0: nothing."""
 
 
 def _check_run_folder(out: Path) -> None:
@@ -690,12 +735,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             run_training(args)
     except CLIError as e:
-        print(f"chainrule: error: {e}", file=sys.stderr)
-        return 2
+        return _fail(e, 2)
     except (OSError, ImportError, ValueError) as e:
-        print(f"chainrule: error: {e}", file=sys.stderr)
-        return 1
+        return _fail(e, 1)
     return 0
+
+
+def _fail(e: Exception, status: int) -> int:
+    """Print the error in one line; under MPI, name the rank and end every rank (the others
+    would wait for this one forever)."""
+    from . import distributed as dist
+
+    if dist.is_initialized() and dist.get_world_size() > 1:
+        r, n = dist.get_rank(), dist.get_world_size()
+        print(f"chainrule: error (rank {r} of {n}): {e}", file=sys.stderr, flush=True)
+        dist._abort(status)
+    print(f"chainrule: error: {e}", file=sys.stderr)
+    return status
 
 
 if __name__ == "__main__":

@@ -112,6 +112,11 @@ class Node:
         self.saved = None
         self.ans = None
         self.versions = ()
+        # Drop the edges too: the leaves' AccumulateGrad nodes then go with this graph, and the
+        # next forward pass makes fresh ones, numbered after the nodes before them, so backward
+        # reaches each leaf right after its last consumer (what lets DDP overlap its
+        # all-reduces with the rest of backward).
+        self.edges = ()
 
     def record_trace(self) -> None:
         """Remember where this node was made (anomaly mode)."""

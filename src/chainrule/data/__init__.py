@@ -17,6 +17,7 @@ from ..random import Generator
 from .dataloader import (
     BatchSampler,
     DataLoader,
+    DistributedSampler,
     RandomSampler,
     Sampler,
     SequentialSampler,
@@ -45,6 +46,7 @@ __all__ = [
     "ConcatDataset",
     "DataLoader",
     "Dataset",
+    "DistributedSampler",
     "Generator",
     "IterableDataset",
     "RandomSampler",

@@ -7,6 +7,7 @@ process. Over a :class:`~chainrule.data.TensorDataset` each batch is one fancy i
 from __future__ import annotations
 
 import collections.abc as abc
+import math
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
@@ -83,6 +84,104 @@ class RandomSampler(Sampler):
 
     def __len__(self) -> int:
         return len(self.data_source)
+
+
+class DistributedSampler(Sampler):
+    """The share of a dataset's indices that one rank of a data-parallel job reads, as
+    ``torch.utils.data.DistributedSampler``.
+
+    The indices (shuffled from ``seed + epoch`` when ``shuffle``; the same on every rank) are
+    padded by repeating them from the start until they divide evenly among ``num_replicas``
+    (or, with ``drop_last``, cut to a multiple of it); rank ``r`` takes every
+    ``num_replicas``-th index from position ``r``. PyTorch's partition exactly; the shuffled
+    order itself comes from chainrule's generator, not torch's.
+
+    Args:
+        dataset: the dataset (only its length is used).
+        num_replicas: the number of ranks (default: :func:`chainrule.distributed.get_world_size`).
+        rank: this rank (default: :func:`chainrule.distributed.get_rank`).
+        shuffle: a new permutation each epoch (call :meth:`set_epoch` before each epoch).
+        seed: the shuffle's seed; must be the same on every rank.
+        drop_last: drop the tail that does not divide evenly, instead of padding.
+
+    Example:
+        >>> [list(DistributedSampler(range(5), num_replicas=2, rank=r, shuffle=False))
+        ...  for r in range(2)]
+        [[0, 2, 4], [1, 3, 0]]
+        >>> len(DistributedSampler(range(5), num_replicas=2, rank=0, drop_last=True))
+        2
+    """
+
+    def __init__(
+        self,
+        dataset: Any,
+        num_replicas: int | None = None,
+        rank: int | None = None,
+        shuffle: bool = True,
+        seed: int = 0,
+        drop_last: bool = False,
+    ) -> None:
+        if num_replicas is None or rank is None:
+            from .. import distributed as dist
+
+            if not dist.is_available():
+                raise RuntimeError(
+                    "DistributedSampler: requires the distributed package (num_replicas and "
+                    f"rank unset): {dist.INSTALL_HINT}"
+                )
+            num_replicas = dist.get_world_size() if num_replicas is None else num_replicas
+            rank = dist.get_rank() if rank is None else rank
+        for name, v in (("num_replicas", num_replicas), ("rank", rank)):
+            if not isinstance(v, int | np.integer) or isinstance(v, bool):
+                raise TypeError(f"DistributedSampler: {name} must be an int, got {v!r}")
+        if num_replicas <= 0:
+            raise ValueError(
+                f"DistributedSampler: num_replicas must be positive, got {num_replicas}"
+            )
+        if rank >= num_replicas or rank < 0:
+            raise ValueError(
+                f"Invalid rank {rank}, rank should be in the interval [0, {num_replicas - 1}]"
+            )
+        self.dataset = dataset
+        self.num_replicas = int(num_replicas)
+        self.rank = int(rank)
+        self.epoch = 0
+        self.drop_last = drop_last
+        n = len(dataset)
+        if drop_last and n % self.num_replicas != 0:
+            self.num_samples = math.ceil((n - self.num_replicas) / self.num_replicas)
+        else:
+            self.num_samples = math.ceil(n / self.num_replicas)
+        self.total_size = self.num_samples * self.num_replicas
+        self.shuffle = shuffle
+        self.seed = seed
+
+    def _indices(self) -> np.ndarray:
+        n = len(self.dataset)
+        if self.shuffle:
+            idx = Generator().manual_seed(self.seed + self.epoch).numpy.permutation(n)
+        else:
+            idx = np.arange(n, dtype=np.int64)
+        # padding repeats the indices from the start (cyclically), as torch's list arithmetic
+        idx = idx[: self.total_size] if self.drop_last else np.resize(idx, self.total_size)
+        return idx[self.rank : self.total_size : self.num_replicas]
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self._indices().tolist())
+
+    def __len__(self) -> int:
+        return self.num_samples
+
+    def set_epoch(self, epoch: int) -> None:
+        """Set the epoch: with ``shuffle``, each epoch gets its own permutation (the same on
+        every rank). Call it before iterating each epoch.
+
+        Example:
+            >>> s = DistributedSampler(range(6), num_replicas=2, rank=0, seed=1)
+            >>> s.set_epoch(1); len(list(s))
+            3
+        """
+        self.epoch = epoch
 
 
 class BatchSampler(Sampler):
@@ -292,7 +391,7 @@ class DataLoader:
             self.collate_fn is None
             and type(self.batch_sampler) is BatchSampler
             and self.batch_sampler.sampler is self.sampler
-            and isinstance(self.sampler, SequentialSampler | RandomSampler)
+            and isinstance(self.sampler, SequentialSampler | RandomSampler | DistributedSampler)
         ):
             source = _tensor_source(self.dataset)
             if source is not None:

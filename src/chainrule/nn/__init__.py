@@ -12,7 +12,7 @@ Example:
     (8, 4)
 """
 
-from . import functional, init, utils
+from . import functional, init, parallel, utils
 from .module import Module
 from .modules import (
     ELU,

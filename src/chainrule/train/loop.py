@@ -95,6 +95,10 @@ def fit(
     A ``ReduceLROnPlateau`` scheduler is stepped with the test loss (or train loss), any other
     scheduler once per epoch, except ``OneCycleLR`` which is stepped per batch.
 
+    Data-parallel (a :class:`~chainrule.nn.parallel.DistributedDataParallel` model, a loader
+    over a :class:`~chainrule.data.DistributedSampler`): the sampler's ``set_epoch`` is called
+    before each epoch, and each epoch's loss, accuracy and samples/s are over all ranks.
+
     Example:
         >>> import chainrule as cr
         >>> from chainrule.data import DataLoader, TensorDataset
@@ -108,6 +112,7 @@ def fit(
         True
     """
     bar_factory = _tqdm() if progress else None
+    set_epoch = getattr(getattr(train_loader, "sampler", None), "set_epoch", None)
     per_batch = type(scheduler).__name__ == "OneCycleLR"
     plateau = type(scheduler).__name__ == "ReduceLROnPlateau"
     history = History()
@@ -117,6 +122,8 @@ def fit(
         seen = correct = 0
         loss_sum = 0.0
         bar = None
+        if set_epoch is not None:  # a DistributedSampler: a new shuffle each epoch, as torch
+            set_epoch(epoch - 1)
         if bar_factory is not None:  # disable=None: no bar when output is not a terminal
             bar = bar_factory(
                 total=_len(train_loader), desc=f"epoch {epoch}/{epochs}", leave=False, disable=None
@@ -143,6 +150,7 @@ def fit(
         if bar is not None:
             bar.close()
         seconds = time.perf_counter() - t0
+        seen, correct, loss_sum = _totals_over_ranks(seen, correct, loss_sum)
         lr = float(optimizer.param_groups[0]["lr"])
         test_loss = test_acc = None
         if test_loader is not None:
@@ -161,6 +169,18 @@ def fit(
         if on_epoch is not None:
             on_epoch(rec)
     return history
+
+
+def _totals_over_ranks(seen: int, correct: int, loss_sum: float) -> tuple[int, int, float]:
+    """The epoch's counts summed over the ranks of a data-parallel run (as they are otherwise)."""
+    from .. import distributed as dist
+
+    if not dist.is_initialized() or dist.get_world_size() == 1:
+        return seen, correct, loss_sum
+    t = Tensor._wrap(np.array([seen, correct, loss_sum], dtype=np.float64))
+    dist.all_reduce(t)
+    s, c, total = t._data.tolist()
+    return int(s), int(c), total
 
 
 def _labels(y: Any) -> np.ndarray:
