@@ -185,7 +185,7 @@ class Primitive:
         if not tmask:
             return out
         t = Tensor._wrap(out)
-        base = getattr(out, "base", None)
+        base = t._data.base
         if base is not None:  # a view (reshape, slice, transpose...): share the version counter
             for a in args:
                 if isinstance(a, Tensor) and (base is a._data or base is a._data.base):
