@@ -14,37 +14,61 @@ from . import (
     _methods,  # noqa: F401  (binds operators and methods to Tensor)
     autograd,
 )
+from ._device import device, get_default_device, set_default_device
+from ._inference_mode import inference_mode
+from ._size import Size
 from .autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .creation import (
     arange,
     empty,
+    empty_like,
     eye,
+    from_numpy,
     full,
     full_like,
     linspace,
+    multinomial,
     ones,
     rand,
     rand_like,
     randint,
     randn,
     randn_like,
+    randperm,
     zeros,
 )
 from .dtypes import (
     bool_,
+    cdouble,
+    cfloat,
+    complex64,
+    complex128,
     double,
+    dtype,
+    finfo,
     float16,
     float32,
     float64,
     get_default_dtype,
+    half,
+    iinfo,
+    int8,
+    int16,
     int32,
     int64,
     long,
     set_default_dtype,
+    short,
+    uint8,
+    uint16,
+    uint32,
+    uint64,
 )
 from .functions import (
     abs,
     add,
+    addcdiv,
+    addcmul,
     addmm,
     allclose,
     amax,
@@ -60,10 +84,12 @@ from .functions import (
     chunk,
     clamp,
     clip,
+    clone,
     concat,
     concatenate,
     cos,
     count_nonzero,
+    cumprod,
     cumsum,
     diagonal,
     div,
@@ -80,6 +106,8 @@ from .functions import (
     ge,
     gt,
     index_select,
+    is_floating_point,
+    is_tensor,
     isfinite,
     isinf,
     isnan,
@@ -87,12 +115,16 @@ from .functions import (
     lerp,
     log,
     log1p,
+    log2,
+    log10,
+    log_softmax,
     logical_and,
     logical_not,
     logical_or,
     logsumexp,
     lt,
     masked_fill,
+    masked_select,
     matmul,
     max,
     maximum,
@@ -101,24 +133,30 @@ from .functions import (
     minimum,
     mm,
     mul,
+    narrow,
     ne,
     neg,
     nonzero,
     norm,
+    numel,
     outer,
     pad,
     permute,
     pow,
     prod,
+    reciprocal,
     relu,
     repeat,
     reshape,
     roll,
     round,
     rsqrt,
+    scatter,
+    scatter_add,
     sigmoid,
     sign,
     sin,
+    softmax,
     sort,
     split,
     sqrt,
@@ -129,6 +167,7 @@ from .functions import (
     sub,
     sum,
     swapaxes,
+    t,
     tanh,
     tile,
     topk,
@@ -147,7 +186,9 @@ from .scalar import Value
 from .serialization import load, save
 from .tensor import Tensor, as_tensor, ones_like, tensor, zeros_like
 
-_SUBMODULES = ("nn", "optim", "data", "viz", "scalar", "backend", "func")
+_SUBMODULES = (
+    "nn", "optim", "data", "viz", "scalar", "backend", "func", "cuda", "backends", "utils",
+)  # fmt: skip
 
 
 def __getattr__(name: str):  # lazy: `import chainrule` stays quick
@@ -158,6 +199,7 @@ def __getattr__(name: str):  # lazy: `import chainrule` stays quick
     raise AttributeError(f"module 'chainrule' has no attribute {name!r}")
 
 
-bool = bool_  # noqa: A001 - PyTorch's name (chainrule.bool)
+bool = bool_  # noqa: A001 - PyTorch's names (chainrule.bool, .float, .int)
 float = float32  # noqa: A001
+int = int32  # noqa: A001
 __version__ = "0.1.0"

@@ -74,7 +74,7 @@ class _Writer:
             node = {"t": "tensor", **self._array(obj, to_device(obj._data, "cpu"), trail)}
             node["requires_grad"] = obj.requires_grad
             if obj.device != "cpu":
-                node["device"] = obj.device
+                node["device"] = obj.device.type
             if type(obj).__name__ == "Parameter":
                 node["parameter"] = True
             return node
@@ -313,14 +313,18 @@ class _Reader:
         return t
 
 
-def load(f: str | os.PathLike | IO[bytes], map_location: Any = None) -> Any:
+def load(
+    f: str | os.PathLike | IO[bytes], map_location: Any = None, *, weights_only: bool | None = None
+) -> Any:
     """Load an object written by :func:`save`.
 
     Args:
         f: a path, or a readable, seekable binary file object.
         map_location: ``None`` (tensors return to the device they were saved from), ``'cpu'``
-            or ``'cuda'``; as in PyTorch, ``'cpu'`` is how to load a GPU checkpoint on a CPU
-            machine.
+            or ``'cuda'`` (or a :class:`chainrule.device`); as in PyTorch, ``'cpu'`` is how to
+            load a GPU checkpoint on a CPU machine.
+        weights_only: accepted for torch's signature; a chainrule checkpoint never holds code
+            to unpickle, so loading is always as safe as torch's ``weights_only=True``.
 
     Raises:
         FileNotFoundError: if the path does not exist.
@@ -337,6 +341,8 @@ def load(f: str | os.PathLike | IO[bytes], map_location: Any = None) -> Any:
         tensor([0., 0.])
     """
     if map_location is not None:
+        if type(map_location).__name__ == "device":  # a chainrule.device
+            map_location = str(map_location)
         if not isinstance(map_location, str) or map_location.split(":")[0] not in ("cpu", "cuda"):
             raise ValueError(
                 f"load: map_location must be None, 'cpu' or 'cuda', got {map_location!r}"

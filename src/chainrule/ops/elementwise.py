@@ -11,6 +11,9 @@ from typing import Any
 from ..backend import array_module
 from .primitive import Primitive
 
+_LN2 = 0.6931471805599453
+_LN10 = 2.302585092994046
+
 
 def _xp(*arrays: Any) -> Any:
     for a in arrays:
@@ -109,6 +112,18 @@ log1p = Primitive(
     lambda a: _xp(a).log1p(a),
     [lambda g, ans, a: g / (a + 1)],
     ["d ln(1+a)/da = 1/(1+a)"],
+)
+log2 = Primitive(
+    "Log2",
+    lambda a: _xp(a).log2(a),
+    [lambda g, ans, a: g / (a * _LN2)],
+    ["d log2(a)/da = 1/(a ln 2)"],
+)
+log10 = Primitive(
+    "Log10",
+    lambda a: _xp(a).log10(a),
+    [lambda g, ans, a: g / (a * _LN10)],
+    ["d log10(a)/da = 1/(a ln 10)"],
 )
 sqrt = Primitive(
     "Sqrt",
