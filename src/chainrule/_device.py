@@ -60,8 +60,6 @@ class device:  # noqa: N801 - PyTorch's name
         if index is not None:
             if not isinstance(index, int) or isinstance(index, bool) or index < 0:
                 raise RuntimeError(f"Device index must not be negative, got {index!r}")
-            if name == "cpu" and index != 0:
-                raise RuntimeError(f"CPU device index must be -1 or zero, got {index}")
         self._type, self._index = name, index
 
     @property

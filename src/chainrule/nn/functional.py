@@ -6,26 +6,35 @@ differentiable, twice over.
 
 from __future__ import annotations
 
-import math
-import operator
-import warnings
-from collections.abc import Sequence
-from typing import Any
+# Imports are private (underscored), so ``dir(F)`` lists the functions only.
+import math as _math
+import operator as _operator
+import typing as _typing
+import warnings as _warnings
 
-import numpy as np
+import numpy as _np
 
-from .. import functions as T
-from ..autograd.grad_mode import no_grad
-from ..backend import array_module
+from .. import functions as _T
+from ..autograd.grad_mode import no_grad as _no_grad
+from ..backend import array_module as _array_module
 from ..functions import pad, relu, sigmoid, tanh
-from ..ops import conv as C
-from ..ops import elementwise as E
-from ..ops import index as I
-from ..ops import linalg as L
-from ..ops import nnops as N
-from ..ops import shape as S
-from ..random import default_rng
-from ..tensor import Tensor, as_tensor
+from ..ops import conv as _C
+from ..ops import elementwise as _E
+from ..ops import index as _I
+from ..ops import linalg as _L
+from ..ops import nnops as _N
+from ..ops import shape as _S
+from ..random import default_rng as _default_rng
+from ..tensor import Tensor as _Tensor
+from ..tensor import as_tensor as _as_tensor
+
+if _typing.TYPE_CHECKING:  # names for the annotations only
+    from collections.abc import Sequence
+    from typing import Any
+
+    from ..tensor import Tensor
+
+del annotations  # the __future__ feature acts at compile time; the name would be exported
 
 __all__ = [
     "relu", "leaky_relu", "elu", "gelu", "silu", "softplus", "sigmoid", "logsigmoid", "tanh",
@@ -39,7 +48,7 @@ __all__ = [
 
 
 def _t(x: Any) -> Tensor:
-    return x if isinstance(x, Tensor) else as_tensor(x)
+    return x if isinstance(x, _Tensor) else _as_tensor(x)
 
 
 def _pair(v: Any, name: str, op: str) -> tuple[int, int]:
@@ -53,9 +62,9 @@ def _pair(v: Any, name: str, op: str) -> tuple[int, int]:
 
 def _reduce(loss: Tensor, reduction: str, op: str) -> Tensor:
     if reduction == "mean":
-        return T.mean(loss)
+        return _T.mean(loss)
     if reduction == "sum":
-        return T.sum(loss)
+        return _T.sum(loss)
     if reduction == "none":
         return loss
     raise ValueError(f"{op}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
@@ -71,7 +80,7 @@ def leaky_relu(input: Tensor, negative_slope: float = 0.01) -> Tensor:
         tensor([-0.1,  2. ])
     """
     x = _t(input)
-    return E.where(x > 0, x, x * negative_slope)
+    return _E.where(x > 0, x, x * negative_slope)
 
 
 def elu(input: Tensor, alpha: float = 1.0) -> Tensor:
@@ -83,7 +92,7 @@ def elu(input: Tensor, alpha: float = 1.0) -> Tensor:
         tensor([0., 1.])
     """
     x = _t(input)
-    return E.where(x > 0, x, E.expm1(E.where(x > 0, 0, x)) * alpha)
+    return _E.where(x > 0, x, _E.expm1(_E.where(x > 0, 0, x)) * alpha)
 
 
 def gelu(input: Tensor, approximate: str = "none") -> Tensor:
@@ -96,10 +105,10 @@ def gelu(input: Tensor, approximate: str = "none") -> Tensor:
     """
     x = _t(input)
     if approximate == "none":
-        return x * 0.5 * (N.erf(x * (1 / math.sqrt(2))) + 1)
+        return x * 0.5 * (_N.erf(x * (1 / _math.sqrt(2))) + 1)
     if approximate == "tanh":
-        inner = (x + x * x * x * 0.044715) * math.sqrt(2 / math.pi)
-        return x * 0.5 * (E.tanh(inner) + 1)
+        inner = (x + x * x * x * 0.044715) * _math.sqrt(2 / _math.pi)
+        return x * 0.5 * (_E.tanh(inner) + 1)
     raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
 
 
@@ -112,7 +121,7 @@ def silu(input: Tensor) -> Tensor:
         tensor([0.])
     """
     x = _t(input)
-    return x * E.sigmoid(x)
+    return x * _E.sigmoid(x)
 
 
 def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
@@ -126,8 +135,8 @@ def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tenso
     x = _t(input)
     bx = x * beta
     big = bx > threshold
-    soft = E.log1p(E.exp(E.where(big, 0, bx))) / beta  # exp never sees the large values
-    return E.where(big, x, soft)
+    soft = _E.log1p(_E.exp(_E.where(big, 0, bx))) / beta  # exp never sees the large values
+    return _E.where(big, x, soft)
 
 
 def logsigmoid(input: Tensor) -> Tensor:
@@ -138,13 +147,13 @@ def logsigmoid(input: Tensor) -> Tensor:
         >>> logsigmoid(cr.tensor([0.0, -1e4]))
         tensor([-6.9315e-01, -1.0000e+04])
     """
-    return N.log_sigmoid(_t(input))
+    return _N.log_sigmoid(_t(input))
 
 
 def _dim(dim: int | None, x: Tensor, op: str) -> int:
     if dim is None:  # PyTorch's legacy implicit choice
         dim = 0 if x.ndim in (0, 1, 3) else 1
-    return S.normalize_dim(dim, x.ndim, op)
+    return _S.normalize_dim(dim, x.ndim, op)
 
 
 def softmax(input: Tensor, dim: int | None = None, dtype: Any = None) -> Tensor:
@@ -160,8 +169,8 @@ def softmax(input: Tensor, dim: int | None = None, dtype: Any = None) -> Tensor:
     if x.numel() == 0:  # nothing to normalize: an empty result of the same shape
         return x * 0
     if x.ndim == 0:  # one element: its softmax is 1, computed on a 1-element view
-        return S.reshape(N.softmax(S.reshape(x, (1,)), axis=0), ())
-    return N.softmax(x, axis=axis)
+        return _S.reshape(_N.softmax(_S.reshape(x, (1,)), axis=0), ())
+    return _N.softmax(x, axis=axis)
 
 
 def log_softmax(input: Tensor, dim: int | None = None, dtype: Any = None) -> Tensor:
@@ -177,8 +186,8 @@ def log_softmax(input: Tensor, dim: int | None = None, dtype: Any = None) -> Ten
     if x.numel() == 0:
         return x * 0
     if x.ndim == 0:
-        return S.reshape(N.log_softmax(S.reshape(x, (1,)), axis=0), ())
-    return N.log_softmax(x, axis=axis)
+        return _S.reshape(_N.log_softmax(_S.reshape(x, (1,)), axis=0), ())
+    return _N.log_softmax(x, axis=axis)
 
 
 # ----- losses -------------------------------------------------------------------------------
@@ -203,22 +212,22 @@ def _nll(
     _check_class_target(logp, target, op)
     _reduce_name(reduction, op)
     if logp.ndim == 1:  # unbatched: (C,) with a 0-d target
-        loss = _nll(S.reshape(logp, (1, -1)), S.reshape(target, (1,)), weight, ignore_index,
+        loss = _nll(_S.reshape(logp, (1, -1)), _S.reshape(target, (1,)), weight, ignore_index,
                     reduction, op)  # fmt: skip
-        return S.reshape(loss, ()) if reduction == "none" else loss
+        return _S.reshape(loss, ()) if reduction == "none" else loss
     c = logp.shape[1]
     ti = target._data
     ignored = ti == ignore_index
     has_ignored = bool(ignored.any())
-    safe = array_module(ti).where(ignored, 0, ti) if has_ignored else ti
+    safe = _array_module(ti).where(ignored, 0, ti) if has_ignored else ti
     if safe.size and (safe.min() < 0 or safe.max() >= c):
         bad = int(safe[(safe < 0) | (safe >= c)].reshape(-1)[0])
         raise IndexError(f"{op}: target {bad} is out of bounds for {c} classes")
-    picked = N.take_along(logp, 1, safe)
+    picked = _N.take_along(logp, 1, safe)
     if weight is None and not has_ignored:
         if reduction == "mean":
-            return S.sum(picked, None, False) / -max(picked.numel(), 1)
-        return -S.sum(picked, None, False) if reduction == "sum" else -picked
+            return _S.sum(picked, None, False) / -max(picked.numel(), 1)
+        return -_S.sum(picked, None, False) if reduction == "sum" else -picked
     if weight is None:
         wt = (~ignored).astype(logp.dtype)
     else:
@@ -236,8 +245,8 @@ def _weighted_mean(terms: Tensor, w: Any) -> Tensor:
     (not NaN) gradient."""
     total = float(w.sum())
     if total == 0:
-        return S.sum(terms * (w * 0), None, False) + float("nan")
-    return S.sum(terms * (w / total), None, False)
+        return _S.sum(terms * (w * 0), None, False) + float("nan")
+    return _S.sum(terms * (w / total), None, False)
 
 
 def _reduce_name(reduction: str, op: str) -> None:
@@ -292,7 +301,7 @@ def cross_entropy(
         )
     if t.dtype.kind != "f":
         _check_class_target(x, t, op)
-    logp = N.log_softmax(x, cdim)
+    logp = _N.log_softmax(x, cdim)
     wshape = (c,) + (1,) * (x.ndim - cdim - 1)
     w = None
     if weight is not None:
@@ -303,9 +312,9 @@ def cross_entropy(
         if label_smoothing:
             t = t * (1 - label_smoothing) + label_smoothing / c
         terms = logp * t if w is None else logp * t * w.reshape(wshape)
-        loss = S.sum(terms, (cdim,), False)
+        loss = _S.sum(terms, (cdim,), False)
         if reduction == "mean":
-            return S.sum(loss, None, False) / -max(loss.numel(), 1)
+            return _S.sum(loss, None, False) / -max(loss.numel(), 1)
         return -_reduce(loss, reduction, op)
     nll = _nll(logp, t, weight, ignore_index, reduction, op)
     if not label_smoothing:
@@ -313,13 +322,16 @@ def cross_entropy(
     # PyTorch's smoothing term: -sum_c w_c logp_c / C, zero at ignored targets, and for the
     # mean divided like the NLL (by the count or the summed weights of counted targets)
     kept = t._data != ignore_index
-    keep = np.expand_dims(kept, cdim).astype(x.dtype) if x.ndim >= 2 else kept.astype(x.dtype)
+    keep = _np.expand_dims(kept, cdim).astype(x.dtype) if x.ndim >= 2 else kept.astype(x.dtype)
     terms = logp * keep if w is None else logp * (w.reshape(wshape) * keep)
-    smooth = S.sum(terms, (cdim,), False) * (-1.0 / c)
+    smooth = _S.sum(terms, (cdim,), False) * (-1.0 / c)
     if reduction == "mean":
-        ts = np.where(kept, t._data, 0)
+        ts = _np.where(kept, t._data, 0)
         denom = float(kept.sum() if w is None else (w[ts] * kept).sum())
-        smooth = S.sum(smooth, None, False) * (1 / denom) if denom else smooth.sum() * 0 + math.nan
+        if denom:
+            smooth = _S.sum(smooth, None, False) * (1 / denom)
+        else:
+            smooth = smooth.sum() * 0 + _math.nan
     else:
         smooth = _reduce(smooth, reduction, op)
     return nll * (1 - label_smoothing) + smooth * label_smoothing
@@ -349,7 +361,7 @@ def binary_cross_entropy(
     xd = x._data
     if xd.size and (xd.min() < 0 or xd.max() > 1):
         raise ValueError("binary_cross_entropy: input values must be probabilities in [0, 1]")
-    loss = N.bce(x, t)
+    loss = _N.bce(x, t)
     if weight is not None:
         loss = loss * weight
     return _reduce(loss, reduction, "binary_cross_entropy")
@@ -369,7 +381,7 @@ def binary_cross_entropy_with_logits(
     """
     x, t = _t(input), _t(target)
     _same_shape(x, t, "binary_cross_entropy_with_logits")
-    neg_log_p = -N.log_sigmoid(x)  # log(1 + e^-x), stably
+    neg_log_p = -_N.log_sigmoid(x)  # log(1 + e^-x), stably
     if pos_weight is None:
         loss = (1 - t) * x + neg_log_p
     else:
@@ -403,7 +415,7 @@ def l1_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
     """
     x, t = _t(input), _t(target)
     _same_shape(x, t, "l1_loss")
-    return _reduce(E.abs(x - t), reduction, "l1_loss")
+    return _reduce(_E.abs(x - t), reduction, "l1_loss")
 
 
 def huber_loss(
@@ -419,8 +431,8 @@ def huber_loss(
     x, t = _t(input), _t(target)
     _same_shape(x, t, "huber_loss")
     d = x - t
-    a = E.abs(d)
-    loss = E.where(a < delta, d * d * 0.5, (a - 0.5 * delta) * delta)
+    a = _E.abs(d)
+    loss = _E.where(a < delta, d * d * 0.5, (a - 0.5 * delta) * delta)
     return _reduce(loss, reduction, "huber_loss")
 
 
@@ -437,10 +449,10 @@ def smooth_l1_loss(
     x, t = _t(input), _t(target)
     _same_shape(x, t, "smooth_l1_loss")
     d = x - t
-    a = E.abs(d)
+    a = _E.abs(d)
     if beta == 0:
         return _reduce(a, reduction, "smooth_l1_loss")
-    loss = E.where(a < beta, d * d * (0.5 / beta), a - 0.5 * beta)
+    loss = _E.where(a < beta, d * d * (0.5 / beta), a - 0.5 * beta)
     return _reduce(loss, reduction, "smooth_l1_loss")
 
 
@@ -460,11 +472,11 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
             f"{w.shape} (expects input (*, {w.shape[-1] if w.ndim else '?'}))"
         )
     if bias is None:
-        return N.linear(x, w)
+        return _N.linear(x, w)
     b = _t(bias)
     if b.shape not in ((w.shape[0],), ()):
         raise ValueError(f"linear: bias of shape {b.shape} does not fit weight {w.shape}")
-    return N.linear(x, w, b)
+    return _N.linear(x, w, b)
 
 
 def _conv_padding(padding: Any, kernel: tuple, dilation: tuple, stride: tuple) -> tuple:
@@ -485,7 +497,7 @@ def _conv_padding(padding: Any, kernel: tuple, dilation: tuple, stride: tuple) -
 
 def _batched(x: Tensor, op: str) -> tuple[Tensor, bool]:
     if x.ndim == 3:
-        return S.reshape(x, (1, *x.shape)), True
+        return _S.reshape(x, (1, *x.shape)), True
     if x.ndim != 4:
         raise ValueError(f"{op}: expected input (N, C, H, W) or (C, H, W), got shape {x.shape}")
     return x, False
@@ -522,8 +534,8 @@ def conv2d(
     if min(stride_) < 1 or min(dilation_) < 1:
         raise ValueError(f"conv2d: stride {stride_} and dilation {dilation_} must be positive")
     pads = _conv_padding(padding, (kh, kw), dilation_, stride_)
-    oh = C.conv_output_size(h, kh, stride_[0], pads[0], pads[1], dilation_[0])
-    ow = C.conv_output_size(wd, kw, stride_[1], pads[2], pads[3], dilation_[1])
+    oh = _C.conv_output_size(h, kh, stride_[0], pads[0], pads[1], dilation_[0])
+    ow = _C.conv_output_size(wd, kw, stride_[1], pads[2], pads[3], dilation_[1])
     if oh <= 0 or ow <= 0:
         raise ValueError(
             f"conv2d: kernel {(kh, kw)} (dilation {dilation_}) is larger than the padded input "
@@ -532,16 +544,16 @@ def conv2d(
     b = None if bias is None else _t(bias)
     if b is not None and b.shape != (o,):
         raise ValueError(f"conv2d: bias must have shape ({o},) for weight {w.shape}, got {b.shape}")
-    cols = C.im2col(x, (kh, kw), stride_, pads, dilation_, 0.0)  # (c*kh*kw, n*oh*ow)
+    cols = _C.im2col(x, (kh, kw), stride_, pads, dilation_, 0.0)  # (c*kh*kw, n*oh*ow)
     if groups == 1:
-        y = L.matmul(S.reshape(w, (o, c * kh * kw)), cols)  # (o, n*oh*ow): one GEMM
+        y = _L.matmul(_S.reshape(w, (o, c * kh * kw)), cols)  # (o, n*oh*ow): one GEMM
     else:  # one batched product: (g, o/g, cg*kh*kw) @ (g, cg*kh*kw, n*oh*ow)
-        wg = S.reshape(w, (groups, o // groups, cg * kh * kw))
-        y = L.matmul(wg, S.reshape(cols, (groups, cg * kh * kw, n * oh * ow)))
-        y = S.reshape(y, (o, n * oh * ow))
+        wg = _S.reshape(w, (groups, o // groups, cg * kh * kw))
+        y = _L.matmul(wg, _S.reshape(cols, (groups, cg * kh * kw, n * oh * ow)))
+        y = _S.reshape(y, (o, n * oh * ow))
     # channel-major to PyTorch's (n, o, oh, ow) plus the bias, in one pass
-    y = C.to_nchw(y, n, oh, ow) if b is None else C.to_nchw(y, n, oh, ow, b)
-    return S.reshape(y, y.shape[1:]) if unbatched else y
+    y = _C.to_nchw(y, n, oh, ow) if b is None else _C.to_nchw(y, n, oh, ow, b)
+    return _S.reshape(y, y.shape[1:]) if unbatched else y
 
 
 def _single(v: Any, name: str, op: str) -> int:
@@ -610,9 +622,9 @@ def conv1d(
             f"conv1d: kernel {w.shape[2]} (dilation {d}) is larger than the padded input "
             f"length {length}"
         )
-    x2 = S.reshape(x, (*x.shape[:-1], 1, x.shape[-1]))  # a height-1 image
-    y = conv2d(x2, S.reshape(w, (o, cg, 1, w.shape[2])), bias, (1, s), pad2, (1, d), groups)
-    return S.reshape(y, (*y.shape[:-2], y.shape[-1]))
+    x2 = _S.reshape(x, (*x.shape[:-1], 1, x.shape[-1]))  # a height-1 image
+    y = conv2d(x2, _S.reshape(w, (o, cg, 1, w.shape[2])), bias, (1, s), pad2, (1, d), groups)
+    return _S.reshape(y, (*y.shape[:-2], y.shape[-1]))
 
 
 def _pool_geometry(
@@ -668,11 +680,11 @@ def max_pool2d(
     x, unbatched = _batched(_t(input), "max_pool2d")
     k, s, p, d = _pool_args(kernel_size, stride, padding, dilation, "max_pool2d")
     pads = _pool_geometry(x.shape[2], x.shape[3], k, s, p, d, ceil_mode, "max_pool2d")
-    idx, disjoint = C.window_argmax(x._data, k, s, pads, d)
-    out = C.pool_gather(x, idx, disjoint)
+    idx, disjoint = _C.window_argmax(x._data, k, s, pads, d)
+    out = _C.pool_gather(x, idx, disjoint)
     if unbatched:
-        out, idx = S.reshape(out, out.shape[1:]), idx[0]
-    return (out, Tensor._wrap(idx)) if return_indices else out
+        out, idx = _S.reshape(out, out.shape[1:]), idx[0]
+    return (out, _Tensor._wrap(idx)) if return_indices else out
 
 
 def avg_pool2d(
@@ -691,7 +703,7 @@ def avg_pool2d(
     k, s, p, d = _pool_args(kernel_size, stride, padding, 1, "avg_pool2d")
     h, w = x.shape[2:]
     pads = _pool_geometry(h, w, k, s, p, d, ceil_mode, "avg_pool2d")
-    total = C.window_sum(x, k, s, pads, d)
+    total = _C.window_sum(x, k, s, pads, d)
     if divisor_override:
         out = total / float(divisor_override)
     elif not any(pads):
@@ -699,14 +711,14 @@ def avg_pool2d(
     else:
         # count the cells of each window inside the input (or inside input + padding); the
         # overhang that ceil_mode adds never counts
-        xp = array_module(x._data)
+        xp = _array_module(x._data)
         if count_include_pad:
             ones, cpads = xp.ones((1, 1, h + 2 * p[0], w + 2 * p[1]), x.dtype), (0, pads[1] - p[0])
             cpads += (0, pads[3] - p[1])
         else:
             ones, cpads = xp.ones((1, 1, h, w), x.dtype), pads
-        out = total / C.window_sum(ones, k, s, cpads, d)
-    return S.reshape(out, out.shape[1:]) if unbatched else out
+        out = total / _C.window_sum(ones, k, s, cpads, d)
+    return _S.reshape(out, out.shape[1:]) if unbatched else out
 
 
 def _adaptive_sizes(output_size: Any, in_sizes: tuple, op: str) -> tuple:
@@ -726,7 +738,7 @@ def _adaptive_sizes(output_size: Any, in_sizes: tuple, op: str) -> tuple:
             out.append(keep)
             continue
         try:
-            v = operator.index(size)
+            v = _operator.index(size)
         except TypeError:
             raise TypeError(
                 f"{op}: output_size entries must be ints or None, got {output_size!r}"
@@ -743,7 +755,7 @@ def _adaptive_sizes(output_size: Any, in_sizes: tuple, op: str) -> tuple:
 def _bin_matrix(size: int, out: int, dtype: Any, xp: Any) -> Any:
     """(out, size) averaging matrix: row i is 1/count on PyTorch's bin
     [floor(i*size/out), ceil((i+1)*size/out))."""
-    m = np.zeros((out, size))
+    m = _np.zeros((out, size))
     for i in range(out):
         start, end = (i * size) // out, -(-((i + 1) * size) // out)
         m[i, start:end] = 1.0 / (end - start)
@@ -779,22 +791,22 @@ def adaptive_avg_pool2d(input: Tensor, output_size: Any) -> Tensor:
     if x.dtype.kind != "f":
         raise TypeError(f"adaptive_avg_pool2d: expected a floating input, got {x.dtype}")
     lead, n = x.shape[:-2], x.ndim
-    xp = array_module(x._data)
+    xp = _array_module(x._data)
     if (oh, ow) == (h, w):
-        return S.reshape(x, x.shape)
+        return _S.reshape(x, x.shape)
     if oh * ow == 0:  # an empty result, still connected to the graph
-        return S.sum(x, (n - 2, n - 1), True) * xp.zeros((oh, ow), x.dtype)
+        return _S.sum(x, (n - 2, n - 1), True) * xp.zeros((oh, ow), x.dtype)
     if (oh, ow) == (1, 1):
-        return S.sum(x, (n - 2, n - 1), True) * (1.0 / (h * w))
+        return _S.sum(x, (n - 2, n - 1), True) * (1.0 / (h * w))
     if h % oh == 0 and w % ow == 0:
         kh, kw = h // oh, w // ow
-        blocks = S.reshape(x, (*lead, oh, kh, ow, kw))
-        return S.sum(blocks, (n - 1, n + 1), False) * (1.0 / (kh * kw))
+        blocks = _S.reshape(x, (*lead, oh, kh, ow, kw))
+        return _S.sum(blocks, (n - 1, n + 1), False) * (1.0 / (kh * kw))
     out = x
     if ow != w:
-        out = L.matmul(out, Tensor._wrap(_bin_matrix(w, ow, x.dtype, xp).T))
+        out = _L.matmul(out, _Tensor._wrap(_bin_matrix(w, ow, x.dtype, xp).T))
     if oh != h:
-        out = L.matmul(Tensor._wrap(_bin_matrix(h, oh, x.dtype, xp)), out)
+        out = _L.matmul(_Tensor._wrap(_bin_matrix(h, oh, x.dtype, xp)), out)
     return out
 
 
@@ -820,8 +832,8 @@ def adaptive_avg_pool1d(input: Tensor, output_size: Any) -> Tensor:
         output_size = output_size[0]
     if output_size is None:
         raise TypeError("adaptive_avg_pool1d: output_size must be an int, got None")
-    y = adaptive_avg_pool2d(S.reshape(x, (*x.shape[:-1], 1, x.shape[-1])), (1, output_size))
-    return S.reshape(y, (*y.shape[:-2], y.shape[-1]))
+    y = adaptive_avg_pool2d(_S.reshape(x, (*x.shape[:-1], 1, x.shape[-1])), (1, output_size))
+    return _S.reshape(y, (*y.shape[:-2], y.shape[-1]))
 
 
 def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
@@ -840,8 +852,8 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool 
         return x
     if p == 1.0:
         return _maybe_inplace(x, x * 0, inplace)
-    u = default_rng().random(x.shape, dtype=np.float32)
-    mask = array_module(x._data).asarray(u >= p).astype(x.dtype)
+    u = _default_rng().random(x.shape, dtype=_np.float32)
+    mask = _array_module(x._data).asarray(u >= p).astype(x.dtype)
     mask *= 1.0 / (1.0 - p)
     return _maybe_inplace(x, x * mask, inplace)
 
@@ -877,7 +889,7 @@ def dropout2d(
             f"dropout2d: expected input (N, C, H, W) (or (N, C, L)), got shape {x.shape}"
         )
     if x.ndim == 3:
-        warnings.warn(
+        _warnings.warn(
             "dropout2d: Received a 3D input to dropout2d and assuming that channel-wise 1D "
             "dropout behavior is desired - input is interpreted as shape (N, C, L), where C is "
             "the channel dim. To maintain the 1D channel-wise dropout behavior, please switch "
@@ -889,8 +901,8 @@ def dropout2d(
         return x
     if p == 1.0:
         return _maybe_inplace(x, x * 0, inplace)
-    u = default_rng().random(x.shape[:2], dtype=np.float32)
-    mask = array_module(x._data).asarray(u >= p).astype(x.dtype)
+    u = _default_rng().random(x.shape[:2], dtype=_np.float32)
+    mask = _array_module(x._data).asarray(u >= p).astype(x.dtype)
     mask *= 1.0 / (1.0 - p)
     return _maybe_inplace(x, x * mask.reshape(x.shape[:2] + (1,) * (x.ndim - 2)), inplace)
 
@@ -916,14 +928,14 @@ def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None) -> 
                 f"embedding: index {lo if lo < 0 else hi} is out of range for "
                 f"num_embeddings={num} (indices must lie in [0, {num}))"
             )
-    out = I.getitem(w, idx._data)
+    out = _I.getitem(w, idx._data)
     if padding_idx is None or not w.requires_grad:
         return out
     pad_row = padding_idx % num
-    with no_grad():
-        frozen = I.getitem(w, idx._data)
-    keep = np.expand_dims(idx._data % num != pad_row, -1)
-    return E.where(keep, out, frozen)
+    with _no_grad():
+        frozen = _I.getitem(w, idx._data)
+    keep = _np.expand_dims(idx._data % num != pad_row, -1)
+    return _E.where(keep, out, frozen)
 
 
 def batch_norm(
@@ -955,9 +967,9 @@ def batch_norm(
                 "batch_norm: expected more than 1 value per channel when training, "
                 f"got input {x.shape}"
             )
-        mean = S.sum(x, axes, True) / n
+        mean = _S.sum(x, axes, True) / n
         d = x - mean
-        var = S.sum(d * d, axes, True) / n
+        var = _S.sum(d * d, axes, True) / n
         if running_mean is not None and running_var is not None:
             m = momentum
             rm, rv = running_mean._data, running_var._data
@@ -965,17 +977,17 @@ def batch_norm(
             rm += m * mean._data.reshape(-1)
             rv *= 1 - m
             rv += m * var._data.reshape(-1) * (n / (n - 1))
-        out = d / E.sqrt(var + eps)
+        out = d / _E.sqrt(var + eps)
     else:
         if running_mean is None or running_var is None:
             raise ValueError("batch_norm: running_mean and running_var are needed in eval mode")
         rm = running_mean._data.reshape(shape)
         rv = running_var._data.reshape(shape)
-        out = (x - rm) / np.sqrt(rv + eps).astype(x.dtype)
+        out = (x - rm) / _np.sqrt(rv + eps).astype(x.dtype)
     if weight is not None:
-        out = out * S.reshape(_t(weight), shape)
+        out = out * _S.reshape(_t(weight), shape)
     if bias is not None:
-        out = out + S.reshape(_t(bias), shape)
+        out = out + _S.reshape(_t(bias), shape)
     return out
 
 
@@ -997,11 +1009,11 @@ def layer_norm(
             f"layer_norm: normalized_shape {ns} does not match the last dimensions of {x.shape}"
         )
     axes = tuple(range(x.ndim - len(ns), x.ndim))
-    n = int(np.prod(ns))
-    mean = S.sum(x, axes, True) / n
+    n = int(_np.prod(ns))
+    mean = _S.sum(x, axes, True) / n
     d = x - mean
-    var = S.sum(d * d, axes, True) / n
-    out = d / E.sqrt(var + eps)
+    var = _S.sum(d * d, axes, True) / n
+    out = d / _E.sqrt(var + eps)
     if weight is not None:
         out = out * weight
     if bias is not None:
@@ -1026,20 +1038,20 @@ def group_norm(
     if x.ndim < 2:
         raise ValueError(f"group_norm: expected input (N, C, *), got shape {x.shape}")
     n, c = x.shape[:2]
-    if not isinstance(num_groups, (int, np.integer)) or num_groups < 1 or c % num_groups:
+    if not isinstance(num_groups, (int, _np.integer)) or num_groups < 1 or c % num_groups:
         raise ValueError(
             "group_norm: expected number of channels in input to be divisible by num_groups, "
             f"but got input of shape {x.shape} and num_groups={num_groups!r}"
         )
     g = int(num_groups)
-    m = (c // g) * int(np.prod(x.shape[2:], dtype=np.int64))
-    xg = S.reshape(x, (n, g, m))
+    m = (c // g) * int(_np.prod(x.shape[2:], dtype=_np.int64))
+    xg = _S.reshape(x, (n, g, m))
     if m == 0:
         raise ValueError(f"group_norm: input {x.shape} has no values to normalize per group")
-    mean = S.sum(xg, (2,), True) / m
+    mean = _S.sum(xg, (2,), True) / m
     d = xg - mean
-    var = S.sum(d * d, (2,), True) / m
-    out = S.reshape(d / E.sqrt(var + eps), x.shape)
+    var = _S.sum(d * d, (2,), True) / m
+    out = _S.reshape(d / _E.sqrt(var + eps), x.shape)
     shape = (1, c) + (1,) * (x.ndim - 2)
     for name, t in (("weight", weight), ("bias", bias)):
         if t is not None and _t(t).shape != (c,):
@@ -1047,9 +1059,9 @@ def group_norm(
                 f"group_norm: {name} must have shape ({c},) for input {x.shape}, got {_t(t).shape}"
             )
     if weight is not None:
-        out = out * S.reshape(_t(weight), shape)
+        out = out * _S.reshape(_t(weight), shape)
     if bias is not None:
-        out = out + S.reshape(_t(bias), shape)
+        out = out + _S.reshape(_t(bias), shape)
     return out
 
 
@@ -1070,4 +1082,4 @@ def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
         raise ValueError(
             f"one_hot: class values must be in [0, {k}), got {t._data.min()}..{t._data.max()}"
         )
-    return Tensor._wrap((t._data[..., None] == np.arange(k)).astype(np.int64))
+    return _Tensor._wrap((t._data[..., None] == _np.arange(k)).astype(_np.int64))

@@ -71,6 +71,8 @@ def _cumprod_rule(g: Any, ans: Any, a: Any, axis: int) -> Any:
     zero = data == 0
     if not zero.any():
         return _revcumsum(g * ans, axis) / a
+    if isinstance(a, Tensor):  # create_graph: a form whose own derivatives are exact at zeros
+        return _cumprod_rule_pairwise(g, a, axis)
     n = data.shape[axis]
     pos = xp.arange(n).reshape((1,) * axis + (n,) + (1,) * (data.ndim - axis - 1))
     first = xp.where(
@@ -81,6 +83,31 @@ def _cumprod_rule(g: Any, ans: Any, a: Any, axis: int) -> Any:
     after_zero = cumprod(where(at, 1, a), axis) * (pos >= first)
     part_at = where(at, sum(g * after_zero, (axis,), True), 0)
     return part_before + part_at
+
+
+def _cumprod_rule_pairwise(g: Any, a: Any, axis: int) -> Any:
+    """The same gradient as a sum over pairs, ``E_i sum_{j >= i} g_j prod_{i < k <= j} a_k`` with
+    ``E_i = prod_{k < i} a_k``: O(n^2) per slice, but a polynomial in ``a`` without masks that
+    depend on where the zeros are, so differentiating it again is exact there too (the cheap
+    form is 0 for ``i`` after a zero, but its derivative along that zero is not)."""
+    from .index import getitem
+    from .shape import cat, permute
+
+    nd = a.ndim
+    perm = tuple(d for d in range(nd) if d != axis) + (axis,)
+    back = tuple(perm.index(d) for d in range(nd))
+    x, gl = permute(a, perm), permute(g, perm)
+    n = x.shape[-1]
+    xp = _xp(a._data)
+    lead = x.shape[:-1]
+    i, k = xp.arange(n)[:, None], xp.arange(n)[None, :]
+    rows = expand(reshape(x, lead + (1, n)), lead + (n, n))  # rows[..., i, k] = a_k
+    span = cumprod(where(k > i, rows, 1), nd)  # span[..., i, j] = prod_{i < k <= j} a_k
+    gj = expand(reshape(gl, lead + (1, n)), lead + (n, n))
+    inner = sum(where(k >= i, gj * span, 0), (nd,), False)
+    ones = xp.ones(lead + (1,), dtype=a._data.dtype)
+    excl = cumprod(cat(ones, getitem(x, (Ellipsis, slice(0, n - 1))), axis=nd - 1), nd - 1)
+    return permute(excl * inner, back)
 
 
 cumprod = Primitive(
