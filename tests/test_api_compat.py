@@ -630,3 +630,27 @@ def test_load_takes_torch_keywords(tmp_path):
     cr.save({"w": cr.ones(2)}, path)
     assert cr.load(path, weights_only=True)["w"].tolist() == [1.0, 1.0]
     assert cr.load(path, map_location=cr.device("cpu"))["w"].device == "cpu"
+
+
+@pytest.mark.parametrize("name", ["remainder", "fmod", "floor_divide"])
+def test_remainder_fmod_floor_divide_match_torch(name):
+    a = np.array([-7.5, -3.0, 2.25, 7.0, 5.5])
+    b = np.array([2.0, -2.5, 1.5, -3.0, 2.0])
+    fn = lambda x, y: getattr(x, name)(y)  # noqa: E731
+    check(fn, arrays=[a, b], grad=name != "floor_divide", second=False)
+    ia, ib = np.array([-7, 7, -1, 9, 0]), np.array([2, -2, 3, 3, 5])
+    ours, theirs = fn(cr.tensor(ia), cr.tensor(ib)), fn(torch.tensor(ia), torch.tensor(ib))
+    assert np.array_equal(ours.numpy(), theirs.numpy()) and ours.dtype == cr.int64
+    with pytest.raises(ZeroDivisionError):
+        fn(cr.tensor([1, 2]), cr.tensor([1, 0]))
+
+
+def test_mod_and_floordiv_operators():
+    x, tx = cr.arange(-4, 5), torch.arange(-4, 5)
+    assert (x % 3).tolist() == (tx % 3).tolist() and (x // 3).tolist() == (tx // 3).tolist()
+    assert (7 % cr.tensor([3, -3])).tolist() == (7 % torch.tensor([3, -3])).tolist()
+    assert (7 // cr.tensor([2, -2])).tolist() == (7 // torch.tensor([2, -2])).tolist()
+    f, tf = cr.tensor([5.5, -1.25]), torch.tensor([5.5, -1.25])
+    assert (f % 2).tolist() == (tf % 2).tolist() and (f // 2).tolist() == (tf // 2).tolist()
+    y = cr.tensor([5.0, 7.0])
+    assert y.remainder_(3) is y and y.tolist() == [2.0, 1.0]

@@ -177,6 +177,7 @@ INPLACE = {
 INPLACE_WITH_TENSOR = {  # name: (function, position of the tensor argument)
     "pow_": (F.pow, 0), "lerp_": (F.lerp, 0), "addcmul_": (F.addcmul, 0),
     "addcdiv_": (F.addcdiv, 0), "scatter_": (_scatter, 2), "scatter_add_": (F.scatter_add, 2),
+    "remainder_": (F.remainder, 0), "fmod_": (F.fmod, 0), "floor_divide_": (F.floor_divide, 0),
 }  # fmt: skip
 METHODS.update({
     "nelement": Tensor.numel, "t": F.t, "log2": F.log2, "log10": F.log10,
@@ -186,6 +187,9 @@ METHODS.update({
     "multinomial": lambda self, num_samples, replacement=False, *, generator=None:
         C.multinomial(self, num_samples, replacement, generator=generator),
     "element_size": lambda self: int(self.dtype.itemsize), "true_divide": F.div,
+    "remainder": F.remainder, "fmod": F.fmod, "floor_divide": F.floor_divide,
+    "__mod__": F.remainder, "__rmod__": _r(F.remainder), "__floordiv__": F.floor_divide,
+    "__rfloordiv__": _r(F.floor_divide),
 })  # fmt: skip
 METHODS.update({name: _inplace_method(name, fn) for name, fn in INPLACE.items()})
 METHODS.update({n: _inplace_method(n, fn, at) for n, (fn, at) in INPLACE_WITH_TENSOR.items()})

@@ -2072,3 +2072,57 @@ def is_floating_point(input: Tensor) -> bool:
         (True, False)
     """
     return input.dtype.kind == "f"
+
+
+def _int_division(op: str, a: Any, b: Any, fn: Any) -> Tensor | None:
+    """``fn`` on the arrays when both operands are integers (exact, no gradient), else None."""
+    if not (_is_integral(a) and _is_integral(b)):
+        return None
+    x, y = _raw(a), _raw(b)
+    xp = E._xp(x, y)
+    if bool((xp.asarray(y) == 0).any()):
+        raise ZeroDivisionError(f"{op}: integer division by zero")
+    return Tensor._wrap(fn(xp, x, y))
+
+
+def remainder(input: Any, other: Any) -> Tensor:
+    """``input - floor(input / other) * other``: the remainder with the divisor's sign, as
+    Python's ``%`` (and ``Tensor.__mod__``). Differentiable in both for floats.
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.remainder(cr.tensor([-3, 5]), 3), cr.tensor([5.5]) % 2
+        (tensor([0, 2]), tensor([1.5]))
+    """
+    a, b = _promote(_operand(input), _operand(other))
+    out = _int_division("remainder", a, b, lambda xp, x, y: xp.mod(x, y))
+    return out if out is not None else _binary(E.remainder, a, b)
+
+
+def fmod(input: Any, other: Any) -> Tensor:
+    """The remainder with the dividend's sign, as C's ``fmod``. Differentiable for floats.
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.fmod(cr.tensor([-3, 5]), 3)
+        tensor([0, 2])
+        >>> cr.fmod(cr.tensor([-5.5]), 2)
+        tensor([-1.5])
+    """
+    a, b = _promote(_operand(input), _operand(other))
+    out = _int_division("fmod", a, b, lambda xp, x, y: xp.fmod(x, y))
+    return out if out is not None else _binary(E.fmod, a, b)
+
+
+def floor_divide(input: Any, other: Any) -> Tensor:
+    """``floor(input / other)``, as Python's ``//`` (and ``Tensor.__floordiv__``); integers stay
+    integers. The gradient is 0 (a step function).
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.tensor([-7, 7]) // 2, cr.floor_divide(cr.tensor([7.5]), 2)
+        (tensor([-4,  3]), tensor([3.]))
+    """
+    a, b = _promote(_operand(input), _operand(other))
+    out = _int_division("floor_divide", a, b, lambda xp, x, y: xp.floor_divide(x, y))
+    return out if out is not None else E.floor(_binary(E.div, a, b))

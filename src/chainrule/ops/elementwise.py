@@ -154,6 +154,18 @@ floor = _step_fn("Floor", "floor")
 ceil = _step_fn("Ceil", "ceil")
 round = _step_fn("Round", "round")  # noqa: A001 - PyTorch's name; halves go to even, as torch
 trunc = _step_fn("Trunc", "trunc")
+remainder = Primitive(
+    "Remainder",
+    lambda a, b: _xp(a, b).mod(a, b),  # the sign of the divisor, as Python's % and torch
+    [lambda g, ans, a, b: g, lambda g, ans, a, b: -g * floor(a / b)],
+    ["d (a mod b)/da = 1", "d (a mod b)/db = -floor(a/b)"],
+)
+fmod = Primitive(
+    "Fmod",
+    lambda a, b: _xp(a, b).fmod(a, b),  # the sign of the dividend, as C's fmod
+    [lambda g, ans, a, b: g, lambda g, ans, a, b: -g * trunc(a / b)],
+    ["d fmod(a, b)/da = 1", "d fmod(a, b)/db = -trunc(a/b)"],
+)
 abs = Primitive(  # noqa: A001 - PyTorch's name
     "Abs",
     lambda a: _xp(a).abs(a),
