@@ -66,3 +66,23 @@ class Size(tuple):
 
     def __reduce__(self) -> tuple:
         return (Size, (tuple(self),))
+
+
+_CACHE: dict = {}
+_new = tuple.__new__
+
+
+def size_of(shape: tuple) -> Size:
+    """``shape`` (an array's tuple) as a :class:`Size`, from a small cache: ``Tensor.shape`` is
+    read on every op, and a dict hit costs a fifth of building a tuple subclass.
+
+    Example:
+        >>> size_of((2, 3)) is size_of((2, 3))
+        True
+    """
+    s = _CACHE.get(shape)
+    if s is None:
+        if len(_CACHE) >= 4096:  # many distinct shapes (varying lengths): start over
+            _CACHE.clear()
+        s = _CACHE[shape] = _new(Size, shape)
+    return s

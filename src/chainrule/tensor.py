@@ -14,7 +14,8 @@ from . import dtypes
 from ._device import as_device
 from ._device import device as _device_cls
 from ._device import target as _target_device
-from ._size import Size
+from ._size import _CACHE as _SIZES
+from ._size import Size, size_of
 from .autograd.grad_mode import STATE
 from .backend import array_module, to_device
 
@@ -271,7 +272,8 @@ class Tensor:
             >>> cr.zeros(2, 3).shape
             (2, 3)
         """
-        return tuple.__new__(Size, self._data.shape)
+        shape = self._data.shape
+        return _SIZES.get(shape) or size_of(shape)
 
     @property
     def ndim(self) -> int:
@@ -318,7 +320,7 @@ class Tensor:
         """
         shape = self._data.shape
         if dim is None:
-            return tuple.__new__(Size, shape)
+            return size_of(shape)
         n = max(len(shape), 1)
         if not isinstance(dim, (int, np.integer)) or isinstance(dim, bool):
             raise TypeError(f"size(): dim must be an int, got {type(dim).__name__}")
