@@ -654,3 +654,14 @@ def test_mod_and_floordiv_operators():
     assert (f % 2).tolist() == (tf % 2).tolist() and (f // 2).tolist() == (tf // 2).tolist()
     y = cr.tensor([5.0, 7.0])
     assert y.remainder_(3) is y and y.tolist() == [2.0, 1.0]
+
+
+def test_device_as_a_context_manager():
+    with cr.device("cpu") as d:
+        assert d == "cpu" and cr.get_default_device() == "cpu" and cr.ones(1).device == "cpu"
+    assert cr.get_default_device() == "cpu"
+    if not cr.cuda.is_available():
+        with pytest.raises(RuntimeError, match="chainrule\\[gpu\\]"):
+            with cr.device("cuda"):
+                pass
+        assert cr.get_default_device() == "cpu"

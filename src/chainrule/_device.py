@@ -30,6 +30,10 @@ class device:  # noqa: N801 - PyTorch's name
         (device(type='cuda', index=0), 'cuda:0', 'cuda', 0)
         >>> device("cpu") == "cpu", device("cuda") == device("cuda:0")
         (True, False)
+        >>> import chainrule as cr
+        >>> with device("cpu"):             # the default device inside the block, as torch
+        ...     cr.zeros(1).device
+        device(type='cpu')
     """
 
     __slots__ = ("_type", "_index")
@@ -95,6 +99,19 @@ class device:  # noqa: N801 - PyTorch's name
 
     def __reduce__(self) -> tuple:
         return (device, (self._type, self._index))
+
+    def __enter__(self) -> device:
+        """``with chainrule.device("cuda"):`` makes it the default device inside the block."""
+        previous = get_default_device()
+        set_default_device(self)  # may refuse ('cuda' without a GPU): nothing to undo then
+        _stack.append(previous)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        set_default_device(_stack.pop())
+
+
+_stack: list = []
 
 
 builtin_type = type
