@@ -85,17 +85,21 @@ def test_multinomial_frequencies_and_distinct_draws():
     # without replacement, the first draw follows the weights; the second the rest renormalised
     first = cr.multinomial(cr.tensor([[1.0, 3.0]] * 40_000), 2, generator=g).numpy()
     assert abs((first[:, 0] == 1).mean() - 0.75) < 0.01 and (first[:, 0] != first[:, 1]).all()
-    for bad, msg in [
-        ((cr.tensor([0.0, 0.0]), 1), "sums to zero"),
-        ((cr.tensor([1.0, -1.0]), 1), "finite and non-negative"),
-        ((cr.tensor([1.0, 0.0]), 2), "fewer than num_samples=2 non-zero"),
-        ((cr.tensor([1.0, 1.0]), 3), "cannot draw 3 distinct samples from 2"),
-        ((cr.ones(2, 2, 2), 1), "must be 1-d or 2-d"),
-        ((cr.tensor([1, 2]), 1), "floating tensor of weights"),
-        ((cr.tensor([1.0]), 0), "num_samples must be positive"),
+    # a zero weight is drawn last without replacement, as torch does
+    assert cr.multinomial(cr.tensor([1.0, 0.0]), 2).tolist() == [0, 1]
+    # each refused, as torch refuses it (the messages are checked in test_api_compat.py)
+    for bad in [
+        (cr.tensor([0.0, 0.0]), 1),
+        (cr.tensor([1.0, -1.0]), 1),
+        (cr.tensor([1.0, 1.0]), 3),
+        (cr.ones(2, 2, 2), 1),
+        (cr.tensor([1, 2]), 1),
+        (cr.tensor([1.0]), 0),
     ]:
-        with pytest.raises((ValueError, TypeError), match=msg):
+        with pytest.raises((RuntimeError, ValueError, TypeError)):
             cr.multinomial(*bad)
+        with pytest.raises((RuntimeError, ValueError, TypeError)):
+            torch.multinomial(torch.tensor(bad[0].numpy()), bad[1])
 
 
 # ----- models against PyTorch --------------------------------------------------------------------

@@ -14,11 +14,16 @@ from . import (
     _methods,  # noqa: F401  (binds operators and methods to Tensor)
     autograd,
 )
+from ._device import device, get_default_device, set_default_device
+from ._inference_mode import inference_mode
+from ._size import Size
 from .autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .creation import (
     arange,
     empty,
+    empty_like,
     eye,
+    from_numpy,
     full,
     full_like,
     linspace,
@@ -29,23 +34,41 @@ from .creation import (
     randint,
     randn,
     randn_like,
+    randperm,
     zeros,
 )
 from .dtypes import (
     bool_,
+    cdouble,
+    cfloat,
+    complex64,
+    complex128,
     double,
+    dtype,
+    finfo,
     float16,
     float32,
     float64,
     get_default_dtype,
+    half,
+    iinfo,
+    int8,
+    int16,
     int32,
     int64,
     long,
     set_default_dtype,
+    short,
+    uint8,
+    uint16,
+    uint32,
+    uint64,
 )
 from .functions import (
     abs,
     add,
+    addcdiv,
+    addcmul,
     addmm,
     allclose,
     amax,
@@ -61,10 +84,12 @@ from .functions import (
     chunk,
     clamp,
     clip,
+    clone,
     concat,
     concatenate,
     cos,
     count_nonzero,
+    cumprod,
     cumsum,
     diagonal,
     div,
@@ -78,10 +103,14 @@ from .functions import (
     flatten,
     flip,
     floor,
+    floor_divide,
+    fmod,
     gather,
     ge,
     gt,
     index_select,
+    is_floating_point,
+    is_tensor,
     isfinite,
     isinf,
     isnan,
@@ -89,12 +118,16 @@ from .functions import (
     lerp,
     log,
     log1p,
+    log2,
+    log10,
+    log_softmax,
     logical_and,
     logical_not,
     logical_or,
     logsumexp,
     lt,
     masked_fill,
+    masked_select,
     matmul,
     max,
     maximum,
@@ -103,24 +136,31 @@ from .functions import (
     minimum,
     mm,
     mul,
+    narrow,
     ne,
     neg,
     nonzero,
     norm,
+    numel,
     outer,
     pad,
     permute,
     pow,
     prod,
+    reciprocal,
     relu,
+    remainder,
     repeat,
     reshape,
     roll,
     round,
     rsqrt,
+    scatter,
+    scatter_add,
     sigmoid,
     sign,
     sin,
+    softmax,
     sort,
     split,
     sqrt,
@@ -131,6 +171,7 @@ from .functions import (
     sub,
     sum,
     swapaxes,
+    t,
     tanh,
     tile,
     topk,
@@ -149,7 +190,10 @@ from .scalar import Value
 from .serialization import load, save
 from .tensor import Tensor, as_tensor, ones_like, tensor, zeros_like
 
-_SUBMODULES = ("nn", "optim", "data", "viz", "scalar", "backend", "func", "distributed")
+_SUBMODULES = (
+    "nn", "optim", "data", "viz", "scalar", "backend", "func", "cuda", "backends", "utils",
+    "distributed",
+)  # fmt: skip
 
 
 def __getattr__(name: str):  # lazy: `import chainrule` stays quick
@@ -160,6 +204,7 @@ def __getattr__(name: str):  # lazy: `import chainrule` stays quick
     raise AttributeError(f"module 'chainrule' has no attribute {name!r}")
 
 
-bool = bool_  # noqa: A001 - PyTorch's name (chainrule.bool)
+bool = bool_  # noqa: A001 - PyTorch's names (chainrule.bool, .float, .int)
 float = float32  # noqa: A001
+int = int32  # noqa: A001
 __version__ = "0.1.0"

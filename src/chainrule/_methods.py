@@ -124,17 +124,75 @@ METHODS = {
     "clamp_max": lambda self, max: F.clamp(self, max=max),
     "type_as": lambda self, other: self.to(other.dtype),
     "int": lambda self: self.to(np.int32),
-    "new_zeros": lambda self, *size, dtype=None, requires_grad=False: C.zeros(
-        *size, dtype=dtype or self.dtype, requires_grad=requires_grad),
-    "new_ones": lambda self, *size, dtype=None, requires_grad=False: C.ones(
-        *size, dtype=dtype or self.dtype, requires_grad=requires_grad),
-    "new_full": lambda self, size, fill_value, dtype=None, requires_grad=False: C.full(
-        size, fill_value, dtype=dtype or self.dtype, requires_grad=requires_grad),
+    "new_zeros": lambda self, *size, dtype=None, requires_grad=False, device=None: C.zeros(
+        *size, dtype=dtype or self.dtype, requires_grad=requires_grad,
+        device=self.device if device is None else device),
+    "new_ones": lambda self, *size, dtype=None, requires_grad=False, device=None: C.ones(
+        *size, dtype=dtype or self.dtype, requires_grad=requires_grad,
+        device=self.device if device is None else device),
+    "new_empty": lambda self, *size, dtype=None, requires_grad=False, device=None: C.zeros(
+        *size, dtype=dtype or self.dtype, requires_grad=requires_grad,
+        device=self.device if device is None else device),
+    "new_full": lambda self, size, fill_value, dtype=None, requires_grad=False, device=None:
+        C.full(size, fill_value, dtype=dtype or self.dtype, requires_grad=requires_grad,
+               device=self.device if device is None else device),
     "new_tensor": lambda self, data, dtype=None, requires_grad=False: _new_tensor(
         data, dtype or self.dtype, requires_grad),
     "all": lambda self: Tensor._wrap(np.asarray(self._data.all())),
     "any": lambda self: Tensor._wrap(np.asarray(self._data.any())),
 }  # fmt: skip
+
+
+def _scatter(self: Tensor, dim: int, index: Any, src: Any = None, value: Any = None,
+             *, reduce: str | None = None) -> Tensor:  # fmt: skip
+    if src is not None and not isinstance(src, Tensor):  # scatter(dim, index, 2.0): a value
+        src, value = None, src
+    return F.scatter(self, dim, index, src, value=value, reduce=reduce)
+
+
+def _inplace_method(name: str, fn: Any, other_at: int | None = None) -> Any:
+    """``Tensor.<name>_``: ``fn(self, ...)`` written back into self by ``Tensor._inplace``;
+    ``other_at`` is the position of the argument that may be a tensor requiring grad."""
+
+    def method(self: Tensor, *args: Any, **kwargs: Any) -> Tensor:
+        other = args[other_at] if other_at is not None and len(args) > other_at else None
+        return self._inplace(name, fn, *args, other=other, **kwargs)
+
+    method.__name__ = name
+    method.__doc__ = f"In-place ``{name[:-1]}``: ``self = {name[:-1]}(self, ...)``; returns self."
+    return method
+
+
+# In-place math methods, all through the one helper (Tensor._inplace, hence Tensor._update).
+INPLACE = {
+    "exp_": F.exp, "expm1_": F.expm1, "log_": F.log, "log1p_": F.log1p, "log2_": F.log2,
+    "log10_": F.log10, "sqrt_": F.sqrt, "rsqrt_": F.rsqrt, "abs_": F.abs, "neg_": F.neg,
+    "sign_": F.sign, "sin_": F.sin, "cos_": F.cos, "tanh_": F.tanh, "sigmoid_": F.sigmoid,
+    "square_": F.square, "reciprocal_": F.reciprocal, "floor_": F.floor, "ceil_": F.ceil,
+    "round_": F.round, "trunc_": F.trunc,
+    "clamp_min_": lambda x, min: F.clamp(x, min=min),
+    "clamp_max_": lambda x, max: F.clamp(x, max=max),
+    "clip_": F.clamp,
+}  # fmt: skip
+INPLACE_WITH_TENSOR = {  # name: (function, position of the tensor argument)
+    "pow_": (F.pow, 0), "lerp_": (F.lerp, 0), "addcmul_": (F.addcmul, 0),
+    "addcdiv_": (F.addcdiv, 0), "scatter_": (_scatter, 2), "scatter_add_": (F.scatter_add, 2),
+    "remainder_": (F.remainder, 0), "fmod_": (F.fmod, 0), "floor_divide_": (F.floor_divide, 0),
+}  # fmt: skip
+METHODS.update({
+    "nelement": Tensor.numel, "t": F.t, "log2": F.log2, "log10": F.log10,
+    "reciprocal": F.reciprocal, "cumprod": F.cumprod, "scatter": _scatter,
+    "scatter_add": F.scatter_add, "masked_select": F.masked_select, "narrow": F.narrow,
+    "addcmul": F.addcmul, "addcdiv": F.addcdiv, "is_floating_point": F.is_floating_point,
+    "multinomial": lambda self, num_samples, replacement=False, *, generator=None:
+        C.multinomial(self, num_samples, replacement, generator=generator),
+    "element_size": lambda self: int(self.dtype.itemsize), "true_divide": F.div,
+    "remainder": F.remainder, "fmod": F.fmod, "floor_divide": F.floor_divide,
+    "__mod__": F.remainder, "__rmod__": _r(F.remainder), "__floordiv__": F.floor_divide,
+    "__rfloordiv__": _r(F.floor_divide),
+})  # fmt: skip
+METHODS.update({name: _inplace_method(name, fn) for name, fn in INPLACE.items()})
+METHODS.update({n: _inplace_method(n, fn, at) for n, (fn, at) in INPLACE_WITH_TENSOR.items()})
 
 for _name, _fn in METHODS.items():
     setattr(Tensor, _name, _fn)

@@ -55,21 +55,54 @@ def device_of(a: Any) -> str:
     return "cuda" if type(a).__module__.startswith("cupy") else "cpu"
 
 
-def to_device(a: Any, device: str) -> Any:
-    """Move array ``a`` to ``device`` (``"cpu"`` or ``"cuda"``), copying only if it must.
+def require_cupy(what: str) -> ModuleType:
+    """The ``cupy`` module, or a ``RuntimeError`` saying that ``what`` needs CuPy and a GPU and
+    how to get them.
+
+    Example:
+        >>> try:
+        ...     _ = require_cupy("x.to('cuda')")
+        ... except RuntimeError as e:
+        ...     assert "pip install 'chainrule[gpu]'" in str(e)
+    """
+    cp = cupy_module()
+    if cp is None:
+        raise RuntimeError(
+            f"{what}: the 'cuda' device needs CuPy and an NVIDIA GPU with a working CUDA driver, "
+            f"and none is usable here. Install the GPU backend with pip install 'chainrule[gpu]' "
+            f"on a machine with a CUDA GPU, or keep the tensors on 'cpu' "
+            f"(chainrule.cuda.is_available() tells which)."
+        )
+    return cp
+
+
+def to_device(a: Any, device: Any) -> Any:
+    """Move array ``a`` to ``device`` (``"cpu"``, ``"cuda"``, ``"cuda:1"``, a
+    :class:`chainrule.device` or a GPU index), copying only if it must.
 
     Example:
         >>> to_device(np.ones(2), "cpu").tolist()
         [1.0, 1.0]
     """
-    device = str(device).split(":")[0]
-    if device == "cpu":
+    from ._device import as_device
+
+    try:
+        d = as_device(device)
+    except (RuntimeError, TypeError) as e:
+        raise ValueError(f"unknown device {device!r}: expected 'cpu' or 'cuda' ({e})") from None
+    if d.type == "cpu":
         return a.get() if device_of(a) == "cuda" else a
-    if device == "cuda":
-        cp = cupy_module()
-        if cp is None:
+    if d.type == "cuda":
+        cp = require_cupy(f"moving a tensor to {str(d)!r}")
+        if d.index is None:
+            return cp.asarray(a)
+        if d.index >= cp.cuda.runtime.getDeviceCount():
             raise RuntimeError(
-                "device 'cuda' needs CuPy and an NVIDIA GPU: pip install 'chainrule[gpu]'"
+                f"CUDA error: invalid device ordinal {d.index} "
+                f"({cp.cuda.runtime.getDeviceCount()} GPUs)"
             )
-        return cp.asarray(a)
-    raise ValueError(f"unknown device {device!r}: expected 'cpu' or 'cuda'")
+        if device_of(a) == "cuda" and a.device.id == d.index:
+            return a
+        with cp.cuda.Device(d.index):
+            return cp.asarray(a)
+    raise ValueError(f"unknown device {str(d)!r}: chainrule tensors live on 'cpu' or 'cuda'")

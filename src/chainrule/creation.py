@@ -8,13 +8,15 @@ from typing import Any
 import numpy as np
 
 from . import dtypes
-from .backend import to_device
+from ._device import target as _target_device
+from .backend import array_module, to_device
 from .random import Generator, default_rng
-from .tensor import Tensor, ones_like, zeros_like
+from .tensor import Tensor, ones_like, tensor, zeros_like  # noqa: F401 (tensor: doctests)
 
 __all__ = [
     "zeros", "ones", "full", "empty", "arange", "linspace", "eye", "rand", "randn", "randint",
-    "multinomial", "zeros_like", "ones_like", "full_like", "rand_like", "randn_like",
+    "zeros_like", "ones_like", "full_like", "rand_like", "randn_like", "empty_like", "randperm",
+    "from_numpy", "multinomial",
 ]  # fmt: skip
 
 
@@ -38,8 +40,9 @@ def _number(v: Any) -> Any:
 
 
 def _make(arr: Any, requires_grad: bool, device: Any) -> Tensor:
-    if device is not None:
-        arr = to_device(arr, str(device))
+    d = _target_device(device)
+    if d is not None:
+        arr = to_device(arr, d)
     t = Tensor._wrap(arr)
     if requires_grad:
         t.requires_grad = True
@@ -217,104 +220,173 @@ def randint(
     return _make(arr, False, device)
 
 
-def multinomial(
-    input: Tensor, num_samples: int, replacement: bool = False, *,
-    generator: Generator | None = None,
-) -> Tensor:  # fmt: skip
-    """``num_samples`` category ids per row, drawn with probabilities proportional to the
-    non-negative weights ``input`` (1-d: one distribution; 2-d: one per row), as
-    ``torch.multinomial``.
-
-    Without ``replacement`` a row's ids are distinct (each draw leaves out the ids already
-    drawn), so a row needs at least ``num_samples`` non-zero weights.
-
-    Returns:
-        int64 ids of shape ``(num_samples,)`` or ``(rows, num_samples)``.
-
-    Example:
-        >>> import chainrule as cr
-        >>> g = cr.Generator().manual_seed(0)
-        >>> multinomial(cr.tensor([0.0, 1.0, 0.0]), 4, replacement=True, generator=g).tolist()
-        [1, 1, 1, 1]
-        >>> sorted(multinomial(cr.tensor([[1.0, 1.0, 2.0]]), 3, generator=g)[0].tolist())
-        [0, 1, 2]
-    """
-    op = "multinomial"
-    if not isinstance(input, Tensor):
-        raise TypeError(f"{op}: input must be a Tensor, got {type(input).__name__}")
-    if input.ndim not in (1, 2):
-        raise ValueError(f"{op}: input must be 1-d or 2-d, got {input.ndim}-d {tuple(input.shape)}")
-    if input.dtype.kind != "f":
-        raise TypeError(f"{op}: input must be a floating tensor of weights, got {input.dtype}")
-    if isinstance(num_samples, bool) or not isinstance(num_samples, (int, np.integer)):
-        raise TypeError(f"{op}: num_samples must be an int, got {type(num_samples).__name__}")
-    if num_samples <= 0:
-        raise ValueError(f"{op}: num_samples must be positive, got {num_samples}")
-    w = np.asarray(to_device(input._data, "cpu"), dtype=np.float64)
-    rows = w.reshape(-1, w.shape[-1])
-    n = rows.shape[1]
-    if n == 0:
-        raise ValueError(f"{op}: input has no categories (shape {tuple(input.shape)})")
-    if not np.isfinite(rows).all() or (rows < 0).any():
-        raise ValueError(f"{op}: weights must be finite and non-negative")
-    totals = rows.sum(axis=1)
-    if (totals <= 0).any():
-        raise ValueError(f"{op}: a row of weights sums to zero (row {int(np.argmin(totals))})")
-    if not replacement and num_samples > n:
-        raise ValueError(
-            f"{op}: cannot draw {num_samples} distinct samples from {n} categories without "
-            "replacement"
-        )
-    rng = _rng(generator)
-    r = np.arange(len(rows))[:, None]
-    if replacement:  # inverse CDF; row k's CDF is shifted to [k, k + 1] so one search serves all
-        cdf = np.cumsum(rows, axis=1)
-        u = rng.random((len(rows), int(num_samples))) * cdf[:, -1:]  # u < the row's total
-        ids = np.searchsorted((cdf + r).ravel(), (u + r).ravel(), side="right")
-        ids = np.minimum(ids.reshape(u.shape) - r * n, n - 1)
-        for k, j in zip(*np.nonzero(rows[r, ids] == 0)):  # a rounding tie from the shift: redo
-            ids[k, j] = np.searchsorted(cdf[k], u[k, j], side="right")
-    else:  # Gumbel top-k: sequential draws without replacement, all at once
-        if (np.count_nonzero(rows, axis=1) < num_samples).any():
-            raise ValueError(
-                f"{op}: a row has fewer than num_samples={num_samples} non-zero weights, too "
-                "few categories to draw without replacement"
-            )
-        with np.errstate(divide="ignore"):
-            keys = np.log(rows) - np.log(-np.log(rng.random(rows.shape)))
-        ids = np.argsort(-keys, axis=1, kind="stable")[:, : int(num_samples)]
-    out = ids.astype(np.int64).reshape(w.shape[:-1] + (int(num_samples),))
-    return _make(out, False, input.device if input.device != "cpu" else None)
-
-
-def full_like(t: Tensor, fill_value: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+def full_like(
+    t: Tensor, fill_value: Any, dtype: Any = None, requires_grad: bool = False, device: Any = None
+) -> Tensor:
     """A tensor of ``t``'s shape filled with ``fill_value``.
 
     Example:
         >>> full_like(zeros(2), 3.0)
         tensor([3., 3.])
     """
-    out = ones_like(t, dtype=dtype)
-    value = _number(fill_value)
-    out._mutate(lambda a: a.fill(value))  # cast to the dtype: 2.7 in an int tensor is 2
-    return out.requires_grad_(requires_grad) if requires_grad else out
+    xp = array_module(t._data)
+    arr = xp.full(t.shape, _number(fill_value), dtype=dtype or t.dtype)  # 2.7 in int is 2
+    return _make(arr, requires_grad, t.device if device is None else device)
 
 
-def rand_like(t: Tensor, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+def empty_like(
+    t: Tensor, dtype: Any = None, requires_grad: bool = False, device: Any = None
+) -> Tensor:
+    """An uninitialized tensor of ``t``'s shape (here: zeros, so nothing undefined leaks).
+
+    Example:
+        >>> empty_like(ones(2, 3)).shape
+        (2, 3)
+    """
+    return zeros_like(t, dtype=dtype, requires_grad=requires_grad, device=device)
+
+
+def rand_like(
+    t: Tensor, dtype: Any = None, requires_grad: bool = False, device: Any = None
+) -> Tensor:
     """Uniform samples with ``t``'s shape and dtype.
 
     Example:
         >>> rand_like(zeros(3)).shape
         (3,)
     """
-    return rand(*t.shape, dtype=dtype or t.dtype, requires_grad=requires_grad, device=t.device)
+    return rand(
+        *t.shape, dtype=dtype or t.dtype, requires_grad=requires_grad,
+        device=t.device if device is None else device,
+    )  # fmt: skip
 
 
-def randn_like(t: Tensor, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+def randn_like(
+    t: Tensor, dtype: Any = None, requires_grad: bool = False, device: Any = None
+) -> Tensor:
     """Normal samples with ``t``'s shape and dtype.
 
     Example:
         >>> randn_like(zeros(3)).shape
         (3,)
     """
-    return randn(*t.shape, dtype=dtype or t.dtype, requires_grad=requires_grad, device=t.device)
+    return randn(
+        *t.shape, dtype=dtype or t.dtype, requires_grad=requires_grad,
+        device=t.device if device is None else device,
+    )  # fmt: skip
+
+
+def randperm(
+    n: int, *, generator: Generator | None = None, dtype: Any = None,
+    requires_grad: bool = False, device: Any = None,
+) -> Tensor:  # fmt: skip
+    """A random permutation of ``0 .. n-1`` (int64 unless ``dtype`` says otherwise).
+
+    Example:
+        >>> sorted(randperm(5).tolist())
+        [0, 1, 2, 3, 4]
+    """
+    n = _number(n)
+    if not isinstance(n, (int, np.integer)) or isinstance(n, bool):
+        raise TypeError(f"randperm: n must be an int, got {type(n).__name__}")
+    if n < 0:
+        raise RuntimeError(f"randperm: n must be non-negative, got {n}")
+    arr = _rng(generator).permutation(int(n)).astype(dtype or dtypes.int64)
+    return _make(arr, requires_grad, device)
+
+
+_FROM_NUMPY = (
+    "float64", "float32", "float16", "complex64", "complex128", "int64", "int32", "int16", "int8",
+    "uint64", "uint32", "uint16", "uint8", "bool",
+)  # fmt: skip
+
+
+def from_numpy(ndarray: np.ndarray) -> Tensor:
+    """A tensor that shares memory with ``ndarray``: writing either is seen by the other (as
+    ``torch.from_numpy``). The dtype is kept (float64 stays float64); object, string and
+    date arrays, and non-native byte order, are refused.
+
+    Example:
+        >>> a = np.zeros(3)
+        >>> t = from_numpy(a); a[0] = 5.0; _ = t.add_(1)
+        >>> t, a.tolist()
+        (tensor([6., 1., 1.], dtype=float64), [6.0, 1.0, 1.0])
+    """
+    if not isinstance(ndarray, np.ndarray):
+        raise TypeError(f"expected np.ndarray (got {type(ndarray).__name__})")
+    dt = ndarray.dtype
+    if dt.name not in _FROM_NUMPY:
+        raise TypeError(
+            f"can't convert np.ndarray of type numpy.{dt.type.__name__}. The only supported "
+            f"types are: {', '.join(_FROM_NUMPY[:-1])}, and bool."
+        )
+    if not dt.isnative:
+        raise ValueError(
+            "given numpy array has byte order different from the native byte order. Conversion "
+            "between byte orders is currently not supported."
+        )
+    return Tensor._wrap(ndarray)
+
+
+def multinomial(
+    input: Tensor, num_samples: int, replacement: bool = False, *,
+    generator: Generator | None = None,
+) -> Tensor:  # fmt: skip
+    """Draw ``num_samples`` category indices from each row of ``input``: non-negative weights,
+    1-D (one distribution) or 2-D (one per row), that need not sum to 1. Without replacement
+    each index is drawn at most once per row, each draw proportional to the weights left;
+    categories of weight 0 come only after every positive one is drawn (as torch).
+
+    Example:
+        >>> g = Generator().manual_seed(0)
+        >>> multinomial(tensor([0.0, 1.0, 0.0]), 2, replacement=True, generator=g)
+        tensor([1, 1])
+        >>> sorted(multinomial(tensor([1.0, 2.0, 3.0]), 3, generator=g).tolist())
+        [0, 1, 2]
+    """
+    if not isinstance(input, Tensor):
+        raise TypeError(f"multinomial: input must be a Tensor, got {type(input).__name__}")
+    if input.dtype.kind != "f":
+        raise RuntimeError(
+            f"multinomial only supports floating-point dtypes for input, got: {input.dtype}"
+        )
+    if input.ndim not in (1, 2):
+        raise RuntimeError(f"prob_dist must be 1 or 2 dim, got shape {tuple(input.shape)}")
+    k = _number(num_samples)
+    if not isinstance(k, (int, np.integer)) or isinstance(k, bool):
+        raise TypeError(f"multinomial: num_samples must be an int, got {type(k).__name__}")
+    if k <= 0:
+        raise RuntimeError("cannot sample n_sample <= 0 samples")
+    n = input.shape[-1]
+    if not replacement and k > n:
+        raise RuntimeError(
+            f"cannot sample n_sample > prob_dist.size(-1) samples without replacement "
+            f"(n_sample={k}, {n} categories)"
+        )
+    w = np.asarray(to_device(input._data, "cpu"), dtype=np.float64).reshape(-1, n)
+    if not np.isfinite(w).all() or (w < 0).any():
+        raise RuntimeError("probability tensor contains either `inf`, `nan` or element < 0")
+    total = w.sum(axis=1, keepdims=True)
+    if w.size == 0 or (total <= 0).any():
+        raise RuntimeError("invalid multinomial distribution (sum of probabilities <= 0)")
+    rng = _rng(generator)
+    rows = w.shape[0]
+    if replacement:
+        # Inverse CDF, all rows at once: row r's CDF is shifted into [r, r + 1] so one sorted
+        # search serves every row; a weight-0 category has an empty interval.
+        cdf = np.cumsum(w, axis=1) / total
+        offs = np.arange(rows, dtype=np.float64)[:, None]
+        u = rng.random((rows, int(k))) + offs
+        idx = np.searchsorted((cdf + offs).ravel(), u.ravel(), side="right").reshape(rows, -1)
+        idx -= np.arange(rows)[:, None] * n
+        last = n - 1 - np.argmax(w[:, ::-1] > 0, axis=1)  # rounding must not pass the last
+        idx = np.minimum(idx, last[:, None])
+    else:
+        # The exponential race: key_i = w_i / E_i with E_i ~ Exp(1); the k largest keys are a
+        # draw without replacement, each pick proportional to the weights left.
+        keys = w / rng.standard_exponential((rows, n))
+        idx = np.argsort(-keys, axis=1, kind="stable")[:, : int(k)]
+    idx = idx.astype(np.int64)
+    if input.ndim == 1:
+        idx = idx[0]
+    return _make(idx, False, input.device)

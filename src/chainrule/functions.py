@@ -5,11 +5,13 @@
 from __future__ import annotations
 
 import builtins
+import warnings
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
 
+from .autograd.grad_mode import STATE
 from .dtypes import get_default_dtype
 from .ops import elementwise as E
 from .ops import index as I
@@ -130,48 +132,114 @@ def _keep(keepdim: bool, keepdims: bool | None) -> bool:
 
 
 # ----- arithmetic ------------------------------------------------------------------------
-def add(input: Any, other: Any, alpha: float = 1) -> Tensor:
-    """``input + alpha * other``, broadcasting.
+def _out(op: str, out: Any, *inputs: Any) -> None:
+    """Refuse ``out=`` where torch does: when a graph would be recorded for any argument."""
+    if not isinstance(out, Tensor):
+        raise TypeError(f"{op}(): argument 'out' must be Tensor, not {type(out).__name__}")
+    if STATE.enabled and any(isinstance(x, Tensor) and x._requires_grad for x in (out, *inputs)):
+        raise RuntimeError(
+            f"{op}(): functions with out=... arguments don't support automatic differentiation, "
+            f"but one of the arguments requires grad."
+        )
+
+
+def _write_out(op: str, res: Tensor, out: Tensor) -> Tensor:
+    """Write ``res`` into ``out`` (resizing it, with torch's warning, if its shape differs)."""
+    if not np.can_cast(res.dtype, out.dtype, casting="same_kind"):
+        raise RuntimeError(
+            f"{op}(): result type {res.dtype} can't be cast to the desired output type {out.dtype}"
+        )
+    if out.shape != res.shape:
+        if out.numel() != 0:
+            warnings.warn(
+                f"{op}(): an output with one or more elements was resized since it had shape "
+                f"{list(out.shape)}, which does not match the required output shape "
+                f"{list(res.shape)}. Resize it to the right shape (or to 0 elements) first.",
+                UserWarning,
+                stacklevel=3,
+            )
+        out.data = res._data.astype(out.dtype)  # a new array: views of the old one stay
+        return out
+    return out.copy_(res)
+
+
+def add(input: Any, other: Any, alpha: float = 1, *, out: Tensor | None = None) -> Tensor:
+    """``input + alpha * other``, broadcasting; written into ``out`` if given (outside autograd,
+    as torch).
 
     Example:
         >>> import chainrule as cr
         >>> cr.add(cr.tensor([1.0, 2.0]), 1.0)
         tensor([2., 3.])
+        >>> z = cr.zeros(2); _ = cr.add(cr.ones(2), cr.ones(2), alpha=3, out=z); z
+        tensor([4., 4.])
     """
+    if out is not None:
+        _out("add", out, input, other)
+        return _write_out("add", add(input, other, alpha), out)
     return _binary(E.add, input, other if alpha == 1 else _operand(other) * alpha)
 
 
-def sub(input: Any, other: Any, alpha: float = 1) -> Tensor:
-    """``input - alpha * other``, broadcasting.
+def sub(input: Any, other: Any, alpha: float = 1, *, out: Tensor | None = None) -> Tensor:
+    """``input - alpha * other``, broadcasting; written into ``out`` if given.
 
     Example:
         >>> import chainrule as cr
         >>> cr.sub(cr.tensor([1.0, 2.0]), 1.0)
         tensor([0., 1.])
     """
+    if out is not None:
+        _out("sub", out, input, other)
+        return _write_out("sub", sub(input, other, alpha), out)
     return _binary(E.sub, input, other if alpha == 1 else _operand(other) * alpha)
 
 
-def mul(input: Any, other: Any) -> Tensor:
-    """Elementwise product, broadcasting.
+def mul(input: Any, other: Any, *, out: Tensor | None = None) -> Tensor:
+    """Elementwise product, broadcasting; written into ``out`` if given.
 
     Example:
         >>> import chainrule as cr
         >>> cr.mul(cr.tensor([1.0, 2.0]), 3.0)
         tensor([3., 6.])
     """
+    if out is not None:
+        _out("mul", out, input, other)
+        return _write_out("mul", mul(input, other), out)
     return _binary(E.mul, input, other)
 
 
-def div(input: Any, other: Any) -> Tensor:
-    """Elementwise true division, broadcasting.
+def div(input: Any, other: Any, *, rounding_mode: str | None = None,
+        out: Tensor | None = None) -> Tensor:  # fmt: skip
+    """Elementwise true division, broadcasting; ``rounding_mode='trunc'`` or ``'floor'`` rounds
+    the quotient (as torch). Written into ``out`` if given.
 
     Example:
         >>> import chainrule as cr
         >>> cr.div(cr.tensor([1.0, 2.0]), 2.0)
         tensor([0.5, 1. ])
+        >>> cr.div(cr.tensor([-7, 7]), 2, rounding_mode="floor")
+        tensor([-4,  3])
     """
+    if out is not None:
+        _out("div", out, input, other)
+        return _write_out("div", div(input, other, rounding_mode=rounding_mode), out)
     a, b = _operand(input), _operand(other)
+    if rounding_mode is not None:
+        if rounding_mode not in ("trunc", "floor"):
+            raise ValueError(
+                f"div expected rounding_mode to be one of None, 'trunc', or 'floor' but found "
+                f"{rounding_mode!r}"
+            )
+        if _is_integral(a) and _is_integral(b):  # integers stay integers, exactly
+            x, y = _raw(_t(a)), _raw(_t(b))
+            if (y == 0).any():
+                raise ZeroDivisionError("div: integer division by zero")
+            if rounding_mode == "floor":
+                return Tensor._wrap(x // y)
+            xp = _xp_of(_t(a))
+            return Tensor._wrap(xp.sign(x) * xp.sign(y) * (xp.abs(x) // xp.abs(y)))
+        q = _binary(E.div, a, b)
+        return E.trunc(q) if rounding_mode == "trunc" else E.floor(q)
     if _is_integral(a) and _is_integral(b):  # true division of integers gives floats
         a = a.to(get_default_dtype()) if isinstance(a, Tensor) else builtins.float(a)
     return _binary(E.div, a, b)
@@ -208,16 +276,20 @@ def pow(input: Any, exponent: Any) -> Tensor:  # noqa: A001
     return _binary(E.pow, input, exponent)
 
 
-def matmul(input: Any, other: Any) -> Tensor:
+def matmul(input: Any, other: Any, *, out: Tensor | None = None) -> Tensor:
     """Matrix product with PyTorch's (and NumPy's) shape rules: batched, broadcast, 1-D operands
     promoted then removed. Both operands must have one dtype, as in PyTorch (float32 @ float64
-    or int64 @ float32 raise TypeError rather than silently computing in float64).
+    or int64 @ float32 raise TypeError rather than silently computing in float64). Written into
+    ``out`` if given.
 
     Example:
         >>> import chainrule as cr
         >>> cr.matmul(cr.ones(2, 3), cr.ones(3)).tolist()
         [3.0, 3.0]
     """
+    if out is not None:
+        _out("matmul", out, input, other)
+        return _write_out("matmul", matmul(input, other), out)
     a, b = _t(input), _t(other)
     _check_matmul(a, b, "matmul")
     return L.matmul(a, b)
@@ -1843,3 +1915,367 @@ def einsum(*args: Any) -> Tensor:
     spec, shapes = ES.parse(equation, [t.shape for t in ts])
     ts = [t if s is None else S.reshape(t, s) for t, s in zip(ts, shapes)]
     return ES.einsum_p(*ts, spec=spec)
+
+
+# ----- more of torch's functions ---------------------------------------------------------
+def log2(input: Tensor) -> Tensor:
+    """Base-2 logarithm; the gradient is ``1 / (x ln 2)``.
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.log2(cr.tensor([1.0, 8.0]))
+        tensor([0., 3.])
+    """
+    return E.log2(_float(input))
+
+
+def log10(input: Tensor) -> Tensor:
+    """Base-10 logarithm; the gradient is ``1 / (x ln 10)``.
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.log10(cr.tensor([1.0, 100.0]))
+        tensor([0., 2.])
+    """
+    return E.log10(_float(input))
+
+
+def reciprocal(input: Tensor) -> Tensor:
+    """``1 / x`` (integers give the default float dtype, as torch).
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.reciprocal(cr.tensor([2.0, 4.0]))
+        tensor([0.5 , 0.25])
+    """
+    x = _float(input)
+    return E.div(1.0, x)
+
+
+def addcmul(input: Any, tensor1: Any, tensor2: Any, *, value: float = 1) -> Tensor:
+    """``input + value * tensor1 * tensor2``, broadcasting.
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.addcmul(cr.ones(2), cr.tensor([1.0, 2.0]), cr.tensor([3.0, 4.0]), value=0.5)
+        tensor([2.5, 5. ])
+    """
+    prod_ = mul(tensor1, tensor2)
+    return add(input, prod_ if value == 1 else mul(prod_, value))
+
+
+def addcdiv(input: Any, tensor1: Any, tensor2: Any, *, value: float = 1) -> Tensor:
+    """``input + value * tensor1 / tensor2``, broadcasting.
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.addcdiv(cr.ones(2), cr.tensor([1.0, 2.0]), cr.tensor([4.0, 4.0]), value=2)
+        tensor([1.5, 2. ])
+    """
+    q = div(tensor1, tensor2)
+    return add(input, q if value == 1 else mul(q, value))
+
+
+def cumprod(input: Tensor, dim: int, *, dtype: Any = None) -> Tensor:
+    """Running product along ``dim``. The gradient is exact where elements are zero (no division
+    by them), as torch's.
+
+    Example:
+        >>> import chainrule as cr
+        >>> x = cr.tensor([2.0, 0.0, 3.0], requires_grad=True)
+        >>> y = cr.cumprod(x, dim=0); y
+        tensor([2., 0., 0.], grad_fn=<CumprodBackward>)
+        >>> y.sum().backward(); x.grad
+        tensor([1., 8., 0.])
+    """
+    x = _t(input)
+    if dtype is not None:
+        x = x.to(dtype)
+    elif x.dtype.kind in "bi":
+        x = I.cast(x, dtype=np.dtype("int64"))
+    if x.ndim == 0:
+        S.normalize_dim(dim, 1, "cumprod")
+        return R.cumprod(S.reshape(x, (1,)), 0).reshape(())
+    return R.cumprod(x, S.normalize_dim(dim, x.ndim, "cumprod"))
+
+
+def _scatter_args(x: Tensor, dim: int, index: Any, src: Any, op: str) -> tuple:
+    """Check ``index`` (and ``src``) against ``x`` as torch does; return (dim, index, src)."""
+    idx = _t(index)._data
+    if idx.dtype.kind not in "iu":
+        raise RuntimeError(f"{op}(): Expected dtype int64 for index, got {idx.dtype}")
+    if x.ndim == 0 and idx.ndim == 0:
+        raise ValueError(f"{op}(): use a 1-element tensor for a 0-d input")
+    d = S.normalize_dim(dim, x.ndim, op)
+    if idx.size == 0:
+        return d, idx, None
+    if idx.ndim != x.ndim:
+        raise RuntimeError(
+            f"{op}(): Index tensor must have the same number of dimensions as self tensor "
+            f"(index {tuple(idx.shape)}, self {tuple(x.shape)})"
+        )
+    for i in range(x.ndim):
+        if i != d and idx.shape[i] > x.shape[i]:
+            raise RuntimeError(
+                f"{op}(): Expected index {tuple(idx.shape)} to be smaller than self "
+                f"{tuple(x.shape)} apart from dimension {d}"
+            )
+    if idx.min() < 0 or idx.max() >= x.shape[d]:
+        bad = idx.min() if idx.min() < 0 else idx.max()
+        raise IndexError(
+            f"{op}(): index {int(bad)} is out of bounds for dimension {d} with size {x.shape[d]}"
+        )
+    if isinstance(src, Tensor):
+        if src.dtype != x.dtype:
+            raise RuntimeError(
+                f"{op}(): Expected self.dtype to be equal to src.dtype (got {x.dtype} and "
+                f"{src.dtype})"
+            )
+        if src.ndim != x.ndim or any(i > s for i, s in zip(idx.shape, src.shape)):
+            raise RuntimeError(
+                f"{op}(): Expected index {tuple(idx.shape)} to be smaller than src "
+                f"{tuple(src.shape)} in every dimension"
+            )
+        if src.shape != idx.shape:  # only the corner that index covers is read
+            src = I.getitem(src, tuple(slice(0, s) for s in idx.shape))
+    else:
+        src = np.asarray(_raw(src)).astype(x.dtype).item()
+    return d, idx, src
+
+
+def scatter(
+    input: Tensor, dim: int, index: Any, src: Any = None, *, value: Any = None,
+    reduce: str | None = None,
+) -> Tensor:  # fmt: skip
+    """A copy of ``input`` with ``src`` (a tensor, or the number ``value``) written along
+    ``dim`` at ``index``: ``out[i][index[i][j]] = src[i][j]`` for ``dim=1``. ``reduce='add'`` or
+    ``'multiply'`` combines instead of writing. Differentiable in ``input`` and ``src`` (not with
+    ``reduce='multiply'``, as torch).
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.scatter(cr.zeros(2, 3), 1, cr.tensor([[2], [0]]), cr.tensor([[5.0], [6.0]]))
+        tensor([[0., 0., 5.],
+                [6., 0., 0.]])
+    """
+    x = _t(input)
+    if (src is None) == (value is None):
+        raise TypeError("scatter(): give exactly one of src (a tensor or number) and value")
+    if reduce not in (None, "add", "multiply"):
+        raise RuntimeError(f"reduce argument must be either add or multiply, got {reduce!r}")
+    d, idx, s = _scatter_args(x, dim, index, value if src is None else src, "scatter")
+    if s is None:  # an empty index scatters nothing
+        return E.clone(x)
+    return I.scatter(x, s, d, idx, reduce)
+
+
+def scatter_add(input: Tensor, dim: int, index: Any, src: Tensor) -> Tensor:
+    """A copy of ``input`` with ``src`` added along ``dim`` at ``index`` (repeated indices add
+    up): ``out[i][index[i][j]] += src[i][j]`` for ``dim=1``. Differentiable in both.
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.scatter_add(cr.zeros(3), 0, cr.tensor([0, 0, 2]), cr.tensor([1.0, 2.0, 3.0]))
+        tensor([3., 0., 3.])
+    """
+    x = _t(input)
+    if not isinstance(src, Tensor):
+        raise TypeError(f"scatter_add(): src must be a Tensor, got {type(src).__name__}")
+    d, idx, s = _scatter_args(x, dim, index, src, "scatter_add")
+    if s is None:
+        return E.clone(x)
+    return I.scatter(x, s, d, idx, "add")
+
+
+def masked_select(input: Tensor, mask: Any) -> Tensor:
+    """The elements of ``input`` where the boolean ``mask`` is True, as a 1-D tensor (both are
+    broadcast to a common shape first, as torch). The gradient flows back to those elements.
+
+    Example:
+        >>> import chainrule as cr
+        >>> x = cr.tensor([[1.0, 2.0], [3.0, 4.0]])
+        >>> cr.masked_select(x, cr.tensor([True, False]))
+        tensor([1., 3.])
+    """
+    x, m = _t(input), _t(mask)
+    if m.dtype != np.bool_:
+        raise RuntimeError(f"masked_select: expected a bool mask, got {m.dtype}")
+    try:
+        shape = np.broadcast_shapes(x.shape, m.shape)
+    except ValueError:
+        raise ValueError(
+            f"masked_select: the mask's shape {tuple(m.shape)} and the input's "
+            f"{tuple(x.shape)} cannot be broadcast together"
+        ) from None
+    if x.shape != shape:
+        x = S.expand(x, shape)
+    mk = m._data if m.shape == shape else E._xp(m._data).broadcast_to(m._data, shape)
+    return I.getitem(x, mk)
+
+
+def narrow(input: Tensor, dim: int, start: Any, length: int) -> Tensor:
+    """The slice ``start : start + length`` of ``input`` along ``dim`` (a negative ``start``
+    counts from the end), as torch.
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.narrow(cr.arange(6).reshape(2, 3), 1, 1, 2)
+        tensor([[1, 2],
+                [4, 5]])
+    """
+    x = _t(input)
+    if x.ndim == 0:
+        raise RuntimeError("narrow() cannot be applied to a 0-dim tensor.")
+    d = S.normalize_dim(dim, x.ndim, "narrow")
+    size = x.shape[d]
+    start = int(start)
+    if not -size <= start <= size:
+        raise IndexError(f"narrow(): start ({start}) out of range for dimension {d} of size {size}")
+    if start < 0:
+        start += size
+    if length < 0:
+        raise RuntimeError("narrow(): length must be non-negative.")
+    if start + length > size:
+        raise RuntimeError(f"start ({start}) + length ({length}) exceeds dimension size ({size}).")
+    return I.getitem(x, (slice(None),) * d + (slice(start, start + length),))
+
+
+def t(input: Tensor) -> Tensor:
+    """The transpose of a matrix; a 0-d or 1-D tensor is returned as it is (as torch).
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.t(cr.arange(6).reshape(2, 3)).shape
+        (3, 2)
+    """
+    x = _t(input)
+    if x.ndim > 2:
+        raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is {x.ndim}D")
+    return transpose(x, 0, 1) if x.ndim == 2 else x
+
+
+def numel(input: Tensor) -> int:
+    """The number of elements of ``input``.
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.numel(cr.zeros(2, 3))
+        6
+    """
+    if not isinstance(input, Tensor):
+        raise TypeError(f"numel(): argument 'input' must be Tensor, not {type(input).__name__}")
+    return input.numel()
+
+
+def clone(input: Tensor, *, memory_format: Any = None) -> Tensor:
+    """A copy with its own memory; differentiable (the gradient passes through).
+
+    Example:
+        >>> import chainrule as cr
+        >>> x = cr.ones(2); y = cr.clone(x); _ = y.add_(1); x
+        tensor([1., 1.])
+    """
+    return E.clone(_t(input))
+
+
+def softmax(input: Tensor, dim: int, dtype: Any = None) -> Tensor:
+    """``exp(x) / sum(exp(x))`` along ``dim`` (``torch.softmax``; same as
+    ``nn.functional.softmax``).
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.softmax(cr.tensor([0.0, 0.0]), dim=0)
+        tensor([0.5, 0.5])
+    """
+    from .nn import functional as NF
+
+    return NF.softmax(input, dim, dtype=dtype)
+
+
+def log_softmax(input: Tensor, dim: int, dtype: Any = None) -> Tensor:
+    """``log(softmax(x))`` along ``dim``, computed stably (``torch.log_softmax``).
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.log_softmax(cr.tensor([0.0, 0.0]), dim=0)
+        tensor([-0.6931, -0.6931])
+    """
+    from .nn import functional as NF
+
+    return NF.log_softmax(input, dim, dtype=dtype)
+
+
+def is_tensor(obj: Any) -> bool:
+    """True if ``obj`` is a chainrule tensor (a Parameter included).
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.is_tensor(cr.zeros(1)), cr.is_tensor([1.0])
+        (True, False)
+    """
+    return isinstance(obj, Tensor)
+
+
+def is_floating_point(input: Tensor) -> bool:
+    """True if ``input``'s dtype is a floating one (float16/32/64).
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.is_floating_point(cr.zeros(1)), cr.is_floating_point(cr.arange(2))
+        (True, False)
+    """
+    return input.dtype.kind == "f"
+
+
+def _int_division(op: str, a: Any, b: Any, fn: Any) -> Tensor | None:
+    """``fn`` on the arrays when both operands are integers (exact, no gradient), else None."""
+    if not (_is_integral(a) and _is_integral(b)):
+        return None
+    x, y = _raw(a), _raw(b)
+    xp = E._xp(x, y)
+    if bool((xp.asarray(y) == 0).any()):
+        raise ZeroDivisionError(f"{op}: integer division by zero")
+    return Tensor._wrap(fn(xp, x, y))
+
+
+def remainder(input: Any, other: Any) -> Tensor:
+    """``input - floor(input / other) * other``: the remainder with the divisor's sign, as
+    Python's ``%`` (and ``Tensor.__mod__``). Differentiable in both for floats.
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.remainder(cr.tensor([-3, 5]), 3), cr.tensor([5.5]) % 2
+        (tensor([0, 2]), tensor([1.5]))
+    """
+    a, b = _promote(_operand(input), _operand(other))
+    out = _int_division("remainder", a, b, lambda xp, x, y: xp.mod(x, y))
+    return out if out is not None else _binary(E.remainder, a, b)
+
+
+def fmod(input: Any, other: Any) -> Tensor:
+    """The remainder with the dividend's sign, as C's ``fmod``. Differentiable for floats.
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.fmod(cr.tensor([-3, 5]), 3)
+        tensor([0, 2])
+        >>> cr.fmod(cr.tensor([-5.5]), 2)
+        tensor([-1.5])
+    """
+    a, b = _promote(_operand(input), _operand(other))
+    out = _int_division("fmod", a, b, lambda xp, x, y: xp.fmod(x, y))
+    return out if out is not None else _binary(E.fmod, a, b)
+
+
+def floor_divide(input: Any, other: Any) -> Tensor:
+    """``floor(input / other)``, as Python's ``//`` (and ``Tensor.__floordiv__``); integers stay
+    integers. The gradient is 0 (a step function).
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.tensor([-7, 7]) // 2, cr.floor_divide(cr.tensor([7.5]), 2)
+        (tensor([-4,  3]), tensor([3.]))
+    """
+    a, b = _promote(_operand(input), _operand(other))
+    out = _int_division("floor_divide", a, b, lambda xp, x, y: xp.floor_divide(x, y))
+    return out if out is not None else E.floor(_binary(E.div, a, b))

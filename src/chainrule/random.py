@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 
@@ -14,7 +16,12 @@ class Generator:
         8
     """
 
-    def __init__(self, seed: int | None = None) -> None:
+    def __init__(self, seed: Any = None, device: Any = "cpu") -> None:
+        if isinstance(seed, str) or type(seed).__name__ == "device":  # torch: Generator(device)
+            seed, device = None, seed
+        from ._device import as_device
+
+        self.device = as_device(device)  # samples are drawn on the CPU and moved
         self.numpy = np.random.default_rng(seed)
         self._seed = seed
 

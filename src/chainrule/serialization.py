@@ -93,7 +93,7 @@ class _Writer:
             node = {"t": "tensor", **self._array(obj, to_device(obj._data, "cpu"), trail)}
             node["requires_grad"] = obj.requires_grad
             if obj.device != "cpu":
-                node["device"] = obj.device
+                node["device"] = obj.device.type
             if type(obj).__name__ == "Parameter":
                 node["parameter"] = True
             return node
@@ -457,8 +457,8 @@ def load(
     Args:
         f: a path, or a readable, seekable binary file object.
         map_location: ``None`` (tensors return to the device they were saved from), ``'cpu'``
-            or ``'cuda'``; as in PyTorch, ``'cpu'`` is how to load a GPU checkpoint on a CPU
-            machine.
+            or ``'cuda'`` (or a :class:`chainrule.device`); as in PyTorch, ``'cpu'`` is how to
+            load a GPU checkpoint on a CPU machine.
         weights_only: accepted for PyTorch code (``torch.load(path, weights_only=True)``).
             chainrule's format never unpickles, so loading is always what PyTorch calls
             weights-only: only tensors, arrays, numbers, strings, bytes, ``None`` and containers
@@ -482,6 +482,8 @@ def load(
     if weights_only not in (None, True, False):
         raise TypeError(f"load: weights_only must be a bool, got {weights_only!r}")
     if map_location is not None:
+        if type(map_location).__name__ == "device":  # a chainrule.device
+            map_location = str(map_location)
         if not isinstance(map_location, str) or map_location.split(":")[0] not in ("cpu", "cuda"):
             raise ValueError(
                 f"load: map_location must be None, 'cpu' or 'cuda', got {map_location!r}"

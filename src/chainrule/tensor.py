@@ -12,9 +12,16 @@ from typing import Any
 import numpy as np
 
 from . import autograd, dtypes
+from ._device import as_device
+from ._device import device as _device_cls
+from ._device import target as _target_device
+from ._size import _CACHE as _SIZES
+from ._size import Size, size_of
 from .autograd.grad_mode import STATE
 from .autograd.node import AccumulateGrad, NodeHooks, Version
-from .backend import array_module, device_of, to_device
+from .backend import array_module, to_device
+
+_CPU = _device_cls("cpu")
 
 
 def _convert(data: Any, dtype: Any = None) -> Any:
@@ -315,9 +322,16 @@ class Tensor:
 
     # ----- array facts ---------------------------------------------------------------
     @property
-    def shape(self) -> tuple:
-        """The size of each dimension."""
-        return self._data.shape
+    def shape(self) -> Size:
+        """The size of each dimension, as a :class:`chainrule.Size` (a tuple).
+
+        Example:
+            >>> import chainrule as cr
+            >>> cr.zeros(2, 3).shape
+            (2, 3)
+        """
+        shape = self._data.shape
+        return _SIZES.get(shape) or size_of(shape)
 
     @property
     def ndim(self) -> int:
@@ -330,17 +344,50 @@ class Tensor:
         return self._data.dtype
 
     @property
-    def device(self) -> str:
-        """``'cpu'`` or ``'cuda'``."""
-        return device_of(self._data)
+    def device(self) -> _device_cls:
+        """Where the data lives: ``device(type='cpu')`` or ``device(type='cuda', index=i)``. It
+        compares equal to the string too (``t.device == "cpu"``).
+
+        Example:
+            >>> import chainrule as cr
+            >>> cr.zeros(2).device
+            device(type='cpu')
+        """
+        a = self._data
+        if type(a).__module__.startswith("cupy"):
+            return _device_cls("cuda", int(a.device.id))
+        return _CPU
+
+    @property
+    def is_cuda(self) -> bool:
+        """True if the data lives on a GPU."""
+        return type(self._data).__module__.startswith("cupy")
 
     def dim(self) -> int:
         """The number of dimensions."""
         return self._data.ndim
 
     def size(self, dim: int | None = None) -> Any:
-        """The shape, or the size of dimension ``dim``."""
-        return self._data.shape if dim is None else self._data.shape[dim]
+        """The shape (a :class:`chainrule.Size`), or the size of dimension ``dim`` as an int.
+
+        Example:
+            >>> import chainrule as cr
+            >>> x = cr.zeros(2, 3)
+            >>> x.size(), x.size(-1)
+            ((2, 3), 3)
+        """
+        shape = self._data.shape
+        if dim is None:
+            return size_of(shape)
+        n = max(len(shape), 1)
+        if not isinstance(dim, (int, np.integer)) or isinstance(dim, bool):
+            raise TypeError(f"size(): dim must be an int, got {type(dim).__name__}")
+        if not -n <= dim < n or not shape:
+            raise IndexError(
+                f"Dimension out of range (expected to be in range of [{-n}, {n - 1}], but got "
+                f"{dim})"
+            )
+        return shape[dim]
 
     def numel(self) -> int:
         """The number of elements."""
@@ -376,36 +423,61 @@ class Tensor:
         return arr if dtype is None else arr.astype(dtype)
 
     def to(self, *args: Any, **kwargs: Any) -> Tensor:
-        """Move to a device (``'cpu'``, ``'cuda'``) and/or cast to a dtype; differentiable.
+        """Move to a device and/or cast to a dtype; differentiable. As torch: ``to(device)``,
+        ``to(dtype)``, ``to(device, dtype)``, ``to(other)`` (``other``'s device and dtype), with
+        ``device=``, ``dtype=``, ``non_blocking=`` (accepted; copies are synchronous) and
+        ``copy=True`` (a new tensor even when nothing changes). A device is a
+        :class:`chainrule.device`, a string (``'cpu'``, ``'cuda:0'``) or a GPU index.
 
         Example:
             >>> import chainrule as cr
             >>> cr.tensor([1, 2]).to(cr.float32).dtype
             dtype('float32')
+            >>> x = cr.zeros(2); x.to("cpu") is x, x.to(cr.device("cpu"), copy=True) is x
+            (True, False)
         """
         from .ops import index
 
         device = kwargs.pop("device", None)
         dtype = kwargs.pop("dtype", None)
+        copy = bool(kwargs.pop("copy", False))
+        kwargs.pop("non_blocking", None)
+        kwargs.pop("memory_format", None)
+        if kwargs:
+            raise TypeError(f"to() got unexpected keyword arguments {sorted(kwargs)}")
+        bools = 0
         for a in args:
-            if isinstance(a, str):
+            if isinstance(a, Tensor):
+                device, dtype = a.device, a.dtype
+            elif isinstance(a, bool):  # to(device, dtype, non_blocking, copy)
+                bools += 1
+                copy = a if bools == 2 else copy
+            elif isinstance(a, (str, _device_cls, int)):
                 device = a
-            else:
+            elif a is not None:
                 dtype = a
         t = self
-        if device is not None and str(device).split(":")[0] != self.device:
-            t = index.to_device(t, device=str(device).split(":")[0])
+        if device is not None:
+            d = as_device(device)
+            here = self.device
+            if d.type != here.type or (d.index is not None and d.index != here.index):
+                t = index.to_device(t, device=str(d))
         if dtype is not None and np.dtype(dtype) != t.dtype:
             t = index.cast(t, dtype=np.dtype(dtype))
-        return t
+        return t.clone() if copy and t is self else t
 
     def cpu(self) -> Tensor:
         """This tensor on the CPU."""
         return self.to("cpu")
 
-    def cuda(self) -> Tensor:
-        """This tensor on the GPU (needs CuPy)."""
-        return self.to("cuda")
+    def cuda(self, device: Any = None, non_blocking: bool = False) -> Tensor:
+        """This tensor on GPU ``device`` (the current one by default; needs CuPy and a GPU)."""
+        if device is None:
+            return self.to("cuda")
+        d = as_device(device)
+        if d.type != "cuda":
+            raise RuntimeError(f"cuda(): invalid device {str(d)!r}, expected a cuda device")
+        return self.to(d)
 
     def float(self) -> Tensor:
         """Cast to float32."""
@@ -444,7 +516,7 @@ class Tensor:
         extra = []
         if arr.dtype not in (dtypes.float32, dtypes.int64, dtypes.bool_):
             extra.append(f"dtype={arr.dtype}")
-        if self.device != "cpu":
+        if self.is_cuda:
             extra.append(f"device='{self.device}'")
         if self._node is not None:
             extra.append(f"grad_fn=<{self._node.name()}>")
@@ -454,6 +526,21 @@ class Tensor:
 
     def __hash__(self) -> int:
         return id(self)
+
+    def __format__(self, format_spec: str) -> str:
+        """``f"{loss:.4f}"``: a 0-dim tensor formats as the number it holds, as in torch; other
+        tensors accept only the empty format (their ``str``).
+
+        Example:
+            >>> import chainrule as cr
+            >>> f"{cr.tensor(2.0) / 3:.4f}"
+            '0.6667'
+        """
+        if self._data.ndim == 0:
+            return format(self.item(), format_spec)
+        if format_spec:
+            raise TypeError(f"unsupported format string passed to {type(self).__name__}.__format__")
+        return str(self)
 
     def __bool__(self) -> bool:
         if self._data.size != 1:
@@ -649,17 +736,32 @@ class Tensor:
         """``self /= other`` in place."""
         return self._arith_("div", other)
 
+    def _inplace(self, op: str, fn: Any, *args: Any, other: Any = None, **kwargs: Any) -> Tensor:
+        """``self = fn(self, *args, **kwargs)`` in place: the one way every in-place math method
+        (``exp_``, ``clamp_``, ``pow_``, ``scatter_``...) runs. Through :meth:`_update`: recorded
+        out of place when a graph is being built, else computed and written into the memory.
+        ``other`` is the tensor argument that may require grad (``pow_(exponent)``). The
+        result must fit the dtype, as torch: ``exp_`` on an integer tensor is refused.
+
+        Example:
+            >>> import chainrule as cr
+            >>> x = cr.tensor([0.0, 1.0]); _ = x._inplace("exp_", cr.exp); x
+            tensor([1.    , 2.7183])
+        """
+
+        def write(a: Any) -> None:
+            res = fn(Tensor._wrap(a), *args, **kwargs)._data
+            if res.dtype != a.dtype and not np.can_cast(res.dtype, a.dtype, "same_kind"):
+                raise TypeError(f"result type {res.dtype} can't be cast to {a.dtype}")
+            a[...] = res
+
+        return self._update(op, lambda old: fn(old, *args, **kwargs), write, other)
+
     def clamp_(self, min: Any = None, max: Any = None) -> Tensor:
         """Clamp into ``[min, max]`` in place."""
         from . import functions as F
 
-        def clamp_into(a: Any) -> None:
-            res = F.clamp(Tensor._wrap(a), min, max)._data
-            if res.dtype != a.dtype:
-                raise TypeError(f"result type {res.dtype} can't be cast to {a.dtype}")
-            a[...] = res
-
-        return self._update("clamp_", lambda old: F.clamp(old, min, max), clamp_into)
+        return self._inplace("clamp_", F.clamp, min, max)
 
     def masked_fill_(self, mask: Any, value: Any) -> Tensor:
         """Set the elements where the boolean ``mask`` is True to ``value``, in place."""
@@ -776,15 +878,16 @@ def tensor(data: Any, dtype: Any = None, requires_grad: bool = False, device: An
     elif isinstance(data, np.ndarray) or type(data).__module__.startswith("cupy"):
         data = data.copy()
     t = Tensor(data, dtype=dtype)
-    if device is not None:
-        t._data = to_device(t._data, str(device))
+    d = _target_device(device)
+    if d is not None:
+        t._data = to_device(t._data, d)
     if requires_grad:
         t.requires_grad = True
     return t
 
 
-def as_tensor(data: Any, dtype: Any = None) -> Tensor:
-    """``data`` as a tensor, sharing memory with an array where it can.
+def as_tensor(data: Any, dtype: Any = None, device: Any = None) -> Tensor:
+    """``data`` as a tensor, sharing memory with an array where it can (same dtype and device).
 
     Example:
         >>> import numpy as np, chainrule as cr
@@ -792,11 +895,16 @@ def as_tensor(data: Any, dtype: Any = None) -> Tensor:
         True
     """
     if isinstance(data, Tensor) and (dtype is None or data.dtype == np.dtype(dtype)):
-        return data
-    return Tensor(data, dtype=dtype)
+        t = data
+    else:
+        t = Tensor(data, dtype=dtype)
+    d = _target_device(device) if device is not None or not isinstance(data, Tensor) else None
+    return t.to(d) if d is not None else t
 
 
-def ones_like(t: Tensor, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+def ones_like(
+    t: Tensor, dtype: Any = None, requires_grad: bool = False, device: Any = None
+) -> Tensor:
     """A tensor of ones with the shape (and dtype) of ``t``.
 
     Example:
@@ -806,10 +914,14 @@ def ones_like(t: Tensor, dtype: Any = None, requires_grad: bool = False) -> Tens
     """
     xp = array_module(t._data)
     out = Tensor._wrap(xp.ones(t.shape, dtype=dtype or t.dtype))
+    if device is not None:
+        out = out.to(device)
     return out.requires_grad_(requires_grad) if requires_grad else out
 
 
-def zeros_like(t: Tensor, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+def zeros_like(
+    t: Tensor, dtype: Any = None, requires_grad: bool = False, device: Any = None
+) -> Tensor:
     """A tensor of zeros with the shape (and dtype) of ``t``.
 
     Example:
@@ -819,4 +931,6 @@ def zeros_like(t: Tensor, dtype: Any = None, requires_grad: bool = False) -> Ten
     """
     xp = array_module(t._data)
     out = Tensor._wrap(xp.zeros(t.shape, dtype=dtype or t.dtype))
+    if device is not None:
+        out = out.to(device)
     return out.requires_grad_(requires_grad) if requires_grad else out

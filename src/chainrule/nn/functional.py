@@ -41,6 +41,11 @@ __all__ = [
 ]  # fmt: skip
 
 
+def __dir__() -> list[str]:
+    """``dir(F)`` lists the functions, not the modules this one imports (as torch's)."""
+    return sorted(__all__)
+
+
 def _t(x: Any) -> Tensor:
     return x if isinstance(x, Tensor) else as_tensor(x)
 

@@ -572,14 +572,19 @@ class Module:
             >>> m.weight.dtype
             dtype('float64')
         """
+        from .._device import device as device_cls
+
         device = kwargs.pop("device", None)
         dtype = kwargs.pop("dtype", None)
+        kwargs.pop("non_blocking", None)
         if kwargs:
             raise TypeError(f"to() got unexpected keyword arguments {sorted(kwargs)}")
         for a in args:
             if isinstance(a, Tensor):
                 device, dtype = a.device, a.dtype
-            elif isinstance(a, str):
+            elif isinstance(a, bool):  # to(device, dtype, non_blocking)
+                continue
+            elif isinstance(a, (str, device_cls, int)):
                 device = a
             elif a is not None:
                 dtype = a
@@ -595,7 +600,7 @@ class Module:
             if dtype is not None and arr.dtype.kind in "fc" and arr.dtype != dtype:
                 arr = arr.astype(dtype)
             if device is not None:
-                arr = to_device(arr, str(device))
+                arr = to_device(arr, device)
             return arr
 
         return self._apply(convert)
@@ -606,13 +611,14 @@ class Module:
         Example:
             >>> from chainrule import nn
             >>> nn.Linear(1, 1).cpu().weight.device
-            'cpu'
+            device(type='cpu')
         """
         return self.to("cpu")
 
-    def cuda(self) -> Module:
-        """Move parameters and buffers to the GPU (needs CuPy)."""
-        return self.to("cuda")
+    def cuda(self, device: Any = None) -> Module:
+        """Move parameters and buffers to GPU ``device`` (the current one by default; needs CuPy
+        and a GPU)."""
+        return self.to("cuda" if device is None else device)
 
     def float(self) -> Module:
         """Cast floating parameters and buffers to float32.

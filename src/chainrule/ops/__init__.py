@@ -14,14 +14,18 @@ from .elementwise import (  # noqa: F401
     exp,
     expm1,
     floor,
+    fmod,
     log,
     log1p,
+    log2,
+    log10,
     maximum,
     minimum,
     mul,
     neg,
     pow,
     relu,
+    remainder,
     round,
     sigmoid,
     sign,
@@ -32,8 +36,8 @@ from .elementwise import (  # noqa: F401
     trunc,
     where,
 )
-from .index import cast, gather, getitem, index_put, scatter_add, to_device  # noqa: F401
+from .index import cast, gather, getitem, index_put, scatter, scatter_add, to_device  # noqa: F401
 from .linalg import matmul  # noqa: F401
 from .primitive import Primitive, per_input  # noqa: F401
-from .reduce import amax, amin, cumsum, norm2, prod  # noqa: F401
+from .reduce import amax, amin, cumprod, cumsum, norm2, prod  # noqa: F401
 from .shape import cat, expand, flip, pad, permute, reshape, sum, sum_to  # noqa: F401

@@ -13,6 +13,9 @@ import numpy
 from ..backend import array_module
 from .primitive import Primitive
 
+_LN2 = 0.6931471805599453
+_LN10 = 2.302585092994046
+
 
 def _xp(*arrays: Any) -> Any:
     for a in arrays:
@@ -110,6 +113,18 @@ log1p = Primitive(
     [lambda g, ans, a: g / (a + 1)],
     ["d ln(1+a)/da = 1/(1+a)"],
 )
+log2 = Primitive(
+    "Log2",
+    lambda a: _xp(a).log2(a),
+    [lambda g, ans, a: g / (a * _LN2)],
+    ["d log2(a)/da = 1/(a ln 2)"],
+)
+log10 = Primitive(
+    "Log10",
+    lambda a: _xp(a).log10(a),
+    [lambda g, ans, a: g / (a * _LN10)],
+    ["d log10(a)/da = 1/(a ln 10)"],
+)
 sqrt = Primitive(
     "Sqrt",
     lambda a: _xp(a).sqrt(a),
@@ -139,6 +154,18 @@ floor = _step_fn("Floor", "floor")
 ceil = _step_fn("Ceil", "ceil")
 round = _step_fn("Round", "round")  # noqa: A001 - PyTorch's name; halves go to even, as torch
 trunc = _step_fn("Trunc", "trunc")
+remainder = Primitive(
+    "Remainder",
+    lambda a, b: _xp(a, b).mod(a, b),  # the sign of the divisor, as Python's % and torch
+    [lambda g, ans, a, b: g, lambda g, ans, a, b: -g * floor(a / b)],
+    ["d (a mod b)/da = 1", "d (a mod b)/db = -floor(a/b)"],
+)
+fmod = Primitive(
+    "Fmod",
+    lambda a, b: _xp(a, b).fmod(a, b),  # the sign of the dividend, as C's fmod
+    [lambda g, ans, a, b: g, lambda g, ans, a, b: -g * trunc(a / b)],
+    ["d fmod(a, b)/da = 1", "d fmod(a, b)/db = -trunc(a/b)"],
+)
 abs = Primitive(  # noqa: A001 - PyTorch's name
     "Abs",
     lambda a: _xp(a).abs(a),

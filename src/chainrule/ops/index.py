@@ -1,6 +1,7 @@
 """Indexing primitives: ``getitem`` and its adjoint ``index_put`` (scatter-add), ``setitem``
-(assignment, out of place), ``gather`` and its adjoint ``scatter_add``; plus dtype and device
-moves. Repeated indices accumulate, never overwrite.
+(assignment, out of place), ``gather`` and its adjoint ``scatter_add``, ``scatter`` (write,
+add or multiply along a dim, out of place); plus dtype and device moves. Repeated indices
+accumulate in the adjoints, never overwrite.
 """
 
 from __future__ import annotations
@@ -96,6 +97,50 @@ gather = Primitive(
     _gather_fwd,
     [lambda g, ans, a, axis, index: scatter_add(g, a.shape, axis, index)],
     ["d gather(a)/da: the gradient is scattered (added) back to the gathered places"],
+)
+
+
+def _scatter_fwd(a: Any, src: Any, axis: int, index: Any, reduce: str | None) -> Any:
+    xp = _xp(a)
+    out = a.copy()
+    key = _along_key(index, axis)
+    if reduce is None:
+        out[key] = src
+    elif reduce == "add":
+        xp.add.at(out, key, src)
+    else:
+        xp.multiply.at(out, key, src)
+    return out
+
+
+def _region(index: Any, axis: int) -> tuple:
+    """The corner of a tensor that ``index`` addresses in the dimensions other than ``axis``."""
+    return tuple(slice(None) if d == axis else slice(0, s) for d, s in enumerate(index.shape))
+
+
+def _no_multiply_rule(reduce: Any) -> None:
+    if reduce == "multiply":
+        raise RuntimeError("derivative for scatter with reduce='multiply' is not implemented")
+
+
+def _scatter_self_rule(g: Any, ans: Any, a: Any, src: Any, axis: int, index: Any, reduce: Any):
+    _no_multiply_rule(reduce)
+    return g if reduce == "add" else scatter(g, 0, axis, index, None)
+
+
+def _scatter_src_rule(g: Any, ans: Any, a: Any, src: Any, axis: int, index: Any, reduce: Any):
+    _no_multiply_rule(reduce)
+    return gather(getitem(g, _region(index, axis)), axis, index)
+
+
+scatter = Primitive(
+    "Scatter",
+    _scatter_fwd,
+    [_scatter_self_rule, _scatter_src_rule],
+    [
+        "d scatter(a, src)/da = 1 where nothing was scattered, else 0 (1 with reduce='add')",
+        "d scatter(a, src)/dsrc: gather the gradient at the scattered places",
+    ],
 )
 
 

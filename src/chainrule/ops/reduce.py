@@ -1,6 +1,6 @@
 """Reduction primitives beyond ``sum``: ``amax``/``amin`` (ties share the gradient), ``prod``
-(exact at zeros), the Euclidean ``norm2`` (gradient 0 at the origin, as torch) and the running
-sum ``cumsum``."""
+(exact at zeros), the Euclidean ``norm2`` (gradient 0 at the origin, as torch), the running
+sum ``cumsum`` and the running product ``cumprod`` (exact at zeros)."""
 
 from __future__ import annotations
 
@@ -46,6 +46,75 @@ cumsum = Primitive(
     _cumsum_fwd,
     [lambda g, ans, a, axis: flip(cumsum(flip(g, axis), axis), axis)],
     ["d cumsum(a)_j/da_i = 1 for j >= i: the gradient summed from the end"],
+)
+
+
+def _cumprod_fwd(a: Any, axis: int) -> Any:
+    out = _xp(a).cumprod(a, axis=axis)
+    return out if a.dtype.kind in "fc" else out.astype("int64")
+
+
+def _revcumsum(g: Any, axis: int) -> Any:
+    return flip(cumsum(flip(g, axis), axis), axis)
+
+
+def _cumprod_rule(g: Any, ans: Any, a: Any, axis: int) -> Any:
+    """``dL/da_i = sum_{j >= i} g_j prod_{k <= j, k != i} a_k``, without dividing by zero.
+
+    Along each slice, with ``z`` the first zero: for ``i < z`` it is
+    ``revcumsum(g * ans)_i / a_i`` (``a_i != 0`` there, and ``ans_j = 0`` from ``z`` on); for
+    ``i = z`` it is ``sum_{j >= z} g_j cumprod(a with a_z := 1)_j``; for ``i > z`` it is 0 (every
+    product still holds ``a_z = 0``). A slice without zeros is the first case throughout.
+    """
+    data = a._data if isinstance(a, Tensor) else a
+    xp = _xp(data)
+    zero = data == 0
+    if not zero.any():
+        return _revcumsum(g * ans, axis) / a
+    if isinstance(a, Tensor):  # create_graph: a form whose own derivatives are exact at zeros
+        return _cumprod_rule_pairwise(g, a, axis)
+    n = data.shape[axis]
+    pos = xp.arange(n).reshape((1,) * axis + (n,) + (1,) * (data.ndim - axis - 1))
+    first = xp.where(
+        zero.any(axis=axis, keepdims=True), xp.argmax(zero, axis=axis, keepdims=True), n
+    )
+    before, at = pos < first, pos == first
+    part_before = where(before, _revcumsum(g * ans, axis) / where(before, a, 1), 0)
+    after_zero = cumprod(where(at, 1, a), axis) * (pos >= first)
+    part_at = where(at, sum(g * after_zero, (axis,), True), 0)
+    return part_before + part_at
+
+
+def _cumprod_rule_pairwise(g: Any, a: Any, axis: int) -> Any:
+    """The same gradient as a sum over pairs, ``E_i sum_{j >= i} g_j prod_{i < k <= j} a_k`` with
+    ``E_i = prod_{k < i} a_k``: O(n^2) per slice, but a polynomial in ``a`` without masks that
+    depend on where the zeros are, so differentiating it again is exact there too (the cheap
+    form is 0 for ``i`` after a zero, but its derivative along that zero is not)."""
+    from .index import getitem
+    from .shape import cat, permute
+
+    nd = a.ndim
+    perm = tuple(d for d in range(nd) if d != axis) + (axis,)
+    back = tuple(perm.index(d) for d in range(nd))
+    x, gl = permute(a, perm), permute(g, perm)
+    n = x.shape[-1]
+    xp = _xp(a._data)
+    lead = x.shape[:-1]
+    i, k = xp.arange(n)[:, None], xp.arange(n)[None, :]
+    rows = expand(reshape(x, lead + (1, n)), lead + (n, n))  # rows[..., i, k] = a_k
+    span = cumprod(where(k > i, rows, 1), nd)  # span[..., i, j] = prod_{i < k <= j} a_k
+    gj = expand(reshape(gl, lead + (1, n)), lead + (n, n))
+    inner = sum(where(k >= i, gj * span, 0), (nd,), False)
+    ones = xp.ones(lead + (1,), dtype=a._data.dtype)
+    excl = cumprod(cat(ones, getitem(x, (Ellipsis, slice(0, n - 1))), axis=nd - 1), nd - 1)
+    return permute(excl * inner, back)
+
+
+cumprod = Primitive(
+    "Cumprod",
+    _cumprod_fwd,
+    [_cumprod_rule],
+    ["d cumprod(a)_j/da_i = prod_{k <= j, k != i} a_k for j >= i (exact at zeros)"],
 )
 
 
