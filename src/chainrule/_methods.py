@@ -8,8 +8,11 @@ import numpy as np
 
 from . import creation as C
 from . import functions as F
+from .backend import array_module
+from .ops import elementwise, index
 from .ops import shape as S
-from .tensor import Tensor
+from .random import default_rng
+from .tensor import Tensor, _device_cls, as_device
 
 
 def _r(fn: Any) -> Any:
@@ -194,6 +197,119 @@ METHODS.update({
 METHODS.update({name: _inplace_method(name, fn) for name, fn in INPLACE.items()})
 METHODS.update({n: _inplace_method(n, fn, at) for n, (fn, at) in INPLACE_WITH_TENSOR.items()})
 
+
+class _Writes:
+    """The Tensor methods that call functions of the layers above Tensor (in-place ops,
+    assignment, moves and copies): written here, where those layers are imported, and bound to
+    Tensor below, so that ``tensor.py`` imports nothing above itself."""
+
+    def to(self, *args: Any, **kwargs: Any) -> Tensor:
+        """Move to a device and/or cast to a dtype; differentiable. As torch: ``to(device)``,
+        ``to(dtype)``, ``to(device, dtype)``, ``to(other)`` (``other``'s device and dtype), with
+        ``device=``, ``dtype=``, ``non_blocking=`` (accepted; copies are synchronous) and
+        ``copy=True`` (a new tensor even when nothing changes). A device is a
+        :class:`chainrule.device`, a string (``'cpu'``, ``'cuda:0'``) or a GPU index.
+
+        Example:
+            >>> import chainrule as cr
+            >>> cr.tensor([1, 2]).to(cr.float32).dtype
+            dtype('float32')
+            >>> x = cr.zeros(2); x.to("cpu") is x, x.to(cr.device("cpu"), copy=True) is x
+            (True, False)
+        """
+        device = kwargs.pop("device", None)
+        dtype = kwargs.pop("dtype", None)
+        copy = bool(kwargs.pop("copy", False))
+        kwargs.pop("non_blocking", None)
+        kwargs.pop("memory_format", None)
+        if kwargs:
+            raise TypeError(f"to() got unexpected keyword arguments {sorted(kwargs)}")
+        bools = 0
+        for a in args:
+            if isinstance(a, Tensor):
+                device, dtype = a.device, a.dtype
+            elif isinstance(a, bool):  # to(device, dtype, non_blocking, copy)
+                bools += 1
+                copy = a if bools == 2 else copy
+            elif isinstance(a, (str, _device_cls, int)):
+                device = a
+            elif a is not None:
+                dtype = a
+        t = self
+        if device is not None:
+            d = as_device(device)
+            here = self.device
+            if d.type != here.type or (d.index is not None and d.index != here.index):
+                t = index.to_device(t, device=str(d))
+        if dtype is not None and np.dtype(dtype) != t.dtype:
+            t = index.cast(t, dtype=np.dtype(dtype))
+        return t.clone() if copy and t is self else t
+
+    def clone(self) -> Tensor:
+        """A copy with its own memory; differentiable."""
+        return elementwise.clone(self)
+
+    def _arith_(self, op: str, other: Any) -> Tensor:
+        fn = {"add": "__iadd__", "sub": "__isub__", "mul": "__imul__", "div": "__itruediv__"}[op]
+        o = other._data if isinstance(other, Tensor) else other
+        return self._update(
+            f"{op}_", lambda old: getattr(F, op)(old, other), lambda a: getattr(a, fn)(o), other
+        )
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        """``x[key] = value``: slices, integers, integer arrays and boolean masks; recorded (and
+        differentiable in both ``x`` and ``value``) when either requires grad.
+
+        Example:
+            >>> import chainrule as cr
+            >>> x = cr.zeros(4)
+            >>> x[1:3] = cr.tensor([5.0, 6.0])
+            >>> x
+            tensor([0., 5., 6., 0.])
+        """
+        k = F._key(key)
+        v = value._data if isinstance(value, Tensor) else value
+
+        def assign(a: Any) -> None:
+            try:
+                a[k] = v
+            except IndexError as e:
+                raise IndexError(f"setitem: {e} (tensor of shape {tuple(self.shape)})") from None
+
+        self._update("setitem", lambda old: F.setitem(old, key, value), assign, value)
+
+    def _assign_all(self, op: str, value: Any) -> Tensor:
+        v = value._data if isinstance(value, Tensor) else value
+        return self._update(
+            op, lambda old: F.setitem(old, ..., value), lambda a: a.__setitem__(..., v), value
+        )
+
+    def clamp_(self, min: Any = None, max: Any = None) -> Tensor:
+        """Clamp into ``[min, max]`` in place."""
+        return self._inplace("clamp_", F.clamp, min, max)
+
+    def masked_fill_(self, mask: Any, value: Any) -> Tensor:
+        """Set the elements where the boolean ``mask`` is True to ``value``, in place."""
+        m = mask._data if isinstance(mask, Tensor) else mask
+        v = value._data if isinstance(value, Tensor) else value
+        xp = array_module(self._data)
+        return self._update(
+            "masked_fill_", lambda old: F.masked_fill(old, mask, value),
+            lambda a: xp.copyto(a, xp.asarray(v, dtype=a.dtype), where=m), value,
+        )  # fmt: skip
+
+    def uniform_(self, a: float = 0.0, b: float = 1.0) -> Tensor:
+        """Fill with samples from U(a, b) in place (the global generator)."""
+        return self.copy_(Tensor._wrap(default_rng().uniform(a, b, self.shape)))
+
+    def normal_(self, mean: float = 0.0, std: float = 1.0) -> Tensor:
+        """Fill with samples from N(mean, std^2) in place (the global generator)."""
+        return self.copy_(Tensor._wrap(default_rng().normal(mean, std, self.shape)))
+
+
+for _name, _fn in vars(_Writes).items():
+    if not _name.startswith("__") or _name == "__setitem__":
+        METHODS[_name] = _fn
 for _name, _fn in METHODS.items():
     setattr(Tensor, _name, _fn)
 Tensor.T = property(_T)  # type: ignore[attr-defined]

@@ -422,50 +422,6 @@ class Tensor:
         arr = to_device(self._data, "cpu")
         return arr if dtype is None else arr.astype(dtype)
 
-    def to(self, *args: Any, **kwargs: Any) -> Tensor:
-        """Move to a device and/or cast to a dtype; differentiable. As torch: ``to(device)``,
-        ``to(dtype)``, ``to(device, dtype)``, ``to(other)`` (``other``'s device and dtype), with
-        ``device=``, ``dtype=``, ``non_blocking=`` (accepted; copies are synchronous) and
-        ``copy=True`` (a new tensor even when nothing changes). A device is a
-        :class:`chainrule.device`, a string (``'cpu'``, ``'cuda:0'``) or a GPU index.
-
-        Example:
-            >>> import chainrule as cr
-            >>> cr.tensor([1, 2]).to(cr.float32).dtype
-            dtype('float32')
-            >>> x = cr.zeros(2); x.to("cpu") is x, x.to(cr.device("cpu"), copy=True) is x
-            (True, False)
-        """
-        from .ops import index
-
-        device = kwargs.pop("device", None)
-        dtype = kwargs.pop("dtype", None)
-        copy = bool(kwargs.pop("copy", False))
-        kwargs.pop("non_blocking", None)
-        kwargs.pop("memory_format", None)
-        if kwargs:
-            raise TypeError(f"to() got unexpected keyword arguments {sorted(kwargs)}")
-        bools = 0
-        for a in args:
-            if isinstance(a, Tensor):
-                device, dtype = a.device, a.dtype
-            elif isinstance(a, bool):  # to(device, dtype, non_blocking, copy)
-                bools += 1
-                copy = a if bools == 2 else copy
-            elif isinstance(a, (str, _device_cls, int)):
-                device = a
-            elif a is not None:
-                dtype = a
-        t = self
-        if device is not None:
-            d = as_device(device)
-            here = self.device
-            if d.type != here.type or (d.index is not None and d.index != here.index):
-                t = index.to_device(t, device=str(d))
-        if dtype is not None and np.dtype(dtype) != t.dtype:
-            t = index.cast(t, dtype=np.dtype(dtype))
-        return t.clone() if copy and t is self else t
-
     def cpu(self) -> Tensor:
         """This tensor on the CPU."""
         return self.to("cpu")
@@ -498,12 +454,6 @@ class Tensor:
     def type(self, dtype: Any) -> Tensor:
         """Cast to ``dtype``."""
         return self.to(dtype)
-
-    def clone(self) -> Tensor:
-        """A copy with its own memory; differentiable."""
-        from .ops import elementwise
-
-        return elementwise.clone(self)
 
     def contiguous(self) -> Tensor:
         """This tensor (arrays are made contiguous where an op needs it)."""
@@ -655,15 +605,6 @@ class Tensor:
         self._mutate(lambda a: a.__setitem__(..., new))
         self._node, self._slot, self._requires_grad = res._node, res._slot, res._requires_grad
 
-    def _arith_(self, op: str, other: Any) -> Tensor:
-        from . import functions as F
-
-        fn = {"add": "__iadd__", "sub": "__isub__", "mul": "__imul__", "div": "__itruediv__"}[op]
-        o = other._data if isinstance(other, Tensor) else other
-        return self._update(
-            f"{op}_", lambda old: getattr(F, op)(old, other), lambda a: getattr(a, fn)(o), other
-        )
-
     def __iadd__(self, other: Any) -> Tensor:
         return self._arith_("add", other)
 
@@ -676,30 +617,6 @@ class Tensor:
     def __itruediv__(self, other: Any) -> Tensor:
         return self._arith_("div", other)
 
-    def __setitem__(self, key: Any, value: Any) -> None:
-        """``x[key] = value``: slices, integers, integer arrays and boolean masks; recorded (and
-        differentiable in both ``x`` and ``value``) when either requires grad.
-
-        Example:
-            >>> import chainrule as cr
-            >>> x = cr.zeros(4)
-            >>> x[1:3] = cr.tensor([5.0, 6.0])
-            >>> x
-            tensor([0., 5., 6., 0.])
-        """
-        from . import functions as F
-
-        k = F._key(key)
-        v = value._data if isinstance(value, Tensor) else value
-
-        def assign(a: Any) -> None:
-            try:
-                a[k] = v
-            except IndexError as e:
-                raise IndexError(f"setitem: {e} (tensor of shape {tuple(self.shape)})") from None
-
-        self._update("setitem", lambda old: F.setitem(old, key, value), assign, value)
-
     def zero_(self) -> Tensor:
         """Fill with zeros in place."""
         return self.fill_(0)
@@ -711,14 +628,6 @@ class Tensor:
     def copy_(self, src: Any) -> Tensor:
         """Copy ``src`` into this tensor in place (broadcasting; gradients flow to ``src``)."""
         return self._assign_all("copy_", src)
-
-    def _assign_all(self, op: str, value: Any) -> Tensor:
-        from . import functions as F
-
-        v = value._data if isinstance(value, Tensor) else value
-        return self._update(
-            op, lambda old: F.setitem(old, ..., value), lambda a: a.__setitem__(..., v), value
-        )
 
     def add_(self, other: Any, alpha: float = 1.0) -> Tensor:
         """``self += alpha * other`` in place."""
@@ -757,39 +666,9 @@ class Tensor:
 
         return self._update(op, lambda old: fn(old, *args, **kwargs), write, other)
 
-    def clamp_(self, min: Any = None, max: Any = None) -> Tensor:
-        """Clamp into ``[min, max]`` in place."""
-        from . import functions as F
-
-        return self._inplace("clamp_", F.clamp, min, max)
-
-    def masked_fill_(self, mask: Any, value: Any) -> Tensor:
-        """Set the elements where the boolean ``mask`` is True to ``value``, in place."""
-        from . import functions as F
-
-        m = mask._data if isinstance(mask, Tensor) else mask
-        v = value._data if isinstance(value, Tensor) else value
-        xp = array_module(self._data)
-        return self._update(
-            "masked_fill_", lambda old: F.masked_fill(old, mask, value),
-            lambda a: xp.copyto(a, xp.asarray(v, dtype=a.dtype), where=m), value,
-        )  # fmt: skip
-
     def relu_(self) -> Tensor:
         """``max(self, 0)`` in place."""
         return self.clamp_(min=0)
-
-    def uniform_(self, a: float = 0.0, b: float = 1.0) -> Tensor:
-        """Fill with samples from U(a, b) in place (the global generator)."""
-        from .random import default_rng
-
-        return self.copy_(Tensor._wrap(default_rng().uniform(a, b, self.shape)))
-
-    def normal_(self, mean: float = 0.0, std: float = 1.0) -> Tensor:
-        """Fill with samples from N(mean, std^2) in place (the global generator)."""
-        from .random import default_rng
-
-        return self.copy_(Tensor._wrap(default_rng().normal(mean, std, self.shape)))
 
 
 class RemovableHandle:
