@@ -23,7 +23,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from ..autograd.grad_mode import STATE
-from ..autograd.node import AccumulateGrad, Node
+from ..autograd.node import AccumulateGrad, Node, Version
 from ..tensor import Tensor, _root, edge_of
 
 Rule = Callable[..., Any]
@@ -215,18 +215,24 @@ class Primitive:
             saved[i] = Meta(saved[i])
         for i in dropped:
             saved[i] = None
-        versions = []
-        for i in checked:
-            vc = args[i]._counter()
-            versions.append((i, vc, vc.value))
+        versions: Any = ()
+        if checked:
+            versions = []
+            for i in checked:
+                vc = args[i]._vc
+                if vc is None:
+                    vc = args[i]._vc = Version()
+                versions.append((i, vc, vc.value))
         ans = None
         if ans_kind:
+            ans = t._data
             if ans_kind == 2:
-                ans = t._data
-                vc = t._counter()
-                versions.append((-1, vc, vc.value))
+                vc = t._vc
+                if vc is None:
+                    vc = t._vc = Version()
+                versions = [*versions, (-1, vc, vc.value)]
             else:
-                ans = Meta(t._data)
+                ans = Meta(ans)
         t._node = node = Node(self, edges, saved, versions, params, tmask, ans)
         if STATE.watch is not None:  # anomaly mode, or an in-place op being recorded
             STATE.watch(node)
