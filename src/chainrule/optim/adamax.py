@@ -79,7 +79,7 @@ class Adamax(Optimizer):
             state["exp_avg"] = _zeros_state(w)
             state["exp_inf"] = _zeros_state(w)
         step = state["step"] = state["step"] + 1
-        beta1, beta2 = (float(b) for b in group["betas"])
+        beta1, beta2 = float(group["betas"][0]), float(group["betas"][1])
         g = _effective_grad(xp, w, g, float(group["weight_decay"]), group["maximize"])
 
         tmp = xp.empty_like(w)

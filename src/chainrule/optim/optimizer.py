@@ -295,8 +295,24 @@ class Optimizer:
 
     def _update(self, w: Any, g: Any, state: dict[str, Any], group: dict[str, Any]) -> Write:
         """One parameter's update: read its array ``w`` and gradient array ``g`` (never write
-        them), update ``state`` (creating it when empty), and return the in-place write of the
-        parameter (see :func:`_writer`), which :meth:`step` applies through ``p._mutate``."""
+        them), update ``state`` (creating it when empty; its tensors are written through their
+        own ``_mutate``), and return the in-place write of the parameter (see :func:`_writer`),
+        which :meth:`step` applies through ``p._mutate``.
+
+        Example:
+            >>> import chainrule as cr
+            >>> from chainrule.backend import array_module
+            >>> from chainrule.optim.optimizer import Optimizer, _writer
+            >>> class SignSGD(Optimizer):
+            ...     def __init__(self, params, lr=0.5):
+            ...         super().__init__(params, {"lr": lr})
+            ...     def _update(self, w, g, state, group):
+            ...         return _writer(array_module(g).sign(g) * -group["lr"])
+            >>> w = cr.tensor([1.0, -2.0], requires_grad=True)
+            >>> opt = SignSGD([w])
+            >>> (w * w).sum().backward(); opt.step(); w.tolist(), w._version
+            ([0.5, -1.5], 1)
+        """
         raise NotImplementedError(
             f"{type(self).__name__} must implement _update (or override step)"
         )

@@ -90,7 +90,7 @@ class RAdam(Optimizer):
             state["exp_avg_sq"] = _zeros_state(w)
         step = state["step"] = state["step"] + 1
         lr = float(group["lr"])
-        beta1, beta2 = (float(b) for b in group["betas"])
+        beta1, beta2 = float(group["betas"][0]), float(group["betas"][1])
         g, shrink = _decayed_grad(xp, w, g, group)
 
         tmp = xp.empty_like(w)
