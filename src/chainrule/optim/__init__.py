@@ -1,8 +1,11 @@
 """Optimizers and learning-rate schedules, with PyTorch's names, defaults and update math.
 
-Each optimizer updates its parameters' arrays in place (``p._data``), reading ``p.grad`` and
-skipping parameters whose ``.grad`` is ``None``; the state it keeps per parameter (momentum
-buffers, running averages) saves and loads in PyTorch's ``state_dict`` layout.
+Each optimizer updates its parameters in place (through ``Tensor._mutate``, which bumps their
+versions), reading ``p.grad`` and skipping parameters whose ``.grad`` is ``None``; the state it
+keeps per parameter (momentum buffers, running averages) saves and loads in PyTorch's
+``state_dict`` layout. First-order: :class:`SGD`, :class:`Adam`, :class:`AdamW`, :class:`NAdam`,
+:class:`RAdam`, :class:`Adamax`, :class:`Adadelta`, :class:`RMSprop`, :class:`Adagrad`;
+quasi-Newton: :class:`LBFGS` (with a closure, optionally a strong-Wolfe line search).
 
 Example:
     >>> import chainrule as cr
@@ -20,10 +23,28 @@ Example:
 """
 
 from . import lr_scheduler
+from .adadelta import Adadelta
 from .adagrad import Adagrad
 from .adam import Adam, AdamW
+from .adamax import Adamax
+from .lbfgs import LBFGS
+from .nadam import NAdam
 from .optimizer import Optimizer
+from .radam import RAdam
 from .rmsprop import RMSprop
 from .sgd import SGD
 
-__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "lr_scheduler"]
+__all__ = [
+    "Optimizer",
+    "SGD",
+    "Adam",
+    "AdamW",
+    "NAdam",
+    "RAdam",
+    "Adamax",
+    "Adadelta",
+    "RMSprop",
+    "Adagrad",
+    "LBFGS",
+    "lr_scheduler",
+]

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from ..backend import array_module
 from ..tensor import Tensor
-from .optimizer import Optimizer, ParamsT, _check_non_negative, _effective_grad
+from .optimizer import Optimizer, ParamsT, Write, _check_non_negative, _effective_grad, _writer
 
 
 class Adagrad(Optimizer):
@@ -67,51 +66,25 @@ class Adagrad(Optimizer):
         super().__init__(params, defaults)
         for group in self.param_groups:
             for p in group["params"]:
-                self._init_state(p)
+                self._init_state(self.state[p], p._data)
 
-    def _init_state(self, p: Tensor) -> dict[str, Any]:
+    def _init_state(self, state: dict[str, Any], w: Any) -> None:
         # As in PyTorch, the accumulator starts at the optimizer's default value (not a group's).
-        state = self.state[p]
         state["step"] = 0
-        xp = array_module(p._data)
         init = self.defaults["initial_accumulator_value"]
-        state["sum"] = Tensor._wrap(xp.full_like(p._data, init))
-        return state
+        state["sum"] = Tensor._wrap(array_module(w).full_like(w, init))
 
-    def step(self, closure: Callable[[], Any] | None = None) -> Any:
-        """Update every parameter that has a gradient; return ``closure()`` if one is given.
-
-        Example:
-            >>> import chainrule as cr
-            >>> w = cr.tensor([3.0], requires_grad=True)
-            >>> opt = cr.optim.Adagrad([w], lr=1.0)
-            >>> (w * w).sum().backward(); opt.step(); round(w.item(), 4)
-            2.0
-        """
-        loss = self._closure_loss(closure)
-        for group in self.param_groups:
-            lr = float(group["lr"])
-            lr_decay = float(group["lr_decay"])
-            eps = float(group["eps"])
-            weight_decay = float(group["weight_decay"])
-            maximize = group["maximize"]
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                w = p._data
-                xp = array_module(w)
-                state = self.state[p]
-                if len(state) == 0:
-                    state = self._init_state(p)
-                step = state["step"] = state["step"] + 1
-                g = _effective_grad(xp, w, p.grad._data, weight_decay, maximize)
-                clr = lr / (1 + (step - 1) * lr_decay)
-                s = state["sum"]._data
-                tmp = xp.multiply(g, g)
-                s += tmp
-                xp.sqrt(s, out=tmp)
-                tmp += eps
-                xp.divide(g, tmp, out=tmp)
-                tmp *= -clr
-                w += tmp
-        return loss
+    def _update(self, w: Any, g: Any, state: dict[str, Any], group: dict[str, Any]) -> Write:
+        xp = array_module(w)
+        if len(state) == 0:  # the state was cleared since __init__
+            self._init_state(state, w)
+        step = state["step"] = state["step"] + 1
+        g = _effective_grad(xp, w, g, float(group["weight_decay"]), group["maximize"])
+        clr = float(group["lr"]) / (1 + (step - 1) * float(group["lr_decay"]))
+        tmp = xp.multiply(g, g, out=xp.empty_like(w))
+        s = state["sum"]._mutate(lambda s: s.__iadd__(tmp))._data
+        xp.sqrt(s, out=tmp)
+        tmp += float(group["eps"])
+        xp.divide(g, tmp, out=tmp)
+        tmp *= -clr
+        return _writer(tmp)

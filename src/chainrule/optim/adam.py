@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from ..backend import array_module
-from ..tensor import Tensor
-from .optimizer import Optimizer, ParamsT, _check_non_negative, _effective_grad, _lerp_
+from .optimizer import (
+    Optimizer,
+    ParamsT,
+    Write,
+    _bias_correction,
+    _check_betas,
+    _check_non_negative,
+    _decayed_grad,
+    _ema_sq_,
+    _lerp_,
+    _writer,
+    _zeros_state,
+)
 
 
 class Adam(Optimizer):
@@ -56,10 +66,7 @@ class Adam(Optimizer):
     ) -> None:
         _check_non_negative("learning rate", lr)
         _check_non_negative("epsilon value", eps)
-        if not 0.0 <= betas[0] < 1.0:
-            raise ValueError(f"Invalid beta parameter at index 0: {betas[0]}")
-        if not 0.0 <= betas[1] < 1.0:
-            raise ValueError(f"Invalid beta parameter at index 1: {betas[1]}")
+        _check_betas(betas)
         _check_non_negative("weight_decay value", weight_decay)
         defaults = {
             "lr": lr,
@@ -72,71 +79,30 @@ class Adam(Optimizer):
         }
         super().__init__(params, defaults)
 
-    def step(self, closure: Callable[[], Any] | None = None) -> Any:
-        """Update every parameter that has a gradient; return ``closure()`` if one is given.
+    def _update(self, w: Any, g: Any, state: dict[str, Any], group: dict[str, Any]) -> Write:
+        xp = array_module(w)
+        if len(state) == 0:
+            state["step"] = 0
+            state["exp_avg"] = _zeros_state(w)
+            state["exp_avg_sq"] = _zeros_state(w)
+            if group["amsgrad"]:
+                state["max_exp_avg_sq"] = _zeros_state(w)
+        step = state["step"] = state["step"] + 1
+        lr = float(group["lr"])
+        beta1, beta2 = float(group["betas"][0]), float(group["betas"][1])
+        g, shrink = _decayed_grad(xp, w, g, group)
 
-        Example:
-            >>> import chainrule as cr
-            >>> w = cr.tensor([3.0], requires_grad=True)
-            >>> opt = cr.optim.Adam([w], lr=0.5)
-            >>> (w * w).sum().backward(); opt.step(); round(w.item(), 4)
-            2.5
-        """
-        loss = self._closure_loss(closure)
-        for group in self.param_groups:
-            lr = float(group["lr"])
-            beta1, beta2 = (float(b) for b in group["betas"])
-            eps = float(group["eps"])
-            weight_decay = float(group["weight_decay"])
-            amsgrad = group["amsgrad"]
-            maximize = group["maximize"]
-            decoupled = group.get("decoupled_weight_decay", False)
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                w = p._data
-                xp = array_module(w)
-                state = self.state[p]
-                if len(state) == 0:
-                    state["step"] = 0
-                    state["exp_avg"] = Tensor._wrap(xp.zeros_like(w))
-                    state["exp_avg_sq"] = Tensor._wrap(xp.zeros_like(w))
-                    if amsgrad:
-                        state["max_exp_avg_sq"] = Tensor._wrap(xp.zeros_like(w))
-                step = state["step"] = state["step"] + 1
-                m = state["exp_avg"]._data
-                v = state["exp_avg_sq"]._data
-
-                g = p.grad._data
-                if weight_decay != 0 and decoupled:
-                    w *= 1 - lr * weight_decay
-                    g = -g if maximize else g
-                else:
-                    g = _effective_grad(xp, w, g, weight_decay, maximize)
-
-                tmp = xp.empty_like(w)
-                _lerp_(xp, m, g, 1 - beta1, tmp)  # m = beta1 * m + (1 - beta1) * g
-                v *= beta2
-                xp.multiply(g, 1 - beta2, out=tmp)
-                tmp *= g
-                v += tmp
-
-                bias_correction1 = 1 - beta1**step
-                bias_correction2 = 1 - beta2**step
-                step_size = lr / bias_correction1
-                bias_correction2_sqrt = bias_correction2**0.5
-                if amsgrad:
-                    v_max = state["max_exp_avg_sq"]._data
-                    xp.maximum(v_max, v, out=v_max)
-                    xp.sqrt(v_max, out=tmp)
-                else:
-                    xp.sqrt(v, out=tmp)
-                tmp /= bias_correction2_sqrt
-                tmp += eps  # tmp is now the denominator
-                xp.divide(m, tmp, out=tmp)
-                tmp *= -step_size
-                w += tmp
-        return loss
+        tmp = xp.empty_like(w)
+        state["exp_avg"]._mutate(lambda m: _lerp_(xp, m, g, 1 - beta1, tmp))
+        v = state["exp_avg_sq"]._mutate(lambda v: _ema_sq_(xp, v, g, beta2, tmp))._data
+        if group["amsgrad"]:
+            v = state["max_exp_avg_sq"]._mutate(lambda vm: xp.maximum(vm, v, out=vm))._data
+        xp.sqrt(v, out=tmp)
+        tmp /= _bias_correction(beta2, step) ** 0.5
+        tmp += float(group["eps"])  # tmp is now the denominator
+        xp.divide(state["exp_avg"]._data, tmp, out=tmp)
+        tmp *= -lr / _bias_correction(beta1, step)
+        return _writer(tmp, shrink=shrink)
 
 
 class AdamW(Adam):

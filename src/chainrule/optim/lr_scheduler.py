@@ -11,10 +11,12 @@ Seed 001's "larger at first, decreasing toward the end" is :class:`CosineAnneali
 
 from __future__ import annotations
 
+import functools
 import math
 import numbers
 import types
 import warnings
+import weakref
 from bisect import bisect_right
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
@@ -90,6 +92,28 @@ def _init_momentum(
         group["base_momentum"] = m_base
 
 
+def _track_step_called(optimizer: Optimizer) -> None:
+    """Wrap ``optimizer.step`` (on this instance, once) so that calling it sets
+    ``optimizer._opt_called``, as PyTorch does: a scheduler stepped before its optimizer then
+    warns, whatever the optimizer's class and however its ``step`` is written."""
+    step = optimizer.step
+    if hasattr(step, "_wrapped_by_lr_sched"):
+        return
+    func = getattr(step, "__func__", None)  # the class's function (no reference to the instance)
+    plain = step if func is None else None  # or a plain function put on the instance
+    opt_ref = weakref.ref(optimizer)
+
+    @functools.wraps(func if func is not None else step)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        opt = opt_ref()
+        opt._opt_called = True  # type: ignore[union-attr]
+        call = plain if plain is not None else func.__get__(opt, type(opt))
+        return call(*args, **kwargs)
+
+    wrapper._wrapped_by_lr_sched = True  # type: ignore[attr-defined]
+    optimizer.step = wrapper  # type: ignore[method-assign]
+
+
 class LRScheduler:
     """Base class of the learning-rate schedulers.
 
@@ -136,6 +160,7 @@ class LRScheduler:
                     )
         self.base_lrs: list[float] = _lrs(optimizer, "initial_lr")
         self.last_epoch = last_epoch
+        _track_step_called(optimizer)
         self._initial_step()
 
     def _initial_step(self) -> None:
@@ -207,15 +232,24 @@ class LRScheduler:
             >>> opt.step(); sched.step(); opt.param_groups[0]["lr"]
             0.5
         """
-        if self._step_count == 1 and not getattr(self.optimizer, "_opt_called", False):
-            warnings.warn(
-                "Detected call of `lr_scheduler.step()` before `optimizer.step()`. You should "
-                "call them in the opposite order: `optimizer.step()` before "
-                "`lr_scheduler.step()`. Failure to do this will result in skipping the first "
-                "value of the learning rate schedule.",
-                UserWarning,
-                stacklevel=2,
-            )
+        if self._step_count == 1:
+            if not hasattr(self.optimizer.step, "_wrapped_by_lr_sched"):
+                warnings.warn(
+                    "Seems like `optimizer.step()` has been overridden after learning rate "
+                    "scheduler initialization. Please, make sure to call `optimizer.step()` "
+                    "before `lr_scheduler.step()`.",
+                    UserWarning,
+                    stacklevel=2,
+                )
+            elif not getattr(self.optimizer, "_opt_called", False):
+                warnings.warn(
+                    "Detected call of `lr_scheduler.step()` before `optimizer.step()`. You "
+                    "should call them in the opposite order: `optimizer.step()` before "
+                    "`lr_scheduler.step()`. Failure to do this will result in skipping the "
+                    "first value of the learning rate schedule.",
+                    UserWarning,
+                    stacklevel=2,
+                )
         self._step_count += 1
         if epoch is not None:
             warnings.warn(EPOCH_DEPRECATION_WARNING, UserWarning, stacklevel=2)

@@ -1,13 +1,20 @@
 """``Optimizer``: the base class that holds parameter groups and per-parameter state.
 
-Subclasses implement :meth:`Optimizer.step` with in-place array updates on ``p._data`` (NumPy or
-CuPy, through :func:`chainrule.backend.array_module`); they read ``p.grad._data`` and never write
-to it, since a gradient array may be shared.
+:meth:`Optimizer.step` is a template, as PyTorch's optimizers are split: it runs the closure
+(under ``enable_grad``), then for each parameter that has a gradient calls the optimizer's short
+``_update(w, g, state, group)``. That reads the parameter's array ``w`` and gradient array ``g``
+(NumPy or CuPy, through :func:`chainrule.backend.array_module`; neither is ever written, since a
+gradient array may be shared), updates the parameter's ``state``, and returns the in-place write
+that the template applies through ``p._mutate`` -- the one place a parameter's memory changes,
+which bumps its version. The helpers below are shared, so each piece of update math has one
+implementation: the gradient with weight decay and ``maximize`` (:func:`_effective_grad`, and
+:func:`_decayed_grad` for the Adam family's optional decoupled decay), running averages
+(:func:`_lerp_`, :func:`_ema_sq_`), bias corrections (:func:`_bias_correction`) and the write
+itself (:func:`_writer`).
 """
 
 from __future__ import annotations
 
-import functools
 import warnings
 from collections import defaultdict
 from collections.abc import Callable, Iterable
@@ -18,12 +25,20 @@ from ..backend import array_module, device_of, to_device
 from ..tensor import Tensor
 
 ParamsT = Iterable[Tensor] | Iterable[dict[str, Any]] | Iterable[tuple[str, Tensor]]
+Write = Callable[[Any], None]
 
 
 def _check_non_negative(name: str, value: float) -> None:
     """Raise PyTorch's ``ValueError`` (``Invalid <name>: <value>``) for a negative setting."""
     if not 0.0 <= value:
         raise ValueError(f"Invalid {name}: {value}")
+
+
+def _check_betas(betas: tuple[float, float]) -> None:
+    """Raise PyTorch's ``ValueError`` unless both betas lie in ``[0, 1)``."""
+    for i, beta in enumerate(betas[:2]):
+        if not 0.0 <= beta < 1.0:
+            raise ValueError(f"Invalid beta parameter at index {i}: {beta}")
 
 
 def _effective_grad(xp: Any, p: Any, g: Any, weight_decay: float, maximize: bool) -> Any:
@@ -39,6 +54,17 @@ def _effective_grad(xp: Any, p: Any, g: Any, weight_decay: float, maximize: bool
     return -g if maximize else g
 
 
+def _decayed_grad(xp: Any, p: Any, g: Any, group: dict[str, Any]) -> tuple[Any, float | None]:
+    """The Adam family's weight decay: ``(gradient, shrink)``. With ``decoupled_weight_decay``
+    (AdamW, NAdamW, RAdamW) the gradient is only negated for ``maximize`` and the weights are
+    to be multiplied by ``shrink = 1 - lr * weight_decay``; otherwise the decay is added to the
+    gradient (:func:`_effective_grad`) and ``shrink`` is ``None``."""
+    weight_decay = group["weight_decay"]
+    if weight_decay != 0 and group.get("decoupled_weight_decay", False):
+        return (-g if group["maximize"] else g), 1 - group["lr"] * weight_decay
+    return _effective_grad(xp, p, g, weight_decay, group["maximize"]), None
+
+
 def _lerp_(xp: Any, start: Any, end: Any, weight: float, tmp: Any) -> None:
     """``start += weight * (end - start)`` in place, with PyTorch's ``lerp_`` rounding; ``tmp`` is
     a scratch array of the same shape."""
@@ -49,6 +75,38 @@ def _lerp_(xp: Any, start: Any, end: Any, weight: float, tmp: Any) -> None:
     else:
         tmp *= 1 - weight
         xp.subtract(end, tmp, out=start)
+
+
+def _ema_sq_(xp: Any, avg: Any, g: Any, decay: float, tmp: Any) -> None:
+    """``avg = decay * avg + (1 - decay) * g * g`` in place (PyTorch's
+    ``avg.mul_(decay).addcmul_(g, g, value=1 - decay)``); ``tmp`` is a scratch array."""
+    avg *= decay
+    xp.multiply(g, 1 - decay, out=tmp)
+    tmp *= g
+    avg += tmp
+
+
+def _bias_correction(beta: float, step: int) -> float:
+    """``1 - beta**step``: how much a running average started at zero falls short at ``step``."""
+    return 1 - beta**step
+
+
+def _writer(*deltas: Any, shrink: float | None = None) -> Write:
+    """The in-place write of one update: ``w *= shrink`` (when given), then ``w += delta`` for
+    each delta in turn (PyTorch adds some updates in two steps, and so rounds twice)."""
+
+    def write(w: Any) -> None:
+        if shrink is not None:
+            w *= shrink
+        for delta in deltas:
+            w += delta
+
+    return write
+
+
+def _zeros_state(w: Any) -> Tensor:
+    """A fresh state buffer of zeros shaped (and typed) as the parameter array ``w``."""
+    return Tensor._wrap(array_module(w).zeros_like(w))
 
 
 class Optimizer:
@@ -88,26 +146,6 @@ class Optimizer:
             param_groups = [{"params": param_groups}]
         for param_group in param_groups:
             self.add_param_group(param_group)
-
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        # Record that ``step`` ran, so a scheduler can warn when it is stepped first (as torch),
-        # and bump the version of each parameter it updated.
-        super().__init_subclass__(**kwargs)
-        step = cls.__dict__.get("step")
-        if step is not None and not getattr(step, "_records_call", False):
-
-            @functools.wraps(step)
-            def wrapper(self: Optimizer, *args: Any, **kw: Any) -> Any:
-                self._opt_called = True
-                out = step(self, *args, **kw)
-                for group in self.param_groups:  # an update in place: a new version
-                    for p in group["params"]:
-                        if p.grad is not None:
-                            p._version += 1
-                return out
-
-            wrapper._records_call = True  # type: ignore[attr-defined]
-            cls.step = wrapper  # type: ignore[method-assign]
 
     def __repr__(self) -> str:
         out = self.__class__.__name__ + " ("
@@ -227,6 +265,9 @@ class Optimizer:
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """Update the parameters once; ``closure`` (if given) re-evaluates and returns the loss.
 
+        The closure runs with gradients enabled (even inside ``no_grad``); then every parameter
+        whose ``.grad`` is not ``None`` takes its update, group by group.
+
         Example:
             >>> import chainrule as cr
             >>> w = cr.tensor([1.0], requires_grad=True)
@@ -239,14 +280,42 @@ class Optimizer:
             >>> opt.step(closure).item(), w.item()
             (1.0, 0.5)
         """
-        raise NotImplementedError
+        loss = None
+        if closure is not None:
+            with enable_grad():
+                loss = closure()
+        state = self.state
+        for group in self.param_groups:
+            for p in group["params"]:
+                grad = p.grad
+                if grad is None:
+                    continue
+                p._mutate(self._update(p._data, grad._data, state[p], group))
+        return loss
 
-    @staticmethod
-    def _closure_loss(closure: Callable[[], Any] | None) -> Any:
-        if closure is None:
-            return None
-        with enable_grad():
-            return closure()
+    def _update(self, w: Any, g: Any, state: dict[str, Any], group: dict[str, Any]) -> Write:
+        """One parameter's update: read its array ``w`` and gradient array ``g`` (never write
+        them), update ``state`` (creating it when empty; its tensors are written through their
+        own ``_mutate``), and return the in-place write of the parameter (see :func:`_writer`),
+        which :meth:`step` applies through ``p._mutate``.
+
+        Example:
+            >>> import chainrule as cr
+            >>> from chainrule.backend import array_module
+            >>> from chainrule.optim.optimizer import Optimizer, _writer
+            >>> class SignSGD(Optimizer):
+            ...     def __init__(self, params, lr=0.5):
+            ...         super().__init__(params, {"lr": lr})
+            ...     def _update(self, w, g, state, group):
+            ...         return _writer(array_module(g).sign(g) * -group["lr"])
+            >>> w = cr.tensor([1.0, -2.0], requires_grad=True)
+            >>> opt = SignSGD([w])
+            >>> (w * w).sum().backward(); opt.step(); w.tolist(), w._version
+            ([0.5, -1.5], 1)
+        """
+        raise NotImplementedError(
+            f"{type(self).__name__} must implement _update (or override step)"
+        )
 
     # ----- checkpoints ------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
@@ -340,6 +409,8 @@ def _copy_state(value: Any) -> Any:
         return Tensor._wrap(value._data.copy())
     if isinstance(value, dict):
         return {k: _copy_state(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_copy_state(v) for v in value)
     return value
 
 
@@ -349,6 +420,8 @@ def _cast(param: Tensor, name: str, value: Any) -> Any:
         if isinstance(value, Tensor):
             value = value.item()
         return int(value) if float(value).is_integer() else float(value)
+    if isinstance(value, (list, tuple)):  # e.g. LBFGS's history of directions
+        return type(value)(_cast(param, "", v) for v in value)
     if isinstance(value, Tensor) or hasattr(value, "__array__"):
         arr = value._data if isinstance(value, Tensor) else value
         arr = to_device(arr, device_of(param._data))

@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from ..backend import array_module
-from ..tensor import Tensor
-from .optimizer import Optimizer, ParamsT, _check_non_negative, _effective_grad, _lerp_
+from .optimizer import (
+    Optimizer,
+    ParamsT,
+    Write,
+    _check_non_negative,
+    _effective_grad,
+    _ema_sq_,
+    _lerp_,
+    _writer,
+    _zeros_state,
+)
+from .sgd import _momentum_
 
 
 class RMSprop(Optimizer):
@@ -72,63 +81,35 @@ class RMSprop(Optimizer):
         }
         super().__init__(params, defaults)
 
-    def step(self, closure: Callable[[], Any] | None = None) -> Any:
-        """Update every parameter that has a gradient; return ``closure()`` if one is given.
+    def _update(self, w: Any, g: Any, state: dict[str, Any], group: dict[str, Any]) -> Write:
+        xp = array_module(w)
+        momentum = float(group["momentum"])
+        if len(state) == 0:
+            state["step"] = 0
+            state["square_avg"] = _zeros_state(w)
+            if momentum > 0:
+                state["momentum_buffer"] = _zeros_state(w)
+            if group["centered"]:
+                state["grad_avg"] = _zeros_state(w)
+        state["step"] += 1
+        alpha = float(group["alpha"])
+        g = _effective_grad(xp, w, g, float(group["weight_decay"]), group["maximize"])
 
-        Example:
-            >>> import chainrule as cr
-            >>> w = cr.tensor([3.0], requires_grad=True)
-            >>> opt = cr.optim.RMSprop([w], lr=0.1, alpha=0.75)
-            >>> (w * w).sum().backward(); opt.step(); round(w.item(), 4)
-            2.8
-        """
-        loss = self._closure_loss(closure)
-        for group in self.param_groups:
-            lr = float(group["lr"])
-            alpha = float(group["alpha"])
-            eps = float(group["eps"])
-            weight_decay = float(group["weight_decay"])
-            momentum = float(group["momentum"])
-            centered = group["centered"]
-            maximize = group["maximize"]
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                w = p._data
-                xp = array_module(w)
-                state = self.state[p]
-                if len(state) == 0:
-                    state["step"] = 0
-                    state["square_avg"] = Tensor._wrap(xp.zeros_like(w))
-                    if momentum > 0:
-                        state["momentum_buffer"] = Tensor._wrap(xp.zeros_like(w))
-                    if centered:
-                        state["grad_avg"] = Tensor._wrap(xp.zeros_like(w))
-                state["step"] += 1
-                g = _effective_grad(xp, w, p.grad._data, weight_decay, maximize)
-
-                v = state["square_avg"]._data
-                tmp = xp.empty_like(w)
-                v *= alpha
-                xp.multiply(g, 1 - alpha, out=tmp)
-                tmp *= g
-                v += tmp
-                if centered:
-                    a = state["grad_avg"]._data
-                    _lerp_(xp, a, g, 1 - alpha, tmp)
-                    xp.multiply(a, a, out=tmp)
-                    xp.subtract(v, tmp, out=tmp)
-                    xp.sqrt(tmp, out=tmp)
-                else:
-                    xp.sqrt(v, out=tmp)
-                tmp += eps  # tmp is now the denominator
-                xp.divide(g, tmp, out=tmp)
-                if momentum > 0:
-                    buf = state["momentum_buffer"]._data
-                    buf *= momentum
-                    buf += tmp
-                    xp.multiply(buf, -lr, out=tmp)
-                else:
-                    tmp *= -lr
-                w += tmp
-        return loss
+        tmp = xp.empty_like(w)
+        v = state["square_avg"]._mutate(lambda v: _ema_sq_(xp, v, g, alpha, tmp))._data
+        if group["centered"]:
+            a = state["grad_avg"]._mutate(lambda a: _lerp_(xp, a, g, 1 - alpha, tmp))._data
+            xp.multiply(a, a, out=tmp)
+            xp.subtract(v, tmp, out=tmp)
+            xp.sqrt(tmp, out=tmp)
+        else:
+            xp.sqrt(v, out=tmp)
+        tmp += float(group["eps"])  # tmp is now the denominator
+        xp.divide(g, tmp, out=tmp)
+        lr = float(group["lr"])
+        if momentum > 0:
+            buf = state["momentum_buffer"]._mutate(lambda b: _momentum_(b, momentum, tmp))._data
+            xp.multiply(buf, -lr, out=tmp)
+        else:
+            tmp *= -lr
+        return _writer(tmp)

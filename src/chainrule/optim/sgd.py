@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from ..backend import array_module
 from ..tensor import Tensor
-from .optimizer import Optimizer, ParamsT, _check_non_negative, _effective_grad
+from .optimizer import Optimizer, ParamsT, Write, _check_non_negative, _effective_grad, _writer
 
 
 class SGD(Optimizer):
@@ -71,60 +70,39 @@ class SGD(Optimizer):
         }
         super().__init__(params, defaults)
 
-    def step(self, closure: Callable[[], Any] | None = None) -> Any:
-        """Update every parameter that has a gradient; return ``closure()`` if one is given.
-
-        Example:
-            >>> import chainrule as cr
-            >>> w = cr.tensor([3.0], requires_grad=True)
-            >>> opt = cr.optim.SGD([w], lr=0.5)
-            >>> (w * w).sum().backward(); opt.step(); w.item()
-            0.0
-        """
-        loss = self._closure_loss(closure)
-        for group in self.param_groups:
-            lr = float(group["lr"])
-            momentum = float(group["momentum"])
-            dampening = float(group["dampening"])
-            weight_decay = float(group["weight_decay"])
-            nesterov = group["nesterov"]
-            maximize = group["maximize"]
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                w = p._data
-                g = p.grad._data
-                xp = array_module(w)
-                d = _effective_grad(xp, w, g, weight_decay, maximize)
-                owned = d is not g  # d is a new array we may overwrite
-                if momentum != 0:
-                    state = self.state[p]
-                    buf_t = state.get("momentum_buffer")
-                    if buf_t is None:
-                        buf = d if owned and not nesterov else d.copy()
-                        state["momentum_buffer"] = Tensor._wrap(buf)
-                    else:
-                        buf = buf_t._data
-                        buf *= momentum
-                        if dampening == 0:
-                            buf += d
-                        elif owned:
-                            d *= 1 - dampening
-                            buf += d
-                        else:
-                            buf += xp.multiply(d, 1 - dampening)
-                    if nesterov:
-                        if owned:
-                            d += xp.multiply(buf, momentum)
-                        else:
-                            d = xp.multiply(buf, momentum)
-                            d += g
-                            owned = True
-                    else:
-                        d, owned = buf, False
+    def _update(self, w: Any, g: Any, state: dict[str, Any], group: dict[str, Any]) -> Write:
+        xp = array_module(w)
+        momentum = float(group["momentum"])
+        d = _effective_grad(xp, w, g, float(group["weight_decay"]), group["maximize"])
+        owned = d is not g  # d is a new array (or scalar) we may overwrite
+        if momentum != 0:
+            buf_t = state.get("momentum_buffer")
+            if buf_t is None:  # the first step: the buffer is the gradient itself
+                buf = xp.asarray(d) if owned and not group["nesterov"] else xp.array(d, copy=True)
+                state["momentum_buffer"] = buf_t = Tensor._wrap(buf)
+            else:
+                dampening = float(group["dampening"])
+                step = d if dampening == 0 else xp.multiply(d, 1 - dampening)
+                buf_t._mutate(lambda b: _momentum_(b, momentum, step))
+            buf = buf_t._data
+            if group["nesterov"]:
                 if owned:
-                    d *= -lr
-                    w += d
+                    d += xp.multiply(buf, momentum)
                 else:
-                    w += xp.multiply(d, -lr)
-        return loss
+                    d = xp.multiply(buf, momentum)
+                    d += g
+                    owned = True
+            else:
+                d, owned = buf, False
+        lr = float(group["lr"])
+        if owned:
+            d *= -lr
+        else:
+            d = xp.multiply(d, -lr)
+        return _writer(d)
+
+
+def _momentum_(b: Any, momentum: float, d: Any) -> None:
+    """``b = momentum * b + d`` in place (``b.mul_(momentum).add_(d)``)."""
+    b *= momentum
+    b += d
