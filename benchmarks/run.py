@@ -22,6 +22,7 @@ from benchmarks.common import dump, interleave, machine, ms, table
 from benchmarks.workloads import (
     cnn_models,
     epoch_runs,
+    lstm_steps,
     mlp_models,
     numpy_mlp_step,
     per_op_steps,
@@ -77,6 +78,10 @@ def main() -> None:
     cstep, tstep = train_steps(*cnn_models(), xc, yc)
     t = interleave({"cr": cstep, "torch": tstep}, rounds, inner=3)
     rows.append(row("LeNet CNN, batch 64, 28x28, SGD step", t["cr"], t["torch"], 1.5))
+
+    cstep, tstep = lstm_steps()
+    t = interleave({"cr": cstep, "torch": tstep}, rounds, inner=3)
+    rows.append(row("LSTM 64->128, seq 32, batch 32, Adam step", t["cr"], t["torch"], 1.5))
 
     cstep, tstep = per_op_steps()
     t = interleave({"cr": cstep, "torch": tstep}, rounds, inner=5)

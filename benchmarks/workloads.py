@@ -73,6 +73,32 @@ def train_steps(
     return chainrule_step, torch_step
 
 
+def lstm_steps(
+    seq: int = 32, batch: int = 32, n_in: int = 64, hidden: int = 128
+) -> tuple[Step, Step]:
+    """One LSTM training step (1 layer, forward over the sequence, mean-square loss on the
+    outputs, backward, Adam) in each library, from the same weights."""
+    x = np.random.default_rng(0).standard_normal((seq, batch, n_in)).astype(np.float32)
+    tm, cm = torch.nn.LSTM(n_in, hidden), nn.LSTM(n_in, hidden)
+    copy_weights(tm, cm)
+    topt, copt = torch.optim.Adam(tm.parameters(), 1e-3), optim.Adam(cm.parameters(), 1e-3)
+    tx, cx = torch.from_numpy(x), cr.tensor(x)
+
+    def torch_step() -> None:
+        topt.zero_grad()
+        out, _ = tm(tx)
+        (out * out).mean().backward()
+        topt.step()
+
+    def chainrule_step() -> None:
+        copt.zero_grad()
+        out, _ = cm(cx)
+        (out * out).mean().backward()
+        copt.step()
+
+    return chainrule_step, torch_step
+
+
 def numpy_mlp_step(tm: torch.nn.Module, x: np.ndarray, y: np.ndarray, lr: float = 0.01) -> Step:
     """The floor: the same MLP step written by hand in NumPy, no autograd."""
     W = [p.detach().numpy().copy() for p in tm.parameters()]
