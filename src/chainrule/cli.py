@@ -115,20 +115,22 @@ def make_schedule(name: str, optimizer: Any, epochs: int, steps_per_epoch: int, 
         >>> make_schedule("cosine", opt, 10, 5, 0.1).__class__.__name__
         'CosineAnnealingLR'
     """
-    from .optim import lr_scheduler as S
+    from .optim import lr_scheduler
 
     if name == "none":
         return None
     if name == "step":
-        return S.StepLR(optimizer, step_size=max(epochs // 3, 1), gamma=0.3)
+        return lr_scheduler.StepLR(optimizer, step_size=max(epochs // 3, 1), gamma=0.3)
     if name == "cosine":
-        return S.CosineAnnealingLR(optimizer, T_max=epochs)
+        return lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs)
     if name == "exponential":
-        return S.ExponentialLR(optimizer, gamma=0.9)
+        return lr_scheduler.ExponentialLR(optimizer, gamma=0.9)
     if name == "onecycle":
-        return S.OneCycleLR(optimizer, max_lr=lr, epochs=epochs, steps_per_epoch=steps_per_epoch)
+        return lr_scheduler.OneCycleLR(
+            optimizer, max_lr=lr, epochs=epochs, steps_per_epoch=steps_per_epoch
+        )
     if name == "plateau":
-        return S.ReduceLROnPlateau(optimizer, factor=0.5, patience=2)
+        return lr_scheduler.ReduceLROnPlateau(optimizer, factor=0.5, patience=2)
     raise CLIError(f"unknown schedule {name!r}: choose one of {', '.join(SCHEDULES)}")
 
 

@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from . import functions as F
+from . import functions
 from .autograd import engine
 from .autograd.grad_mode import STATE, enable_grad
 from .creation import zeros
@@ -292,13 +292,13 @@ def jacrev(func: Callable[..., Any], argnums: int | Sequence[int] = 0) -> Callab
                 raise TypeError(
                     f"jacrev: the function must return a Tensor, got {type(out).__name__}"
                 )
-            flat = F.reshape(out, (-1,))
+            flat = functions.reshape(out, (-1,))
             rows: list[list] = [[] for _ in entered]
             for k in range(flat.shape[0]):
                 for r, g in zip(rows, _gradients(flat[k], entered, nested)):
                     r.append(g)
             jacs = [
-                F.reshape(F.stack(r) if r else zeros((0, *a.shape), dtype=a.dtype),
+                functions.reshape(functions.stack(r) if r else zeros((0, *a.shape), dtype=a.dtype),
                           tuple(out.shape) + tuple(a.shape))
                 for r, a in zip(rows, entered)
             ]  # fmt: skip

@@ -2187,9 +2187,9 @@ def softmax(input: Tensor, dim: int, dtype: Any = None) -> Tensor:
         >>> cr.softmax(cr.tensor([0.0, 0.0]), dim=0)
         tensor([0.5, 0.5])
     """
-    from .nn import functional as NF
+    from .nn import functional as F
 
-    return NF.softmax(input, dim, dtype=dtype)
+    return F.softmax(input, dim, dtype=dtype)
 
 
 def log_softmax(input: Tensor, dim: int, dtype: Any = None) -> Tensor:
@@ -2200,9 +2200,9 @@ def log_softmax(input: Tensor, dim: int, dtype: Any = None) -> Tensor:
         >>> cr.log_softmax(cr.tensor([0.0, 0.0]), dim=0)
         tensor([-0.6931, -0.6931])
     """
-    from .nn import functional as NF
+    from .nn import functional as F
 
-    return NF.log_softmax(input, dim, dtype=dtype)
+    return F.log_softmax(input, dim, dtype=dtype)
 
 
 def is_tensor(obj: Any) -> bool:

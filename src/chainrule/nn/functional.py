@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import functions as T
+from .. import functions as _functions
 from ..autograd.grad_mode import no_grad
 from ..backend import array_module
 from ..functions import pad, relu, sigmoid, tanh
@@ -61,9 +61,9 @@ def _pair(v: Any, name: str, op: str) -> tuple[int, int]:
 
 def _reduce(loss: Tensor, reduction: str, op: str) -> Tensor:
     if reduction == "mean":
-        return T.mean(loss)
+        return _functions.mean(loss)
     if reduction == "sum":
-        return T.sum(loss)
+        return _functions.sum(loss)
     if reduction == "none":
         return loss
     raise ValueError(f"{op}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
@@ -502,7 +502,7 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
         )
     b = None if bias is None else _t(bias)
     if x._data.dtype != w._data.dtype or (b is not None and b._data.dtype != w._data.dtype):
-        T.check_same_dtype("linear", input=x, weight=w, bias=b)
+        _functions.check_same_dtype("linear", input=x, weight=w, bias=b)
     if b is None:
         return N.linear(x, w)
     if b.shape not in ((w.shape[0],), ()):
@@ -557,7 +557,7 @@ def conv2d(
     n, c, h, wd = x.shape
     o, cg, kh, kw = w.shape
     b = None if bias is None else _t(bias)
-    T.check_same_dtype("conv2d", input=x, weight=w, bias=b)
+    _functions.check_same_dtype("conv2d", input=x, weight=w, bias=b)
     if kh < 1 or kw < 1:
         raise ValueError(
             f"conv2d: kernel size should be greater than zero, but weight {w.shape} has a "
@@ -855,7 +855,9 @@ def conv1d(
             f"conv1d: input {x.shape} has {c} channels but weight {w.shape} with groups={groups} "
             f"expects {cg * groups} (and out channels {o} divisible by groups)"
         )
-    T.check_same_dtype("conv1d", input=x, weight=w, bias=None if bias is None else _t(bias))
+    _functions.check_same_dtype(
+        "conv1d", input=x, weight=w, bias=None if bias is None else _t(bias)
+    )
     if w.shape[2] < 1:
         raise ValueError(
             f"conv1d: kernel size should be greater than zero, but weight {w.shape} has size "

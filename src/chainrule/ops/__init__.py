@@ -1,6 +1,10 @@
 """The primitives, grouped by family. Each is a forward, a rule per input and formula text.
 
-Public, argument-checking wrappers live in :mod:`chainrule.functions`.
+Public, argument-checking wrappers live in :mod:`chainrule.functions`. Where a module imports
+one of these families under a short name, the name is the same everywhere (``E`` elementwise,
+``I`` index, ``L`` linalg, ``N`` nnops, ``R`` reduce, ``S`` shape, ``C`` conv, ``A`` attention),
+and ``F`` is always :mod:`chainrule.nn.functional`, as in PyTorch code; other modules are
+imported under their own names (``tests/test_imports.py`` checks both).
 """
 
 from .elementwise import (  # noqa: F401

@@ -8,8 +8,9 @@ from typing import Any
 
 from ..tensor import Tensor
 from .elementwise import _xp, where
+from .index import getitem
 from .primitive import Primitive
-from .shape import expand, flip, keepdims_shape, reshape, sum
+from .shape import cat, expand, flip, keepdims_shape, permute, reshape, sum
 
 
 def _extreme_rule(g: Any, ans: Any, a: Any, axis: tuple | None, keepdims: bool) -> Any:
@@ -90,9 +91,6 @@ def _cumprod_rule_pairwise(g: Any, a: Any, axis: int) -> Any:
     ``E_i = prod_{k < i} a_k``: O(n^2) per slice, but a polynomial in ``a`` without masks that
     depend on where the zeros are, so differentiating it again is exact there too (the cheap
     form is 0 for ``i`` after a zero, but its derivative along that zero is not)."""
-    from .index import getitem
-    from .shape import cat, permute
-
     nd = a.ndim
     perm = tuple(d for d in range(nd) if d != axis) + (axis,)
     back = tuple(perm.index(d) for d in range(nd))

@@ -26,7 +26,7 @@ import numbers
 import warnings
 from typing import Any
 
-from ... import functions as T
+from ... import functions
 from ...autograd.engine import grad as _autograd_grad
 from ...autograd.function import Function, FunctionCtx
 from ...autograd.grad_mode import is_grad_enabled
@@ -228,7 +228,7 @@ def _replayed_grads(ctx: FunctionCtx, gouts: tuple) -> tuple:
     is recorded) and take its gradient with ``create_graph=True``."""
     ins = ctx.saved_tensors
     outs, h, c = _run(*ins, ctx.mode, ctx.reverse, None)
-    out = T.stack(outs) if outs else zeros(0, *ins[1].shape, dtype=ins[1].dtype)
+    out = functions.stack(outs) if outs else zeros(0, *ins[1].shape, dtype=ins[1].dtype)
     res = [out, h] + ([c] if ctx.mode == "LSTM" else [])
     wrt = [a for a in ins if isinstance(a, Tensor) and a.requires_grad]
     pairs = [(o, g) for o, g in zip(res, gouts) if o.requires_grad]
@@ -412,10 +412,10 @@ class RNNBase(Module):
                 hn.append(res[1])
                 if c0 is not None:
                     cn.append(res[2])
-            x = outs[0] if dirs == 1 else T.cat(outs, 2)
+            x = outs[0] if dirs == 1 else functions.cat(outs, 2)
             if self.dropout and self.training and layer < self.num_layers - 1:
                 x = F.dropout(x, self.dropout, True)
-        return x, T.stack(hn), (T.stack(cn) if c0 is not None else None)
+        return x, functions.stack(hn), (functions.stack(cn) if c0 is not None else None)
 
     def _zeros(self, x: Tensor, size: int) -> Tensor:
         dirs = 2 if self.bidirectional else 1
@@ -423,15 +423,15 @@ class RNNBase(Module):
 
     def _prepare(self, input: Tensor) -> tuple:
         batched = self._check_input(input)
-        x = input if batched else T.unsqueeze(input, 1)
+        x = input if batched else functions.unsqueeze(input, 1)
         if self.batch_first and batched:
-            x = T.transpose(x, 0, 1)
+            x = functions.transpose(x, 0, 1)
         return x, batched
 
     def _finish(self, out: Tensor, batched: bool) -> Tensor:
         if not batched:
-            return T.squeeze(out, 1)
-        return T.transpose(out, 0, 1) if self.batch_first else out
+            return functions.squeeze(out, 1)
+        return functions.transpose(out, 0, 1) if self.batch_first else out
 
 
 class _SimpleRNNBase(RNNBase):
@@ -449,11 +449,11 @@ class _SimpleRNNBase(RNNBase):
                     f"For {kind} input, hx should also be {3 if batched else 2}-D but got "
                     f"{hx.ndim}-D tensor"
                 )
-            h0 = hx if batched else T.unsqueeze(hx, 1)
+            h0 = hx if batched else functions.unsqueeze(hx, 1)
             expected = (self.num_layers * dirs, x.shape[1], self.hidden_size)
             self._check_hidden(h0, expected, "Expected hidden size")
         out, hn, _ = self._layers(x, h0, None)
-        return self._finish(out, batched), (hn if batched else T.squeeze(hn, 1))
+        return self._finish(out, batched), (hn if batched else functions.squeeze(hn, 1))
 
 
 class RNN(_SimpleRNNBase):
@@ -546,13 +546,13 @@ class LSTM(RNNBase):
                     f"({h0.ndim}-D, {c0.ndim}-D) tensors"
                 )
             if not batched:
-                h0, c0 = T.unsqueeze(h0, 1), T.unsqueeze(c0, 1)
+                h0, c0 = functions.unsqueeze(h0, 1), functions.unsqueeze(c0, 1)
             n = self.num_layers * dirs
             self._check_hidden(h0, (n, x.shape[1], real), "Expected hidden[0] size")
             self._check_hidden(c0, (n, x.shape[1], self.hidden_size), "Expected hidden[1] size")
         out, hn, cn = self._layers(x, h0, c0)
         if not batched:
-            hn, cn = T.squeeze(hn, 1), T.squeeze(cn, 1)
+            hn, cn = functions.squeeze(hn, 1), functions.squeeze(cn, 1)
         return self._finish(out, batched), (hn, cn)
 
 
@@ -614,13 +614,13 @@ class RNNCellBase(Module):
                 f"{self.input_size}"
             )
         batched = input.ndim == 2
-        return (input if batched else T.unsqueeze(input, 0)), batched
+        return (input if batched else functions.unsqueeze(input, 0)), batched
 
     def _state(self, hx: Tensor | None, x: Tensor, batched: bool, k: int) -> Tensor:
         if hx is None:
             return zeros(x.shape[0], self.hidden_size, dtype=x.dtype)
         if not batched and hx.ndim == 1:
-            hx = T.unsqueeze(hx, 0)
+            hx = functions.unsqueeze(hx, 0)
         if hx.shape[0] != x.shape[0]:
             raise RuntimeError(
                 f"Input batch size {x.shape[0]} doesn't match hidden{k} batch size {hx.shape[0]}"
@@ -635,7 +635,7 @@ class RNNCellBase(Module):
     def _step(self, x: Tensor, h: Tensor, c: Tensor | None) -> tuple:
         gru = self._mode == "GRU"
         b = self.bias_ih if gru or not self.bias else self.bias_ih + self.bias_hh
-        gx = T.unsqueeze(F.linear(x, self.weight_ih, b), 0)
+        gx = functions.unsqueeze(F.linear(x, self.weight_ih, b), 0)
         res = _Recurrence.apply(
             gx, h, c, self.weight_hh, self.bias_hh if gru else None, None, mode=self._mode
         )
@@ -670,7 +670,7 @@ class RNNCell(RNNCellBase):
     def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:
         x, batched = self._input(input)
         (h,) = self._step(x, self._state(hx, x, batched, 0), None)
-        return h if batched else T.squeeze(h, 0)
+        return h if batched else functions.squeeze(h, 0)
 
 
 class GRUCell(RNNCellBase):
@@ -691,7 +691,7 @@ class GRUCell(RNNCellBase):
     def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:
         x, batched = self._input(input)
         (h,) = self._step(x, self._state(hx, x, batched, 0), None)
-        return h if batched else T.squeeze(h, 0)
+        return h if batched else functions.squeeze(h, 0)
 
 
 class LSTMCell(RNNCellBase):
@@ -714,4 +714,4 @@ class LSTMCell(RNNCellBase):
         x, batched = self._input(input)
         h0, c0 = (None, None) if hx is None else hx
         h, c = self._step(x, self._state(h0, x, batched, 0), self._state(c0, x, batched, 1))
-        return (h, c) if batched else (T.squeeze(h, 0), T.squeeze(c, 0))
+        return (h, c) if batched else (functions.squeeze(h, 0), functions.squeeze(c, 0))
