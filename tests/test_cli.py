@@ -96,3 +96,13 @@ def test_unusable_out_fails_before_training(where, tmp_path):
     ]
     assert proc.stdout == ""  # no training happened
     assert blocker.read_text() == "not a folder"
+
+
+def test_demo_runs_end_to_end(tmp_path, capsys):
+    from chainrule.cli import main
+
+    assert main(["demo", "--epochs", "1", "--no-progress", "--out", str(tmp_path)]) == 0
+    run = tmp_path / "demo"
+    assert (run / "metrics.json").exists() and (run / "model.crt").exists()
+    assert (run / "neuron.svg").exists() or (run / "neuron.dot").exists()
+    assert "test accuracy" in capsys.readouterr().out.lower()

@@ -729,7 +729,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             dataset="digits", model="mlp", hidden="256,128", epochs=args.epochs, batch_size=32,
             lr=1e-3, optimizer="adamw", momentum=0.9, weight_decay=1e-2, schedule="cosine",
             seed=args.seed, limit=None, out=args.out, name="demo", no_progress=args.no_progress,
-            quiet=False,
+            quiet=False, command="demo",
         )  # fmt: skip
     try:
         if args.command == "sample":
