@@ -90,7 +90,8 @@ class Tensor:
     # _node, _slot: the node that made this tensor and which of its outputs it is (None: a leaf)
     # _vc: the version counter of the memory, shared with every view and detach() alias (None
     # until first needed; read it through _counter())
-    # _vview: for a view, the version when it was taken (a later write makes its grad_fn stale)
+    # _vview: for a view, its base's grad_fn when it was taken (if the base gets another one
+    # from an in-place op, the view's own grad_fn is stale)
     # _accum: a weak reference to a leaf's AccumulateGrad node
     # _hooks, _post_hooks: a leaf's gradient hooks (a non-leaf's live on its node)
     __array_ufunc__ = None  # let `ndarray * Tensor` reach Tensor.__rmul__
@@ -132,10 +133,6 @@ class Tensor:
     def _version(self) -> int:
         """How many times this tensor's memory was written in place (shared with its views)."""
         return self._counter().value
-
-    @_version.setter
-    def _version(self, value: int) -> None:
-        self._counter().value = value
 
     def _counter(self) -> Version:
         """This memory's version counter (made on first use)."""

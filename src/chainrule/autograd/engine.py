@@ -195,14 +195,11 @@ class _Walk:
                 gs = buf[::2]  # a gradient per output slot (buf[2k + 1]: is it ours alone)
                 if self.hooks and node.hooks is not None:
                     self._tensor_hooks(node, gs, buf)
-                if self.wanted is not None:
-                    for s, g in enumerate(gs):
-                        i = self.wanted.get((id(node), s))
-                        if i is not None and g is not None:
-                            self.results[i] = g if create else _wrap(g)
                 if type(node) is AccumulateGrad:
                     self._leaf(node, gs[0], buf[1])
                     continue
+                if self.wanted is not None:
+                    self._capture(node, gs)
                 if node.saved is None:
                     raise RuntimeError(FREED)
                 for i, vc, v in node.versions:
@@ -259,6 +256,14 @@ class _Walk:
             if t is not None and self.accumulate:
                 _accumulate_grad(t, gs[s], self.create, False)
 
+    def _capture(self, node: Node, gs: list) -> None:
+        """Keep the gradients (after hooks) of the outputs of ``node`` that autograd.grad
+        asked for."""
+        for s, g in enumerate(gs):
+            i = self.wanted.get((id(node), s))
+            if i is not None and g is not None:
+                self.results[i] = g if self.create else Tensor._wrap(g)
+
     def _leaf(self, node: AccumulateGrad, g: Any, owned: bool) -> None:
         if g is None:
             return
@@ -266,19 +271,13 @@ class _Walk:
         if self.hooks and t._hooks:
             g = _run_hooks(t._hooks, g, self.create)
             owned = False
-            if self.wanted is not None:
-                i = self.wanted.get((id(node), 0))
-                if i is not None:
-                    self.results[i] = g if self.create else _wrap(g)
+        if self.wanted is not None:
+            self._capture(node, [g])
         if self.accumulate:
             _accumulate_grad(t, g, self.create, owned)
             if self.hooks:
                 for hook in getattr(t, "_post_hooks", None) or ():
                     hook(t)
-
-
-def _wrap(g: Any) -> Any:
-    return Tensor._wrap(g)
 
 
 def _check_finite(node: Node, i: int, g: Any) -> None:

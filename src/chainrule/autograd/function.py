@@ -73,8 +73,8 @@ class _FunctionOp:
     def backward(self, node: Node, g: Any, create_graph: bool) -> list:
         ctx = node.saved
         for j, s in enumerate(ctx._saved):
-            vc = s.vc if isinstance(s, _SavedOutput) else getattr(s, "_vc", None)  # a Tensor's
-            if vc is not None and vc.value != ctx._versions[j]:
+            vc = s.vc if isinstance(s, _SavedOutput) else _counter_of(s)
+            if vc.value != ctx._versions[j]:
                 raise RuntimeError(
                     f"one of the variables needed for gradient computation has been modified "
                     f"by an inplace operation: saved tensor {j} of {self.name}Backward is at "

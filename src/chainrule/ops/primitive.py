@@ -119,8 +119,9 @@ class Primitive:
         self.rules = rules
         self.formulas = formulas
         self._variadic = callable(rules)
-        # (number of arguments, mask of inputs that need a gradient) -> what to save
-        self._plans: dict[tuple[int, int], tuple] = {}
+        # n | mask << 8 | tmask << 32 (number of arguments, which need a gradient, which are
+        # tensors) -> what a node keeps; see _plan
+        self._plans: dict[int, tuple] = {}
 
     def rule(self, i: int) -> Rule | None:
         """The derivative rule for input ``i`` (``None``: not differentiable there)."""
@@ -256,6 +257,7 @@ class Primitive:
             if e is None:
                 out.append(None)
                 continue
+            # self.rule(i), inlined: this runs once per edge of every backward
             r = rules(i) if self._variadic else (rules[i] if i < len(rules) else None)
             if r is None:
                 raise RuntimeError(f"{self.name}: input {i} is not differentiable")
