@@ -41,6 +41,24 @@ def _check_betas(betas: tuple[float, float]) -> None:
             raise ValueError(f"Invalid beta parameter at index {i}: {beta}")
 
 
+def _adam_defaults(
+    lr: float, betas: tuple[float, float], eps: float, weight_decay: float, **options: Any
+) -> dict[str, Any]:
+    """The Adam family's checked defaults: ``lr``, ``betas``, ``eps`` and ``weight_decay``
+    (each refused with PyTorch's ``ValueError`` if out of range), then ``options`` in order.
+
+    Example:
+        >>> _adam_defaults(1e-3, (0.9, 0.999), 1e-8, 0, maximize=False)["betas"]
+        (0.9, 0.999)
+    """
+    _check_non_negative("learning rate", lr)
+    _check_non_negative("epsilon value", eps)
+    _check_betas(betas)
+    _check_non_negative("weight_decay value", weight_decay)
+    base = {"lr": lr, "betas": (float(betas[0]), float(betas[1])), "eps": eps}
+    return {**base, "weight_decay": weight_decay, **options}
+
+
 def _effective_grad(xp: Any, p: Any, g: Any, weight_decay: float, maximize: bool) -> Any:
     """``(-g if maximize else g) + weight_decay * p``; ``g`` itself is returned untouched (never
     written) when there is nothing to add, otherwise a new array."""

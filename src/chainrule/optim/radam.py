@@ -9,9 +9,8 @@ from .optimizer import (
     Optimizer,
     ParamsT,
     Write,
+    _adam_defaults,
     _bias_correction,
-    _check_betas,
-    _check_non_negative,
     _decayed_grad,
     _ema_sq_,
     _lerp_,
@@ -68,18 +67,14 @@ class RAdam(Optimizer):
         foreach: bool | None = None,
         maximize: bool = False,
     ) -> None:
-        _check_non_negative("learning rate", lr)
-        _check_non_negative("epsilon value", eps)
-        _check_betas(betas)
-        _check_non_negative("weight_decay value", weight_decay)
-        defaults = {
-            "lr": lr,
-            "betas": (float(betas[0]), float(betas[1])),
-            "eps": eps,
-            "weight_decay": weight_decay,
-            "maximize": maximize,
-            "decoupled_weight_decay": decoupled_weight_decay,
-        }
+        defaults = _adam_defaults(
+            lr,
+            betas,
+            eps,
+            weight_decay,
+            maximize=maximize,
+            decoupled_weight_decay=decoupled_weight_decay,
+        )
         super().__init__(params, defaults)
 
     def _update(self, w: Any, g: Any, state: dict[str, Any], group: dict[str, Any]) -> Write:
