@@ -1,5 +1,6 @@
 """See backpropagation: draw the graph (``draw_graph``), explain each chain-rule step
-(``explain``) and step through both passes in a browser (``explore``), for scalar ``Value`` graphs and ``Tensor`` graphs alike.
+(``explain``) and step through both passes in a browser (``explore``), for scalar ``Value``
+graphs and ``Tensor`` graphs alike.
 
 Example:
     >>> import chainrule as cr

@@ -265,7 +265,9 @@ def _explain_values(nodes: list[GNode], seed: float) -> list[Row]:
                     c,
                     grads[operand.index],
                     *_so_far(got),
-                    n.index, operand.index, slot,
+                    n.index,
+                    operand.index,
+                    slot,
                 )  # fmt: skip
             )
     return rows

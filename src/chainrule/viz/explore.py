@@ -48,7 +48,7 @@ class Explorer:
         >>> a, b = Value(2.0, label="a"), Value(-3.0, label="b")
         >>> ex = explore(a * b + a)
         >>> ex.html.startswith("<!DOCTYPE html>"), len(ex.data["steps"])
-        (True, 7)
+        (True, 8)
         >>> "<iframe" in ex._repr_html_()
         True
     """
@@ -160,11 +160,7 @@ def explore(
 def _own_param_modules(params: Any) -> list:
     if params is None or not hasattr(params, "named_modules"):
         raise ValueError("explore: collapse=True needs params= to be a Module (its layers)")
-    return [
-        m
-        for _, m in params.named_modules()
-        if any(True for _ in m.parameters(recurse=False))
-    ]
+    return [m for _, m in params.named_modules() if any(True for _ in m.parameters(recurse=False))]
 
 
 # ----- numbers as the page gets them --------------------------------------------------------
@@ -432,4 +428,3 @@ _TEMPLATE = """<!DOCTYPE html>
 </body>
 </html>
 """
-
