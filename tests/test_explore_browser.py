@@ -165,6 +165,11 @@ def test_value_graph_every_step_and_paths(browser, tmp_path):
     assert pg.step() == n_steps - 1
     page.fill("#slider", "3")
     assert pg.step() == 3
+    page.click("#prev")  # the focus is on a button now: Space plays and pauses, nothing else
+    page.keyboard.press(" ")
+    assert "pause" in page.inner_text("#play")
+    page.keyboard.press(" ")
+    assert "play" in page.inner_text("#play") and pg.step() == 2  # no extra "prev"
     page.keyboard.press("End")
     # click a parameter: every path to it lights up; the products sum to its gradient
     w0 = names.index("w0")
@@ -242,3 +247,40 @@ def test_tensor_graph_modules_collapse_and_grads(browser, tmp_path):
     page.screenshot(path=str(tmp_path / "mlp.png"), full_page=True)
     assert pg.errors == []
     page.close()
+
+
+def _small_graphs():
+    a = Value(3.0, label="a")
+    yield "one Value", Value(3.0, label="x")
+    yield "a * a", a * a
+    yield "constant tensor", cr.tensor(5.0)
+    w = cr.tensor([2.0, -3.0, -3.0], requires_grad=True)
+    x = cr.tensor([-1.0, -2.0])
+    yield "seed 003 with tensors", cr.sigmoid(w[0] * x[0] + w[1] * x[1] + w[2])
+    v = cr.tensor(0.0, requires_grad=True)
+    yield "sqrt at 0 (inf)", cr.sqrt(v)
+
+
+@pytest.mark.filterwarnings("ignore:divide by zero")  # sqrt's rule at 0 (torch: silent inf)
+@pytest.mark.parametrize("name,out", list(_small_graphs()), ids=lambda s: str(s)[:20])
+def test_small_and_odd_graphs_step_without_errors(browser, tmp_path, name, out):
+    ex = explore(out, tmp_path / "g.html")
+    pg = Page(browser, tmp_path / "g.html")
+    pg.page.keyboard.press("End")
+    assert pg.step() == len(ex.data["steps"]) - 1
+    root = ex.data["root"]
+    assert pg.grad(root) in (1.0, [1.0, 1.0]) or not ex.data["nodes"][root]["requiresGrad"]
+    for i, info in ex.data["paths"].items():  # every path list opens, and its sum is the grad
+        pg.page.click(f'g.node[data-node="{i}"]')
+        assert pg.attr("#paths", "data-count") == str(info["count"])
+        if info["sum"] is not None and isinstance(info["grad"], float):
+            assert float(pg.attr("#paths", "data-sum")) == pytest.approx(info["grad"])
+        pg.page.keyboard.press("Escape")
+    pg.page.keyboard.press("Home")
+    pg.page.select_option("#speed", "80")
+    pg.page.click("#play")
+    pg.page.wait_for_function(
+        f"window.chainruleExplorer.current() === {len(ex.data['steps']) - 1}", timeout=30000
+    )
+    assert pg.errors == [], name
+    pg.page.close()

@@ -401,6 +401,10 @@ _TEMPLATE = """<!DOCTYPE html>
     <button id="play" title="play / pause (Space)">&#x25B6; play</button>
     <button id="next" title="next step (Right arrow)">&#x25B6;</button>
     <button id="last" title="last step (End)">&#x25B6;|</button>
+    <select id="speed" title="play speed" aria-label="play speed">
+      <option value="1800">slow</option><option value="900" selected>normal</option>
+      <option value="300">fast</option><option value="80">very fast</option>
+    </select>
     <input id="slider" type="range" min="0" value="0" aria-label="step">
     <span id="stepno"></span>
     <span class="spacer"></span>

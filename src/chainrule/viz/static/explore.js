@@ -618,8 +618,11 @@
     timer = setInterval(function () {
       if (cur >= S.length - 1) { stop(); return; }
       go(cur + 1);
-    }, 900);
+    }, +$("speed").value);
   }
+  $("speed").addEventListener("change", function () {
+    if (timer) { stop(); play(); }
+  });
   $("slider").max = S.length - 1;
   $("slider").addEventListener("input", function () { stop(); go(+this.value); });
   $("first").addEventListener("click", function () { stop(); go(0); });
@@ -632,7 +635,8 @@
   $("fit").addEventListener("click", fit);
   $("canvas").addEventListener("click", function () { if (selected != null) unselect(); });
   document.addEventListener("keydown", function (e) {
-    if (e.target && e.target.id === "slider") return;  // the slider moves itself
+    var tag = e.target && e.target.tagName;
+    if (tag === "INPUT" || tag === "SELECT") return;  // the slider and the speed move themselves
     var k = e.key;
     if (k === "ArrowRight" || k === "ArrowDown") { stop(); go(cur + 1); }
     else if (k === "ArrowLeft" || k === "ArrowUp") { stop(); go(cur - 1); }
