@@ -495,7 +495,7 @@
       markNode(r.node, "active"); markOp(r.node, "active");
       mark("r:" + r.node, "active"); mark("e:" + r.node + ":" + r.slot, "active");
       markNode(r.operand, "target");
-      if (typeof r.localNum === "number") edgeLabel("e:" + r.node + ":" + r.slot, "\u00D7" + r.local);
+      if (typeof r.localNum === "number" && selected == null) edgeLabel("e:" + r.node + ":" + r.slot, "\u00D7" + r.local);
     }
     var focus = st.phase === "forward" ? st.node : row >= 0 ? R[row].operand : null;
     if (focus != null) scrollTo(focus);
