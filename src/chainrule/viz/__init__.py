@@ -1,5 +1,6 @@
-"""See backpropagation: draw the graph (``draw_graph``) and explain each chain-rule step
-(``explain``), for scalar ``Value`` graphs and ``Tensor`` graphs alike.
+"""See backpropagation: draw the graph (``draw_graph``), explain each chain-rule step
+(``explain``) and step through both passes in a browser (``explore``), for scalar ``Value``
+graphs and ``Tensor`` graphs alike.
 
 Example:
     >>> import chainrule as cr
@@ -10,6 +11,10 @@ Example:
 """
 
 from .explain import Explanation, Row, explain
+from .explore import Explorer, explore
 from .graph import GraphvizNotFoundError, draw_graph, render
 
-__all__ = ["draw_graph", "render", "explain", "Explanation", "Row", "GraphvizNotFoundError"]
+__all__ = [
+    "draw_graph", "render", "explain", "Explanation", "Row", "GraphvizNotFoundError", "explore",
+    "Explorer",
+]  # fmt: skip
