@@ -72,16 +72,29 @@ def _promote(a: Any, b: Any) -> tuple:
 
 
 def _binary(prim: Any, a: Any, b: Any) -> Tensor:
+    if a.__class__ is Tensor:  # the common cases need no conversion or promotion
+        cb = b.__class__
+        if cb is int or (cb is float and a._data.dtype.kind in "fc"):
+            return prim(a, b)
+        if cb is Tensor and a._data.dtype is b._data.dtype:
+            try:
+                return prim(a, b)
+            except ValueError as e:
+                _broadcast_error(prim, a, b, e)
     a, b = _promote(_operand(a), _operand(b))
     try:
         return prim(a, b)
     except ValueError as e:
-        if "broadcast" in str(e):
-            raise ValueError(
-                f"{prim.name.lower()}: shapes {tuple(np.shape(_raw(a)))} and "
-                f"{tuple(np.shape(_raw(b)))} cannot be broadcast together"
-            ) from None
-        raise
+        _broadcast_error(prim, a, b, e)
+
+
+def _broadcast_error(prim: Any, a: Any, b: Any, e: ValueError) -> None:
+    if "broadcast" in str(e):
+        raise ValueError(
+            f"{prim.name.lower()}: shapes {tuple(np.shape(_raw(a)))} and "
+            f"{tuple(np.shape(_raw(b)))} cannot be broadcast together"
+        ) from None
+    raise e
 
 
 def _raw(x: Any) -> Any:

@@ -18,6 +18,8 @@ _LN10 = 2.302585092994046
 
 
 def _xp(*arrays: Any) -> Any:
+    if arrays[0].__class__ is numpy.ndarray:  # the common case, first
+        return numpy
     for a in arrays:
         if hasattr(a, "shape"):
             return array_module(a._data if hasattr(a, "_data") else a)

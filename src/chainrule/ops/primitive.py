@@ -157,6 +157,7 @@ class Tracer:
     __slots__ = ("trace",)
     __array_priority__ = 1000  # ndarray (op) Tracer defers to the tracer's reflected operator
     base = None  # never a NumPy view: tensors holding tracers share no version counter
+    _is_tracer = True  # how tensor.py, below this module, tells a tracer from an array
     shape: tuple
     dtype: Any
 
@@ -285,6 +286,13 @@ class Primitive:
         return plan
 
     def __call__(self, *args: Any, **params: Any) -> Any:
+        for a in args:
+            if isinstance(a, Tensor):
+                break
+        else:  # arrays in, array out: the path derivative rules take
+            if _LIVE[0] and (top := top_tracer(args)) is not None:
+                return top.trace.process(self, list(args), params)
+            return self.forward(*args, **params)
         arrays = []
         tmask = mask = 0
         bit = 1
@@ -301,8 +309,6 @@ class Primitive:
             out = top.trace.process(self, arrays, params)
         else:
             out = self.forward(*arrays, **params)
-        if not tmask:
-            return out
         t = Tensor._wrap(out)
         base = t._data.base
         if base is not None:  # a view (reshape, slice, transpose...): share the version counter
