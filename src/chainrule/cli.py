@@ -482,8 +482,9 @@ def _check_run_folder(out: Path) -> None:
 def draw_one_neuron(model: Any, x: Any, out: Path) -> list[str]:
     """Draw neuron 0 of the model's first linear layer on one sample, with values and gradients.
 
-    Returns the names of the files written (``neuron.dot`` always; SVG and PNG where Graphviz's
-    ``dot`` is installed).
+    Returns the names of the files written: ``neuron.dot`` always, ``neuron.svg`` and
+    ``neuron.png`` where a renderer is there (Graphviz's ``dot``, or the ``graphviz-pure`` that
+    the ``viz`` extra installs).
     """
     from . import nn, relu, tensor
 
