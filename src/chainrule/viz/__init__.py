@@ -1,5 +1,6 @@
-"""See backpropagation: draw the graph (``draw_graph``) and explain each chain-rule step
-(``explain``), for scalar ``Value`` graphs and ``Tensor`` graphs alike.
+"""See backpropagation: draw the graph (``draw_graph``), explain each chain-rule step
+(``explain``) and animate the backward pass (``animate``), for scalar ``Value`` graphs and
+``Tensor`` graphs alike.
 
 Example:
     >>> import chainrule as cr
@@ -9,7 +10,10 @@ Example:
     [2.0, 2.0]
 """
 
+from .animate import animate
 from .explain import Explanation, Row, explain
 from .graph import GraphvizNotFoundError, draw_graph, render
 
-__all__ = ["draw_graph", "render", "explain", "Explanation", "Row", "GraphvizNotFoundError"]
+__all__ = [
+    "draw_graph", "render", "explain", "animate", "Explanation", "Row", "GraphvizNotFoundError",
+]  # fmt: skip

@@ -61,6 +61,9 @@ class Row:
     total: Any
     contributions: list = field(default_factory=list)
     count: int = 0
+    node_index: int = -1  # the walk's index of the op's result (``-1`` for the seed row: none)
+    operand_index: int = -1  # the walk's index of the operand (the seed row: the output's)
+    slot: int = 0  # which argument of the op the operand is (``a * a``: slot 0, then 1)
 
     @property
     def accumulates(self) -> bool:
@@ -229,7 +232,8 @@ def explain(root: Any, params: Any = None, grad: Any = None) -> Explanation:
 def _seed_row(n: GNode, seed: Any) -> Row:
     s = seed if np.size(seed) != 1 else float(np.asarray(seed).item())
     formula = f"d{n.name}/d{n.name} = 1" if np.all(np.asarray(s) == 1) else "the given grad"
-    return Row(0, f"{n.name} (output)", "", n.name, n.name, formula, 1.0, None, s, s, [s])
+    return Row(0, f"{n.name} (output)", "", n.name, n.name, formula, 1.0, None, s, s, [s],
+               operand_index=n.index)  # fmt: skip
 
 
 def _explain_values(nodes: list[GNode], seed: float) -> list[Row]:
@@ -261,6 +265,9 @@ def _explain_values(nodes: list[GNode], seed: float) -> list[Row]:
                     c,
                     grads[operand.index],
                     *_so_far(got),
+                    n.index,
+                    operand.index,
+                    slot,
                 )  # fmt: skip
             )
     return rows
@@ -333,6 +340,6 @@ def _explain_tensors(nodes: list[GNode], grad: Any) -> list[Row]:
             rows.append(
                 Row(len(rows), _expr(n), n.op, n.name, operand.name, n.node.fn.formula(slot),
                     local, _as_out(g), _as_out(gi), _as_out(totals[operand.index]),
-                    *_so_far(got))
+                    *_so_far(got), n.index, operand.index, slot)
             )  # fmt: skip
     return rows
