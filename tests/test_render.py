@@ -132,7 +132,8 @@ def test_bad_backend_and_format_are_named(tmp_path):
 
 @needs_bundled
 def test_render_accepts_dot_text_and_format_overrides_suffix(tmp_path):
-    out = render("digraph { a -> b }", tmp_path / "graph.out", format="svg", backend="bundled")
+    out = tmp_path / "new" / "graph.out"  # a missing folder is made
+    out = render("digraph { a -> b }", out, format="svg", backend="bundled")
     assert "<svg" in out.read_text()
 
 

@@ -195,6 +195,7 @@ def animate(
     width, height = width + width % 2, height + height % 2  # H.264 wants even sizes
     frames = [_with_caption(p, c, (width, height), font) for p, c in zip(pngs, captions)]
     frames += [frames[-1]] * (hold - 1)
+    path.parent.mkdir(parents=True, exist_ok=True)
     if kind == "gif":
         ms = round(1000 / fps)
         frames[0].save(path, save_all=True, append_images=frames[1:], duration=ms, loop=0)

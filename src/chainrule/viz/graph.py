@@ -336,6 +336,7 @@ def render(
     fmt_ = (format or path.suffix.lstrip(".") or "svg").lower()
     source = graph if isinstance(graph, str) else graph.source
     data, _ = render_source(source, fmt_, backend)
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data)
     return path
 
