@@ -168,3 +168,16 @@ def test_demo_writes_svg_and_png_without_system_dot(tmp_path, monkeypatch, capsy
     printed = capsys.readouterr()
     assert "neuron.svg" in printed.out and "neuron.png" in printed.out
     assert "not found" not in printed.err
+
+
+@needs_bundled
+def test_graphviz_methods_fall_back_without_system_dot(tmp_path, monkeypatch):
+    _only_bundled_on_path(tmp_path, monkeypatch)
+    g = _neuron()
+    assert g.pipe(format="png")[:4] == b"\x89PNG"
+    assert "<svg" in g.pipe(format="svg", encoding="utf-8")
+    out = g.render(outfile=tmp_path / "o.png")
+    assert out == str(tmp_path / "o.png") and (tmp_path / "o.png").read_bytes()[:4] == b"\x89PNG"
+    out = g.render("g", directory=tmp_path, format="svg", cleanup=True)
+    assert out == str(tmp_path / "g.svg") and "<svg" in (tmp_path / "g.svg").read_text()
+    assert not (tmp_path / "g").exists()  # cleanup removed the DOT file

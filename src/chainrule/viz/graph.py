@@ -343,8 +343,9 @@ def render(
 
 @functools.cache
 def _graph_class() -> type:
-    """The ``graphviz.Digraph`` subclass that :func:`draw_graph` returns: in Jupyter it shows
-    as SVG through :func:`render`'s programs, so it draws without a system Graphviz too.
+    """The ``graphviz.Digraph`` subclass that :func:`draw_graph` returns. Where Graphviz's
+    ``dot`` is missing, its Jupyter display, ``.pipe()`` and ``.render()`` fall back to the
+    bundled renderer (:func:`render`'s programs), so it draws without a system Graphviz too.
 
     Example:
         >>> g = _graph_class()("g")
@@ -361,5 +362,44 @@ def _graph_class() -> type:
             except RuntimeError as e:
                 return {"text/plain": f"{self.source}\n({e})"}
             return {"image/svg+xml": svg.decode()}
+
+        def pipe(self, format: str | None = None, **kwargs: Any) -> Any:  # noqa: A002
+            try:
+                return super().pipe(format, **kwargs)
+            except graphviz.ExecutableNotFound:
+                if any(kwargs.get(k) for k in ("renderer", "formatter", "neato_no_op", "engine")):
+                    raise
+                data, _used = render_source(self.source, format or self.format)
+                enc = kwargs.get("encoding")
+                return data.decode(enc) if enc else data
+
+        def render(
+            self,
+            filename: Any = None,
+            directory: Any = None,
+            view: bool = False,
+            cleanup: bool = False,
+            format: str | None = None,  # noqa: A002
+            **kwargs: Any,
+        ) -> str:
+            try:
+                return super().render(
+                    filename, directory=directory, view=view, cleanup=cleanup, format=format,
+                    **kwargs,
+                )  # fmt: skip
+            except graphviz.ExecutableNotFound:
+                outfile = kwargs.pop("outfile", None)
+                if view or any(kwargs.get(k) for k in ("renderer", "formatter", "engine")):
+                    raise
+                if outfile is not None:
+                    target = Path(outfile)
+                    fmt_ = format or target.suffix.lstrip(".") or self.format
+                else:
+                    fmt_ = format or self.format
+                    saved = Path(self.save(filename, directory=directory))
+                    target = saved.with_name(f"{saved.name}.{fmt_}")
+                    if cleanup:
+                        saved.unlink()
+                return str(render(self, target, fmt_))
 
     return Graph
