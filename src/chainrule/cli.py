@@ -138,9 +138,10 @@ def run_training(args: argparse.Namespace) -> dict:
     """Train as ``args`` says, write the run folder, print the summary; return the metrics.
 
     The run folder ``<out>/<name>/`` gets ``metrics.json``, ``curves.png``, ``model.crt`` (a
-    checkpoint of the model and optimizer), and ``neuron.svg``/``neuron.png``/``neuron.dot``:
-    one neuron's computational graph with its values and gradients (``backward.gif``: its
-    backward pass step by step).
+    checkpoint of the model and optimizer), ``neuron.svg``/``neuron.png``/``neuron.dot``:
+    one neuron's computational graph with its values and gradients, ``backward.gif``: its
+    backward pass step by step, and ``explore.html``: the loss on one test sample, to step
+    through forward and backward (``chainrule.viz.explore``).
     """
     from . import manual_seed, nn, save
     from .data import DataLoader, DistributedSampler, Generator, TensorDataset
@@ -233,6 +234,7 @@ def run_training(args: argparse.Namespace) -> dict:
     save({"model": model.state_dict(), "optimizer": optimizer.state_dict()}, out / "model.crt")
     written = ["metrics.json", "curves.png", "model.crt"]
     written += draw_one_neuron(model, data["X_test"][:1], out)
+    written += explore_one_sample(model, data["X_test"][:1], data["y_test"][:1], out)
     print(f"wrote {out}/: {', '.join(written)}")
     return metrics
 
@@ -523,6 +525,35 @@ def draw_one_neuron(model: Any, x: Any, out: Path) -> list[str]:
     except (ImportError, RuntimeError) as e:
         print(f"note: no backward.gif ({e})", file=sys.stderr)
     return written
+
+
+def explore_one_sample(model: Any, x: Any, y: Any, out: Path) -> list[str]:
+    """Write ``explore.html``: the trained model's loss on one test sample, to step through
+    forward and backward in a browser (each layer a box that opens on a click).
+
+    Returns the names of the files written (none where the graph cannot be explored).
+
+    Example:
+        >>> import tempfile
+        >>> from chainrule import nn, tensor
+        >>> m = nn.Sequential(nn.Linear(2, 3), nn.ReLU(), nn.Linear(3, 2))
+        >>> explore_one_sample(m, tensor([[0.5, -1.0]]), tensor([1]), Path(tempfile.mkdtemp()))
+        ['explore.html']
+    """
+    from . import nn
+    from .viz import explore
+
+    loss = nn.functional.cross_entropy(model(x), y)
+    try:
+        explore(
+            loss, out / "explore.html", params=model, collapse=True,
+            title=f"One test sample through the trained {type(model).__name__}: loss "
+            f"{loss.item():.4g}",
+        )  # fmt: skip
+    except (ValueError, NotImplementedError) as e:  # too large, or an op explain cannot show
+        print(f"note: explore.html not written ({e})", file=sys.stderr)
+        return []
+    return ["explore.html"]
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -7,6 +7,7 @@ and ``F`` is always :mod:`chainrule.nn.functional`, as in PyTorch code; other mo
 imported under their own names (``tests/test_imports.py`` checks both).
 """
 
+from . import tracer  # noqa: F401, E402 - attaches the array methods of Tracer
 from .elementwise import (  # noqa: F401
     abs,
     add,

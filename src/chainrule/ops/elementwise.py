@@ -251,3 +251,13 @@ def _clone_fwd(a: Any) -> Any:
 
 
 clone = Primitive("Clone", _clone_fwd, [lambda g, ans, a: g], ["d a/da = 1"])
+
+
+# Comparisons give bools and no gradient. Tensors compare their arrays directly (fast, in
+# chainrule.functions); these primitives are what a comparison becomes on a transform's tracer.
+eq = Primitive("Eq", lambda a, b: a == b, [None, None])
+ne = Primitive("Ne", lambda a, b: a != b, [None, None])
+lt = Primitive("Lt", lambda a, b: a < b, [None, None])
+le = Primitive("Le", lambda a, b: a <= b, [None, None])
+gt = Primitive("Gt", lambda a, b: a > b, [None, None])
+ge = Primitive("Ge", lambda a, b: a >= b, [None, None])

@@ -19,6 +19,7 @@ rule's own code: an argument used only for its ``.shape``, ``.ndim`` or ``.dtype
 from __future__ import annotations
 
 import dis
+import itertools
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -92,6 +93,120 @@ def reads(rule: Rule, n_args: int) -> tuple[frozenset, frozenset, int] | None:
     else:
         ans = 0
     return values, metas, ans
+
+
+# How many traces (transform levels) are alive: while none is, a primitive never looks for
+# tracers among its arguments, so the transforms cost nothing to code that does not use them.
+_LIVE = [0]
+_LEVELS = itertools.count(1)
+
+
+class Trace:
+    """One level of a transform (forward mode, vmap...) that runs *below* the tape.
+
+    A trace wraps the arrays it transforms in its own :class:`Tracer` objects. When a primitive
+    is called and some argument is a tracer, the trace of the highest level among them handles
+    the call in :meth:`process`: it takes its own tracers apart, calls the primitive one level
+    down (on their values, which may be tracers of lower levels or plain arrays) and wraps the
+    result (JAX's design: interpreters stacked by level). The tape records tensors whose arrays
+    are tracers like any others, so reverse mode composes with the transforms in either order.
+    Levels grow with creation, so a transform entered inside another handles its ops first.
+
+    Example:
+        >>> class Count(Trace):
+        ...     calls = 0
+        ...     def process(self, prim, args, params):
+        ...         Count.calls += 1
+        ...         return prim(*[a.value if isinstance(a, Tracer) else a for a in args], **params)
+        >>> class Box(Tracer):
+        ...     __slots__ = ("value",)
+        ...     def __init__(self, trace, value):
+        ...         super().__init__(trace)
+        ...         self.value = value
+        >>> import numpy as np
+        >>> from chainrule.ops.elementwise import mul
+        >>> mul(Box(Count(), np.array([2.0])), 3.0), Count.calls
+        (array([6.]), 1)
+    """
+
+    __slots__ = ("level", "__weakref__")
+
+    def __init__(self) -> None:
+        self.level = next(_LEVELS)
+        _LIVE[0] += 1
+
+    def __del__(self) -> None:
+        _LIVE[0] -= 1
+
+    def process(self, prim: Primitive, args: list, params: dict) -> Any:
+        """Run ``prim`` on ``args`` (some of them this trace's tracers); return the result."""
+        raise NotImplementedError
+
+
+class Tracer:
+    """An array-like value of a :class:`Trace`: it stands where a NumPy array stands inside a
+    tensor or a derivative rule. Subclasses give ``shape`` and ``dtype`` (of the value a user's
+    function sees) and whatever they carry; operators and array methods run as primitives
+    (attached in :mod:`chainrule.ops.tracer`), so they reach :meth:`Trace.process`.
+
+    Example:
+        >>> Tracer.base is None
+        True
+    """
+
+    __slots__ = ("trace",)
+    __array_priority__ = 1000  # ndarray (op) Tracer defers to the tracer's reflected operator
+    base = None  # never a NumPy view: tensors holding tracers share no version counter
+    shape: tuple
+    dtype: Any
+
+    def __init__(self, trace: Trace) -> None:
+        self.trace = trace
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    @property
+    def size(self) -> int:
+        n = 1
+        for s in self.shape:
+            n *= s
+        return n
+
+    def __len__(self) -> int:
+        if not self.shape:
+            raise TypeError("len() of a 0-d tracer")
+        return self.shape[0]
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(shape={tuple(self.shape)}, dtype={self.dtype})"
+
+    def __array__(self, *args: Any, **kwargs: Any) -> Any:
+        raise TypeError(
+            f"{type(self).__name__}: a value inside a transform cannot be turned into a NumPy "
+            "array (an op reached NumPy without going through a primitive, or a traced value "
+            "was read with .numpy()/.item()/float() inside the transformed function)"
+        )
+
+
+def top_tracer(args: Sequence[Any]) -> Tracer | None:
+    """The tracer of the highest level among ``args`` (looking one level into lists and
+    tuples), or ``None``.
+
+    Example:
+        >>> top_tracer([1.0, None]) is None
+        True
+    """
+    top = None
+    for a in args:
+        if a.__class__ in (list, tuple):
+            b = top_tracer(a)
+            if b is not None and (top is None or b.trace.level > top.trace.level):
+                top = b
+        elif isinstance(a, Tracer) and (top is None or a.trace.level > top.trace.level):
+            top = a
+    return top
 
 
 class Primitive:
@@ -182,7 +297,10 @@ class Primitive:
             else:
                 arrays.append(a)
             bit <<= 1
-        out = self.forward(*arrays, **params)
+        if _LIVE[0] and (top := top_tracer(arrays)) is not None:
+            out = top.trace.process(self, arrays, params)
+        else:
+            out = self.forward(*arrays, **params)
         if not tmask:
             return out
         t = Tensor._wrap(out)

@@ -180,3 +180,9 @@ norm2 = Primitive(
     [_norm2_rule],
     ["d ||a||/da = a / ||a|| (0 at a = 0)"],
 )
+
+
+# Indices of the extremes: integers, no gradient. Tensors call NumPy's argmax on their arrays
+# directly; these are what argmax becomes on a transform's tracer.
+argmax = Primitive("Argmax", lambda a, axis=None: a.argmax(axis=axis), [None])
+argmin = Primitive("Argmin", lambda a, axis=None: a.argmin(axis=axis), [None])
