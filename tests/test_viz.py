@@ -97,14 +97,12 @@ def test_render_svg_and_png(tmp_path):
 
 
 def test_render_without_dot_says_how_to_install(tmp_path, monkeypatch):
-    import graphviz
-
-    def missing(*args, **kwargs):
-        raise graphviz.ExecutableNotFound(("dot",))
+    from chainrule.viz import _render
 
     a = cr.tensor(1.0, requires_grad=True)
     g = draw_graph(a * 2)
-    monkeypatch.setattr(g, "render", missing)
+    monkeypatch.setattr(_render, "find_dot", lambda: None)  # neither dot nor the bundled one
+    monkeypatch.setattr(_render, "find_bundled", lambda: None)
     with pytest.raises(GraphvizNotFoundError, match="apt-get install graphviz") as info:
         render(g, tmp_path / "x.svg")
     assert ".source" in str(info.value)

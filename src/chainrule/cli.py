@@ -139,8 +139,9 @@ def run_training(args: argparse.Namespace) -> dict:
 
     The run folder ``<out>/<name>/`` gets ``metrics.json``, ``curves.png``, ``model.crt`` (a
     checkpoint of the model and optimizer), ``neuron.svg``/``neuron.png``/``neuron.dot``:
-    one neuron's computational graph with its values and gradients, and ``explore.html``: the
-    loss on one test sample, to step through forward and backward (``chainrule.viz.explore``).
+    one neuron's computational graph with its values and gradients, ``backward.gif``: its
+    backward pass step by step, and ``explore.html``: the loss on one test sample, to step
+    through forward and backward (``chainrule.viz.explore``).
     """
     from . import manual_seed, nn, save
     from .data import DataLoader, DistributedSampler, Generator, TensorDataset
@@ -484,8 +485,10 @@ def _check_run_folder(out: Path) -> None:
 def draw_one_neuron(model: Any, x: Any, out: Path) -> list[str]:
     """Draw neuron 0 of the model's first linear layer on one sample, with values and gradients.
 
-    Returns the names of the files written (``neuron.dot`` always; SVG and PNG where Graphviz's
-    ``dot`` is installed).
+    Returns the names of the files written: ``neuron.dot`` always; ``neuron.svg``,
+    ``neuron.png`` and ``backward.gif`` (its backward pass, one frame per chain-rule step) where
+    a renderer is there (Graphviz's ``dot``, or the ``graphviz-pure`` that the ``viz`` extra
+    installs).
     """
     from . import nn, relu, tensor
 
@@ -503,7 +506,8 @@ def draw_one_neuron(model: Any, x: Any, out: Path) -> list[str]:
         return []
     y = relu(xs @ w + b)
     y.backward(retain_graph=True)  # keep the graph so it can be drawn with its gradients
-    g = draw_graph(y, params={"x": xs, "w (layer 0, neuron 0)": w, "b": b})
+    names = {"x": xs, "w (layer 0, neuron 0)": w, "b": b}
+    g = draw_graph(y, params=names)
     (out / "neuron.dot").write_text(g.source)
     written = ["neuron.dot"]
     for fmt in ("svg", "png"):
@@ -512,7 +516,14 @@ def draw_one_neuron(model: Any, x: Any, out: Path) -> list[str]:
             written.append(f"neuron.{fmt}")
         except RuntimeError as e:
             print(f"note: {e}", file=sys.stderr)
-            break
+            return written
+    try:
+        from .viz import animate
+
+        animate(y, out / "backward.gif", params=names)
+        written.append("backward.gif")
+    except (ImportError, RuntimeError) as e:
+        print(f"note: no backward.gif ({e})", file=sys.stderr)
     return written
 
 

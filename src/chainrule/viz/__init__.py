@@ -1,6 +1,6 @@
 """See backpropagation: draw the graph (``draw_graph``), explain each chain-rule step
-(``explain``) and step through both passes in a browser (``explore``), for scalar ``Value``
-graphs and ``Tensor`` graphs alike.
+(``explain``), animate the backward pass (``animate``) and step through both passes in a
+browser (``explore``), for scalar ``Value`` graphs and ``Tensor`` graphs alike.
 
 Example:
     >>> import chainrule as cr
@@ -10,11 +10,12 @@ Example:
     [2.0, 2.0]
 """
 
+from .animate import animate
 from .explain import Explanation, Row, explain
 from .explore import Explorer, explore
 from .graph import GraphvizNotFoundError, draw_graph, render
 
 __all__ = [
-    "draw_graph", "render", "explain", "Explanation", "Row", "GraphvizNotFoundError", "explore",
-    "Explorer",
+    "draw_graph", "render", "explain", "animate", "Explanation", "Row", "GraphvizNotFoundError",
+    "explore", "Explorer",
 ]  # fmt: skip

@@ -8,31 +8,19 @@ the graph, the "surgery" that makes backpropagation a plain chain rule.
 
 from __future__ import annotations
 
+import functools
 import html
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from ._render import GraphvizNotFoundError, render_source  # noqa: F401 (re-exported)
 from ._walk import GNode, is_value_graph, walk
 
 GRAD_COLOR = "#c0392b"
 _FILL = {"param": "#fff3c4", "value": "#eaf2fb", "input": "#eeeeee", "const": "#ffffff"}
-MISSING_DOT = (
-    "Graphviz's `dot` program was not found, so the graph cannot be rendered to {fmt}. Install "
-    "Graphviz's binary (Debian/Ubuntu: `sudo apt-get install graphviz`; macOS: `brew install "
-    "graphviz`; conda: `conda install -c conda-forge graphviz`). The DOT source is still "
-    "available as `graph.source`."
-)
-
-
-class GraphvizNotFoundError(RuntimeError):
-    """Raised when a graph is rendered but Graphviz's ``dot`` binary is not installed.
-
-    Example:
-        >>> issubclass(GraphvizNotFoundError, RuntimeError)
-        True
-    """
+_KEEP = object()  # "use the node's own .grad" (as opposed to a grad given for a frame)
 
 
 def fmt(x: float, digits: int = 4) -> str:
@@ -85,8 +73,11 @@ def _plain(text: str) -> str:
     return html.escape(text).replace("\\", "\\\\")
 
 
-def _value_label(n: GNode, show_data: bool, show_grad: bool, max_elems: int) -> str:
-    data, grad = _data_of(n)
+def _value_label(
+    n: GNode, show_data: bool, show_grad: bool, max_elems: int, grad: Any = _KEEP
+) -> str:
+    data, own = _data_of(n)
+    grad = own if grad is _KEEP else grad
     lines = [f"<b>{html.escape(n.name)}</b>"]
     is_tensor = not hasattr(n.obj, "_prev") and n.kind != "const"
     if is_tensor and np.ndim(data) > 0:
@@ -184,18 +175,44 @@ def draw_graph(
         >>> "grad -3" in g.source                     # a.grad = b = -3
         True
     """
-    import graphviz
-
     if rankdir not in ("LR", "TB", "RL", "BT"):
         raise ValueError(f"rankdir must be 'LR', 'TB', 'RL' or 'BT', got {rankdir!r}")
     if collapse_style not in ("cluster", "box"):
         raise ValueError(f"collapse_style must be 'cluster' or 'box', got {collapse_style!r}")
     nodes = walk(root, params)
-    values = is_value_graph(root)
     scopes = _module_scopes(collapse, params)
-    where = _assign_scopes(nodes, scopes)
+    return _digraph(
+        nodes, is_value_graph(root), scopes, collapse_style == "box", rankdir=rankdir,
+        show_grad=show_grad, show_data=show_data, max_elems=max_elems, title=title,
+    )  # fmt: skip
 
-    g = graphviz.Digraph("chainrule", format="svg")
+
+def _digraph(
+    nodes: list[GNode],
+    values: bool,
+    scopes: list[tuple[str, str, set[int]]],
+    boxed: bool,
+    *,
+    rankdir: str = "LR",
+    show_grad: bool = True,
+    show_data: bool = True,
+    max_elems: int = 4,
+    title: str | None = None,
+    grads: dict[int, Any] | None = None,
+    node_attrs: dict[str, dict] | None = None,
+    edge_attrs: dict[tuple[str, str], dict] | None = None,
+) -> Any:
+    """The DOT graph of walked ``nodes``: what :func:`draw_graph` returns, and each frame of
+    ``animate`` (which passes ``grads``, node index -> the gradient to show, instead of each
+    value's own ``.grad``, and extra DOT attributes per node id / per edge to highlight a step).
+    """
+    import graphviz
+
+    where = _assign_scopes(nodes, scopes)
+    node_attrs = node_attrs or {}
+    edge_attrs = edge_attrs or {}
+
+    g = _graph_class()("chainrule", format="svg")
     g.attr(rankdir=rankdir, fontname="Helvetica", nodesep="0.25", ranksep="0.35")
     if title:
         g.attr(label=title, labelloc="t", fontsize="16")
@@ -204,13 +221,16 @@ def draw_graph(
 
     # graphviz statements per scope: None = top level, s = module s
     body: dict[Any, list[tuple[str, str, dict]]] = {None: []}
-    boxed = collapse_style == "box"
     for n in nodes:
         s = where.get(n.index)
         if boxed and s is not None:
             continue
         if n.kind == "const":
-            attrs = {"shape": "plaintext", "fontcolor": "#555555"}
+            attrs = {
+                "shape": "plaintext",
+                "fontcolor": "#555555",
+                **node_attrs.get(f"n{n.index}", {}),
+            }
             label = _plain(n.name)
             body.setdefault(s, []).append((f"n{n.index}", label, attrs))
             continue
@@ -224,7 +244,9 @@ def draw_graph(
         else:
             fill = _FILL["value"]
         attrs = {"shape": "box", "style": "rounded,filled", "fillcolor": fill}
-        label = _value_label(n, show_data, show_grad, max_elems)
+        attrs.update(node_attrs.get(f"n{n.index}", {}))
+        grad = _KEEP if grads is None else grads.get(n.index)
+        label = _value_label(n, show_data, show_grad, max_elems, grad)
         body.setdefault(s, []).append((f"n{n.index}", label, attrs))
         if n.op:
             attrs = {
@@ -234,6 +256,7 @@ def draw_graph(
                 "fontsize": "11" if len(n.op) > 3 else "14",
                 "width": "0.45",
                 "margin": "0.02",
+                **node_attrs.get(f"op{n.index}", {}),
             }
             body[s].append((f"op{n.index}", _plain(n.op), attrs))
 
@@ -271,7 +294,7 @@ def draw_graph(
         op_id = f"op{n.index}"
         inside = boxed and n.index in where
         if not inside:
-            g.edge(op_id, f"n{n.index}")
+            g.edge(op_id, f"n{n.index}", **edge_attrs.get((op_id, f"n{n.index}"), {}))
         for i in n.inputs:
             src, dst = node_id(i), (f"box{where[n.index]}" if inside else op_id)
             if src == dst:
@@ -279,15 +302,24 @@ def draw_graph(
             if boxed and (src, dst) in edges:
                 continue
             edges.add((src, dst))
-            g.edge(src, dst)
+            g.edge(src, dst, **edge_attrs.get((src, dst), {}))
     return g
 
 
-def render(graph: Any, path: str | Path, format: str | None = None) -> Path:  # noqa: A002
-    """Write ``graph`` (from :func:`draw_graph`) to ``path`` as SVG, PNG or PDF, via ``dot``.
+def render(
+    graph: Any,
+    path: str | Path,
+    format: str | None = None,  # noqa: A002
+    backend: str = "auto",
+) -> Path:
+    """Write ``graph`` (from :func:`draw_graph`, or DOT text) to ``path`` as SVG or PNG (PDF
+    with Graphviz installed).
 
-    ``format`` defaults to the file's extension. Raises :class:`GraphvizNotFoundError`, saying
-    how to install Graphviz, when the ``dot`` program is missing.
+    ``format`` defaults to the file's extension. ``backend='auto'`` uses Graphviz's ``dot``
+    when it is installed and works, else the self-contained ``graphviz-pure`` that the ``viz``
+    extra installs (SVG and PNG, the same Graphviz 16 layout, fonts built in); ``'dot'`` or
+    ``'bundled'`` force one. Raises :class:`GraphvizNotFoundError`, saying what to install,
+    when neither is there.
 
     Example:
         >>> import chainrule as cr, tempfile, os
@@ -296,16 +328,78 @@ def render(graph: Any, path: str | Path, format: str | None = None) -> Path:  # 
         >>> try:
         ...     out = render(g, os.path.join(tempfile.mkdtemp(), "graph.svg"))
         ... except GraphvizNotFoundError:
-        ...     out = None                                # dot is not installed here
-        >>> out is None or out.read_text().startswith("<?xml")
+        ...     out = None                                # no renderer is installed here
+        >>> out is None or "<svg" in out.read_text()
+        True
+    """
+    path = Path(path)
+    fmt_ = (format or path.suffix.lstrip(".") or "svg").lower()
+    source = graph if isinstance(graph, str) else graph.source
+    data, _ = render_source(source, fmt_, backend)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return path
+
+
+@functools.cache
+def _graph_class() -> type:
+    """The ``graphviz.Digraph`` subclass that :func:`draw_graph` returns. Where Graphviz's
+    ``dot`` is missing, its Jupyter display, ``.pipe()`` and ``.render()`` fall back to the
+    bundled renderer (:func:`render`'s programs), so it draws without a system Graphviz too.
+
+    Example:
+        >>> g = _graph_class()("g")
+        >>> g.edge("a", "b")
+        >>> "a -> b" in g.source
         True
     """
     import graphviz
 
-    path = Path(path)
-    fmt_ = format or path.suffix.lstrip(".") or "svg"
-    try:
-        out = graph.render(outfile=str(path), format=fmt_, cleanup=True)
-    except graphviz.ExecutableNotFound as e:
-        raise GraphvizNotFoundError(MISSING_DOT.format(fmt=fmt_)) from e
-    return Path(out)
+    class Graph(graphviz.Digraph):
+        def _repr_mimebundle_(self, include: Any = None, exclude: Any = None, **_: Any) -> dict:
+            try:
+                svg, _used = render_source(self.source, "svg")
+            except RuntimeError as e:
+                return {"text/plain": f"{self.source}\n({e})"}
+            return {"image/svg+xml": svg.decode()}
+
+        def pipe(self, format: str | None = None, **kwargs: Any) -> Any:  # noqa: A002
+            try:
+                return super().pipe(format, **kwargs)
+            except graphviz.ExecutableNotFound:
+                if any(kwargs.get(k) for k in ("renderer", "formatter", "neato_no_op", "engine")):
+                    raise
+                data, _used = render_source(self.source, format or self.format)
+                enc = kwargs.get("encoding")
+                return data.decode(enc) if enc else data
+
+        def render(
+            self,
+            filename: Any = None,
+            directory: Any = None,
+            view: bool = False,
+            cleanup: bool = False,
+            format: str | None = None,  # noqa: A002
+            **kwargs: Any,
+        ) -> str:
+            try:
+                return super().render(
+                    filename, directory=directory, view=view, cleanup=cleanup, format=format,
+                    **kwargs,
+                )  # fmt: skip
+            except graphviz.ExecutableNotFound:
+                outfile = kwargs.pop("outfile", None)
+                if view or any(kwargs.get(k) for k in ("renderer", "formatter", "engine")):
+                    raise
+                if outfile is not None:
+                    target = Path(outfile)
+                    fmt_ = format or target.suffix.lstrip(".") or self.format
+                else:
+                    fmt_ = format or self.format
+                    saved = Path(self.save(filename, directory=directory))
+                    target = saved.with_name(f"{saved.name}.{fmt_}")
+                    if cleanup:
+                        saved.unlink()
+                return str(render(self, target, fmt_))
+
+    return Graph
