@@ -7,7 +7,7 @@ from typing import Any
 
 from ..backend import array_module
 from ..tensor import Tensor, edge_of
-from .grad_mode import STATE, no_grad, set_grad_enabled
+from .grad_mode import STATE, WATCHERS, no_grad, set_grad_enabled
 from .node import Node
 
 
@@ -178,7 +178,7 @@ class Function:
         tmask = sum(1 << i for i, a in enumerate(args) if isinstance(a, Tensor))
         meta = tuple((o.shape, o.dtype) for o in outs)
         node = Node(_FunctionOp(cls, meta), edges, ctx, (), None, tmask, None, len(outs))
-        if STATE.watch is not None:
+        if WATCHERS[0] and STATE.watch is not None:
             STATE.watch(node)
         ctx._node = weakref.ref(node)
         ctx._xp = array_module(outs[0]._data)

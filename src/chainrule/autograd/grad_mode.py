@@ -17,12 +17,28 @@ from .node import Node
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+# How many threads have a watch set: while none has, recording a node skips reading the
+# thread-local watch (a thread-local read costs as much as the rest of a small op's bookkeeping).
+WATCHERS = [0]
+
+
 class _State(threading.local):
     """Per-thread engine state; class attributes are each new thread's defaults."""
 
     enabled = True  # grad mode: record the graph
     anomaly = False  # anomaly mode: remember where nodes were made, check backward for NaN/inf
-    watch: Any = None  # called with each node recorded (anomaly traces, in-place bookkeeping)
+    _watch: Any = None
+
+    @property
+    def watch(self) -> Any:
+        """Called with each node recorded (anomaly traces, in-place bookkeeping), or None."""
+        return self._watch
+
+    @watch.setter
+    def watch(self, fn: Any) -> None:
+        if (fn is None) != (self._watch is None):
+            WATCHERS[0] += 1 if fn is not None else -1
+        self._watch = fn
 
 
 STATE = _State()

@@ -23,7 +23,7 @@ import itertools
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from ..autograd.grad_mode import STATE
+from ..autograd.grad_mode import STATE, WATCHERS
 from ..autograd.node import AccumulateGrad, Node, Version
 from ..tensor import Tensor, _root, edge_of
 
@@ -359,7 +359,7 @@ class Primitive:
             else:
                 ans = Meta(ans)
         t._node = node = Node(self, edges, saved, versions, params, tmask, ans)
-        if STATE.watch is not None:  # anomaly mode, or an in-place op being recorded
+        if WATCHERS[0] and STATE.watch is not None:  # anomaly mode, or an in-place op being recorded
             STATE.watch(node)
         return t
 
