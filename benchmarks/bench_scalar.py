@@ -18,6 +18,8 @@ from __future__ import annotations
 import importlib.util
 import json
 import random
+import subprocess
+import sys
 from collections.abc import Callable
 from functools import cache
 from pathlib import Path
@@ -166,6 +168,7 @@ def microgpt_measure(rounds: int = 10) -> dict:
         loss = ex.scalar_loss(sd, names[0], ops)
         loss.backward()
         first[name] = (loss.data, [p.grad for mat in sd.values() for row in mat for p in row])
+        del sd, loss  # no graph stays alive while the steps are timed
     ref_loss, ref_grads = first["minimal"]
     scale = max(map(abs, ref_grads))
     for name, (loss, grads) in first.items():
@@ -192,22 +195,49 @@ def microgpt_measure(rounds: int = 10) -> dict:
     }
 
 
-if __name__ == "__main__":
+def in_fresh_process(which: str, rounds: int) -> dict:
+    """``microgpt_measure`` or ``measure`` (``which``: ``'microgpt'``, ``'micrograd'``) in a new
+    Python process without PyTorch. A scalar graph is hundreds of thousands of objects, so the
+    garbage collector's passes over everything alive, a cost proportional to the whole heap,
+    are a large part of these steps: measured inside ``benchmarks.run``, after PyTorch and the
+    other rows have filled the heap, the figures would depend on what ran before."""
+    out = subprocess.run(
+        [sys.executable, "-m", "benchmarks.bench_scalar", "--which", which, "--rounds",
+         str(rounds), "--json"], capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    if out.returncode != 0:
+        raise RuntimeError(f"benchmarks.bench_scalar --which {which} failed: {out.stderr[-2000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
     import argparse
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=10, help="timed rounds per engine")
-    rounds = parser.parse_args().rounds
-    g = microgpt_measure(rounds)
-    print(
-        f"microgpt step: chainrule.Value fused {g['fused_s'] * 1e3:.1f} ms, on microgpt's code "
-        f"{g['plain_s'] * 1e3:.1f} ms, minimal Value {g['minimal_s'] * 1e3:.1f} ms; ratios "
-        f"{g['ratio_fused']:.3f} (fused) and {g['ratio_plain']:.3f} (same code), target <= 0.5"
-    )
-    r = measure(rounds)
-    print(
-        f"scalar demo step: chainrule {r['chainrule_s'] * 1e3:.1f} ms, micrograd "
-        f"{r['micrograd_s'] * 1e3:.1f} ms, ratio chainrule/micrograd {r['ratio']:.3f} "
-        f"({r['speedup']:.1f}x faster; target ratio <= 0.33)"
-    )
-    print(json.dumps(r))
+    parser.add_argument("--which", choices=["microgpt", "micrograd", "both"], default="both")
+    parser.add_argument("--json", action="store_true", help="print only the results, as JSON")
+    args = parser.parse_args()
+    results = {}
+    if args.which in ("microgpt", "both"):
+        g = results["microgpt"] = microgpt_measure(args.rounds)
+        if not args.json:
+            print(
+                f"microgpt step: chainrule.Value fused {g['fused_s'] * 1e3:.1f} ms, on "
+                f"microgpt's code {g['plain_s'] * 1e3:.1f} ms, minimal Value "
+                f"{g['minimal_s'] * 1e3:.1f} ms; ratios {g['ratio_fused']:.3f} (fused) and "
+                f"{g['ratio_plain']:.3f} (same code), target <= 0.5"
+            )
+    if args.which in ("micrograd", "both"):
+        r = results["micrograd"] = measure(args.rounds)
+        if not args.json:
+            print(
+                f"micrograd demo step: chainrule {r['chainrule_s'] * 1e3:.1f} ms, micrograd "
+                f"{r['micrograd_s'] * 1e3:.1f} ms, ratio chainrule/micrograd {r['ratio']:.3f} "
+                f"({r['speedup']:.1f}x faster; target ratio <= 0.33)"
+            )
+    print(json.dumps(results[args.which] if args.which != "both" else results))
+
+
+if __name__ == "__main__":
+    main()

@@ -126,9 +126,9 @@ def per_op(rounds: int) -> list[dict]:
 
 @bench()
 def scalar_microgpt(rounds: int) -> list[dict]:
-    from benchmarks.bench_scalar import microgpt_measure
+    from benchmarks.bench_scalar import in_fresh_process
 
-    g = microgpt_measure(rounds=max(rounds // 2, 3))
+    g = in_fresh_process("microgpt", rounds=max(rounds // 2, 3))
     return [
         row("scalar: microgpt step, Value + fused dot/sum", g["fused_s"], g["minimal_s"], 0.5,
             reference="minimal Value"),
@@ -139,12 +139,13 @@ def scalar_microgpt(rounds: int) -> list[dict]:
 
 @bench()
 def scalar_micrograd(rounds: int) -> list[dict]:
+    from benchmarks.bench_scalar import in_fresh_process
+
     try:
-        from benchmarks.bench_scalar import measure
-    except ImportError as e:
+        s = in_fresh_process("micrograd", rounds=max(rounds // 3, 3))
+    except RuntimeError as e:
         print(f"(scalar benchmark against micrograd skipped: {e})")
         return []
-    s = measure(rounds=max(rounds // 3, 3))
     return [row("scalar: micrograd demo step vs micrograd", s["chainrule_s"], s["micrograd_s"],
                 0.33, reference="micrograd")]  # fmt: skip
 
