@@ -37,7 +37,7 @@ format: $(VENV)/.test
 	$(VENV)/bin/ruff check --fix $(LINTED)
 
 bench: $(VENV)/.bench
-	$(PY) -m benchmarks.run
+	$(PY) -m benchmarks.run $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .ruff_cache

@@ -30,7 +30,7 @@ def interleave(fns: dict[str, Callable[[], Any]], rounds: int, inner: int = 1) -
 
 
 def machine() -> dict:
-    """What the figures were measured on."""
+    """What the figures were measured on: CPU, cores, BLAS and its threads, versions, load."""
     import numpy as np
 
     info = {
@@ -39,7 +39,15 @@ def machine() -> dict:
         "machine": platform.machine(),
         "processor": _cpu_name(),
         "cpus": os.cpu_count(),
+        "load_average": round(os.getloadavg()[0], 2),
     }
+    try:
+        from importlib.metadata import version
+
+        info["chainrule"] = version("chainrule")
+    except Exception:  # noqa: BLE001 - not installed: a source checkout
+        pass
+    info["blas"] = _blas()
     try:
         import torch
 
@@ -48,6 +56,28 @@ def machine() -> dict:
     except ImportError:
         pass
     return info
+
+
+def _blas() -> str:
+    """NumPy's BLAS as ``'openblas 0.3.29 (2 threads)'``."""
+    try:
+        from threadpoolctl import threadpool_info
+
+        for i in threadpool_info():
+            if i.get("user_api") == "blas" and "numpy" in i.get("filepath", ""):
+                return f"{i['internal_api']} {i.get('version')} ({i['num_threads']} threads)"
+        for i in threadpool_info():
+            if i.get("user_api") == "blas":
+                return f"{i['internal_api']} {i.get('version')} ({i['num_threads']} threads)"
+    except ImportError:
+        pass
+    import numpy as np
+
+    try:
+        cfg = np.show_config(mode="dicts")
+        return str(cfg["Build Dependencies"]["blas"]["name"])
+    except Exception:  # noqa: BLE001 - older NumPy
+        return "unknown"
 
 
 def _cpu_name() -> str:
@@ -61,15 +91,58 @@ def _cpu_name() -> str:
     return platform.processor() or "unknown"
 
 
-def table(rows: list[dict]) -> str:
-    """Rows of {workload, chainrule, reference, ratio, target} as an aligned text table."""
-    head = f"{'workload':44s} {'chainrule':>12s} {'reference':>12s} {'ratio':>7s} {'target':>8s}"
-    lines = [head, "-" * len(head)]
+def _cells(r: dict, counts: list[int]) -> tuple[list[str], str]:
+    """A combined row's measured cells per thread count and its met flags."""
+    cells, met = [], []
+    for n in counts:
+        m = r["by_threads"].get(str(n))
+        if m is None:
+            cells += ["", "", ""]
+            met.append("-")
+        else:
+            cells += [m["chainrule"], m["reference"], f"{m['ratio']:.2f}"]
+            met.append("yes" if m["met"] else "NO")
+    return cells, " / ".join(met)
+
+
+def table(rows: list[dict], counts: list[int]) -> str:
+    """Combined rows (see ``benchmarks.run.combine``) as an aligned text table: per thread count
+    chainrule's figure, the reference's and the ratio; the target; met at each thread count."""
+    head1 = f"{'':46s} {'':14s}"
+    head2 = f"{'workload':46s} {'reference':14s}"
+    for n in counts:
+        label = f"{n} thread{'s' * (n > 1)}"
+        head1 += f" {label:^33s}"
+        head2 += f" {'chainrule':>12s} {'reference':>12s} {'ratio':>6s}"
+    head1 += f" {'':>7s} {'met':>9s}"
+    head2 += f" {'target':>7s} {'/'.join(map(str, counts)) + ' thr':>9s}"
+    lines = [head1, head2, "-" * len(head2)]
     for r in rows:
-        lines.append(
-            f"{r['workload']:44s} {r['chainrule']:>12s} {r['reference']:>12s} "
-            f"{r['ratio']:7.2f} {r['target']:>8s}{'' if r.get('met', True) else '  (missed)'}"
-        )
+        cells, met = _cells(r, counts)
+        line = f"{r['workload']:46s} {r['reference_name']:14s}"
+        for i in range(0, len(cells), 3):
+            line += f" {cells[i]:>12s} {cells[i + 1]:>12s} {cells[i + 2]:>6s}"
+        lines.append(line + f" {'<= ' + format(r['target'], 'g'):>7s} {met:>9s}")
+    return "\n".join(lines)
+
+
+def markdown_table(rows: list[dict], counts: list[int]) -> str:
+    """The same table in Markdown, for the README."""
+    head = ["workload", "against"]
+    for n in counts:
+        t = f"{n} thread{'s' * (n > 1)}"
+        head += [f"chainrule ({t})", f"reference ({t})", f"ratio ({t})"]
+    head += ["target", "met"]
+    lines = [
+        "| " + " | ".join(head) + " |",
+        "|" + "|".join(["---"] * 2 + ["---:"] * (len(head) - 2)) + "|",
+    ]
+    for r in rows:
+        cells, met = _cells(r, counts)
+        name = r["workload"].strip()
+        name = f"&nbsp;&nbsp;{name}" if r["workload"].startswith(" ") else name
+        lines.append("| " + " | ".join([name, r["reference_name"], *cells,
+                                         f"<= {r['target']:g}", met]) + " |")  # fmt: skip
     return "\n".join(lines)
 
 

@@ -4,12 +4,14 @@
 
 Prints JSON: how far the resident set rises above its starting level during the first step
 (the peak, from Linux's VmHWM after resetting it through /proc/self/clear_refs), and the
-resident set after 10 and after 1000 steps (it must not grow).
+resident set after 10 and after 1000 steps (it must not grow). PyTorch runs at
+``BENCH_THREADS`` threads (1 by default; ``benchmarks.run`` sets it with the BLAS threads).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sys
 
 import numpy as np
@@ -39,7 +41,7 @@ def main(lib: str, batch: int = 1024) -> dict:
 
     from benchmarks.workloads import mlp_models, train_steps
 
-    torch.set_num_threads(1)
+    torch.set_num_threads(int(os.environ.get("BENCH_THREADS", "1")))
     rng = np.random.default_rng(0)
     x = rng.standard_normal((batch, 784)).astype(np.float32)
     y = rng.integers(0, 10, batch).astype(np.int64)

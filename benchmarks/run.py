@@ -1,9 +1,20 @@
-"""``make bench``: chainrule against PyTorch (CPU, same thread count), side by side in one run.
+"""``make bench``: chainrule against PyTorch (CPU) at one BLAS thread and at two, in one table.
 
-    python -m benchmarks.run [--quick] [--json benchmarks/results.json]
+    python -m benchmarks.run [--quick] [--threads 1,2] [--only mlp,lenet] [--json PATH]
 
-Each workload is timed interleaved (chainrule, PyTorch, chainrule, ...), median of rounds, and
-reported as the ratio chainrule time / PyTorch time (below 1.0: chainrule is faster).
+For each thread count a fresh process is started with ``OPENBLAS_NUM_THREADS`` /
+``OMP_NUM_THREADS`` / ``MKL_NUM_THREADS`` set before NumPy and PyTorch load and
+``torch.set_num_threads`` to match, so chainrule and PyTorch run at the same thread count. In it
+every row of ``BENCHES`` is measured: each workload timed interleaved (chainrule, PyTorch,
+chainrule, ...), median of rounds, reported as the ratio chainrule / reference (below 1.0:
+chainrule is faster). The runs are combined into one table (a column pair and a ratio per thread
+count, the target, whether each thread count meets it), printed as text and as Markdown for the
+README, and written to ``results.json`` with the machine's description.
+
+Adding a row: write a function ``def my_row(rounds: int) -> list[dict]`` that builds its
+workload, times it with ``interleave`` and returns ``row(...)``s, and decorate it with
+``@bench()`` (``slow=True``: skipped by ``--quick``; ``once=True``: measured at the first thread
+count only, for rows that fix their own thread count). Rows appear in registration order.
 """
 
 from __future__ import annotations
@@ -13,12 +24,15 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from benchmarks.common import dump, interleave, machine, ms, table
+from benchmarks.common import dump, interleave, machine, markdown_table, ms, table
 from benchmarks.workloads import (
     cnn_models,
     epoch_runs,
@@ -30,128 +44,163 @@ from benchmarks.workloads import (
 )  # fmt: skip
 
 
-def blas_threads() -> int:
-    """How many threads NumPy's BLAS uses (PyTorch is given the same number)."""
-    try:
-        from threadpoolctl import threadpool_info
+@dataclass
+class Bench:
+    """One registered row function (see the module docstring)."""
 
-        counts = [i["num_threads"] for i in threadpool_info() if i.get("user_api") == "blas"]
-        if counts:
-            return int(max(counts))
-    except ImportError:
-        pass
-    return os.cpu_count() or 1
+    fn: Callable[[int], list[dict]]
+    slow: bool = False
+    once: bool = False
 
 
-def row(name: str, a: float, b: float, target: float, unit: str = "time") -> dict:
-    """One line of the table."""
+BENCHES: list[Bench] = []
+
+
+def bench(slow: bool = False, once: bool = False) -> Callable:
+    """Register a row function ``fn(rounds) -> list[dict]`` in ``BENCHES``."""
+
+    def register(fn: Callable[[int], list[dict]]) -> Callable[[int], list[dict]]:
+        BENCHES.append(Bench(fn, slow, once))
+        return fn
+
+    return register
+
+
+def row(
+    name: str, a: float, b: float, target: float, unit: str = "time", reference: str = "PyTorch"
+) -> dict:
+    """One line of the table: chainrule's ``a`` against ``reference``'s ``b`` (seconds or MiB)."""
     fmt = ms if unit == "time" else (lambda v: f"{v:.1f} MiB")
     return {
-        "workload": name, "chainrule": fmt(a), "reference": fmt(b), "ratio": a / b,
-        "target": f"<= {target:g}", "met": a / b <= target, "chainrule_s": a, "reference_s": b,
+        "workload": name, "reference_name": reference, "chainrule": fmt(a), "reference": fmt(b),
+        "ratio": a / b, "target": target, "met": a / b <= target, "chainrule_s": a,
+        "reference_s": b, "unit": unit,
     }  # fmt: skip
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--quick", action="store_true", help="fewer rounds, no Fashion-MNIST epoch")
-    ap.add_argument("--json", default="benchmarks/results.json", help="where to write results")
-    args = ap.parse_args()
-    rounds = 7 if args.quick else 25
-    torch.set_num_threads(blas_threads())
+# ----- the rows -----------------------------------------------------------------------------
+@bench()
+def mlp(rounds: int) -> list[dict]:
     rng = np.random.default_rng(0)
-    rows = []
-    notes: list[str] = []
-    extra: dict = {}
-
     x = rng.standard_normal((128, 784)).astype(np.float32)
     y = rng.integers(0, 10, 128).astype(np.int64)
     tm, cm = mlp_models()
     cstep, tstep = train_steps(tm, cm, x, y)
     floor = numpy_mlp_step(tm, x, y)
     t = interleave({"cr": cstep, "torch": tstep, "numpy": floor}, rounds, inner=5)
-    rows.append(row("MLP 784-256-128-10, batch 128, SGD step", t["cr"], t["torch"], 1.0))
-    rows.append(row("  same, against the hand-written NumPy floor", t["cr"], t["numpy"], 1.15))
+    return [
+        row("MLP 784-256-128-10, batch 128, SGD step", t["cr"], t["torch"], 0.9),
+        row("  same, against the hand-written NumPy floor", t["cr"], t["numpy"], 1.15,
+            reference="NumPy"),
+    ]  # fmt: skip
 
+
+@bench()
+def lenet(rounds: int) -> list[dict]:
+    rng = np.random.default_rng(0)
     xc = rng.standard_normal((64, 1, 28, 28)).astype(np.float32)
     yc = rng.integers(0, 10, 64).astype(np.int64)
     cstep, tstep = train_steps(*cnn_models(), xc, yc)
     t = interleave({"cr": cstep, "torch": tstep}, rounds, inner=3)
-    rows.append(row("LeNet CNN, batch 64, 28x28, SGD step", t["cr"], t["torch"], 1.5))
+    return [row("LeNet CNN, batch 64, 28x28, SGD step", t["cr"], t["torch"], 1.0)]
 
+
+# perf-conv's ResNet row (benchmarks.resnet.resnet_steps(), target <= 1.0) and perf-gpt's GPT
+# rows (benchmarks.gpt.gpt_steps(config), target <= 1.0; GPT peak memory, target <= 1.0) go here,
+# each as its own @bench() function.
+
+
+@bench()
+def lstm(rounds: int) -> list[dict]:
     cstep, tstep = lstm_steps()
     t = interleave({"cr": cstep, "torch": tstep}, rounds, inner=3)
-    rows.append(row("LSTM 64->128, seq 32, batch 32, Adam step", t["cr"], t["torch"], 1.5))
+    return [row("LSTM 64->128, seq 32, batch 32, Adam step", t["cr"], t["torch"], 1.5)]
 
+
+@bench()
+def per_op(rounds: int) -> list[dict]:
     cstep, tstep = per_op_steps()
     t = interleave({"cr": cstep, "torch": tstep}, rounds, inner=5)
-    rows.append(row("100 x (mul, add, tanh) on (4,), fwd+bwd", t["cr"], t["torch"], 1.0))
+    return [row("100 x (mul, add, tanh) on (4,), fwd+bwd", t["cr"], t["torch"], 0.8)]
+
+
+@bench()
+def scalar_microgpt(rounds: int) -> list[dict]:
+    from benchmarks.bench_scalar import in_fresh_process
+
+    g = in_fresh_process("microgpt", rounds=max(rounds // 2, 3))
+    return [
+        row("scalar: microgpt step, Value + fused dot/sum", g["fused_s"], g["minimal_s"], 0.5,
+            reference="minimal Value"),
+        row("  same, microgpt's code unchanged", g["plain_s"], g["minimal_s"], 0.5,
+            reference="minimal Value"),
+    ]  # fmt: skip
+
+
+@bench()
+def scalar_micrograd(rounds: int) -> list[dict]:
+    from benchmarks.bench_scalar import in_fresh_process
 
     try:
-        from benchmarks.bench_scalar import measure as scalar_measure
+        s = in_fresh_process("micrograd", rounds=max(rounds // 3, 3))
+    except RuntimeError as e:
+        print(f"(scalar benchmark against micrograd skipped: {e})")
+        return []
+    return [row("scalar: micrograd demo step vs micrograd", s["chainrule_s"], s["micrograd_s"],
+                0.33, reference="micrograd")]  # fmt: skip
 
-        s = scalar_measure(rounds=max(rounds // 3, 3))
-        rows.append(
-            row("scalar engine vs micrograd, demo step", s["chainrule_s"], s["micrograd_s"], 0.33)
-        )
-    except ImportError as e:
-        print(f"(scalar benchmark skipped: {e})")
 
-    if not args.quick:
-        try:
-            X, Y = cr_fashion()
-            cep, tep = epoch_runs(X, Y)
-            t = interleave({"cr": cep, "torch": tep}, 3)
-            rows.append(row("Fashion-MNIST MLP epoch incl. data loading", t["cr"], t["torch"], 1.0))
-        except (FileNotFoundError, RuntimeError) as e:
-            print(f"(Fashion-MNIST epoch skipped: {e})")
-        try:
-            from benchmarks.bench_distributed import measure as dp_measure
+@bench(slow=True)
+def fashion_epoch(rounds: int) -> list[dict]:
+    try:
+        X, Y = cr_fashion()
+    except (FileNotFoundError, RuntimeError) as e:
+        print(f"(Fashion-MNIST epoch skipped: {e})")
+        return []
+    cep, tep = epoch_runs(X, Y)
+    t = interleave({"cr": cep, "torch": tep}, 3)
+    return [row("Fashion-MNIST MLP epoch incl. data loading", t["cr"], t["torch"], 1.0)]
 
-            dp = dp_measure(processes=2)
-            one, two = dp["one"], dp["many"]
-            rows.append(
-                row("Fashion-MNIST MLP epoch, 2 MPI ranks vs 1", two["epoch_s"], one["epoch_s"],
-                    0.75)
-            )  # fmt: skip
-            notes.append(
-                f"data parallel (1 BLAS thread per rank, {dp['cpus']} cores, load average "
-                f"{dp['load_average_1min']:.1f} at the end): epoch {one['epoch_s']:.2f} s on 1 "
-                f"rank, {two['epoch_s']:.2f} s on 2 (scaling efficiency {dp['efficiency']:.0%}); "
-                f"per step on 2 ranks: {two['epoch_s'] / two['steps'] * 1e3:.2f} ms, of which "
-                f"{two['exposed_comm_per_step_s'] * 1e3:.2f} ms waiting for the gradient "
-                f"all-reduce; all-reduce of the {two['grad_bytes'] / 1e6:.2f} MB gradient alone "
-                f"{two['allreduce_s'] * 1e3:.3f} ms"
-            )
-            extra["distributed"] = dp
-        except (FileNotFoundError, RuntimeError, ImportError) as e:
-            print(f"(data-parallel epoch skipped: {e})")
 
+@bench(slow=True, once=True)
+def data_parallel(rounds: int) -> list[dict]:
+    try:
+        from benchmarks.bench_distributed import measure as dp_measure
+
+        dp = dp_measure(processes=2)
+    except (FileNotFoundError, RuntimeError, ImportError) as e:
+        print(f"(data-parallel epoch skipped: {e})")
+        return []
+    one, two = dp["one"], dp["many"]
+    r = row("Fashion-MNIST MLP epoch, 2 MPI ranks vs 1", two["epoch_s"], one["epoch_s"], 0.75,
+            reference="1 rank")  # fmt: skip
+    r["note"] = (
+        f"data parallel (1 BLAS thread per rank, {dp['cpus']} cores, load average "
+        f"{dp['load_average_1min']:.1f} at the end): epoch {one['epoch_s']:.2f} s on 1 "
+        f"rank, {two['epoch_s']:.2f} s on 2 (scaling efficiency {dp['efficiency']:.0%}); "
+        f"per step on 2 ranks: {two['epoch_s'] / two['steps'] * 1e3:.2f} ms, of which "
+        f"{two['exposed_comm_per_step_s'] * 1e3:.2f} ms waiting for the gradient "
+        f"all-reduce; all-reduce of the {two['grad_bytes'] / 1e6:.2f} MB gradient alone "
+        f"{two['allreduce_s'] * 1e3:.3f} ms"
+    )
+    r["detail"] = dp
+    return [r]
+
+
+@bench()
+def mlp_memory(rounds: int) -> list[dict]:
     mem = {lib: _memory(lib) for lib in ("chainrule", "torch")}
-    c, r = mem["chainrule"], mem["torch"]
-    rows.append(
-        row(
-            "peak memory of one MLP step (batch 1024)",
-            c["step_peak_mb"],
-            r["step_peak_mb"],
-            1.2,
-            "mem",
-        )
-    )
+    c, t = mem["chainrule"], mem["torch"]
+    r = row("peak memory of one MLP step (batch 1024)", c["step_peak_mb"], t["step_peak_mb"],
+            1.2, "mem")  # fmt: skip
     growth = c["rss_after_1000_mb"] - c["rss_after_10_mb"]
-
-    print(f"\nmachine: {json.dumps(machine())}\n")
-    print(table(rows))
-    print(
-        f"\nresident set after 10 / 1000 steps: chainrule {c['rss_after_10_mb']:.1f} / "
+    r["note"] = (
+        f"resident set after 10 / 1000 MLP steps: chainrule {c['rss_after_10_mb']:.1f} / "
         f"{c['rss_after_1000_mb']:.1f} MiB (growth {growth:+.1f} MiB), PyTorch "
-        f"{r['rss_after_10_mb']:.1f} / {r['rss_after_1000_mb']:.1f} MiB"
+        f"{t['rss_after_10_mb']:.1f} / {t['rss_after_1000_mb']:.1f} MiB"
     )
-    for note in notes:
-        print(note)
-    Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-    dump(args.json, {"machine": machine(), "rows": rows, "memory": mem, **extra})
-    print(f"results written to {args.json}")
+    r["detail"] = mem
+    return [r]
 
 
 def cr_fashion() -> tuple[np.ndarray, np.ndarray]:
@@ -163,11 +212,97 @@ def cr_fashion() -> tuple[np.ndarray, np.ndarray]:
 
 
 def _memory(lib: str) -> dict:
+    """The MLP step's memory in a fresh process (at this process's thread count)."""
     out = subprocess.run(
         [sys.executable, "-m", "benchmarks.memory", lib], capture_output=True, text=True,
-        check=True, env={**os.environ, "OMP_NUM_THREADS": "1"},
+        check=True, env=os.environ.copy(),
     )  # fmt: skip
     return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+# ----- running ------------------------------------------------------------------------------
+def thread_env(threads: int) -> dict[str, str]:
+    """The environment that gives NumPy's BLAS (and PyTorch's OpenMP) ``threads`` threads."""
+    n = str(threads)
+    return {"OPENBLAS_NUM_THREADS": n, "OMP_NUM_THREADS": n, "MKL_NUM_THREADS": n,
+            "BENCH_THREADS": n}  # fmt: skip
+
+
+def worker(threads: int, quick: bool, first: bool, only: list[str] | None = None) -> dict:
+    """Every registered row (or those named in ``only``) at ``threads`` threads (this process
+    was started with them)."""
+    torch.set_num_threads(threads)
+    rounds = 7 if quick else 25
+    rows: list[dict] = []
+    for b in BENCHES:
+        if (b.slow and quick) or (b.once and not first) or (only and b.fn.__name__ not in only):
+            continue
+        print(f"[{threads} thread{'s' * (threads > 1)}] {b.fn.__name__} ...", flush=True)
+        for r in b.fn(rounds):
+            r["threads"] = threads
+            rows.append(r)
+    return {"threads": threads, "machine": machine(), "rows": rows}
+
+
+def run_threads(threads: int, quick: bool, first: bool, only: str | None = None) -> dict:
+    """``worker`` in a fresh process with the thread count set before NumPy and PyTorch load."""
+    with tempfile.TemporaryDirectory() as d:
+        out = Path(d) / "rows.json"
+        cmd = [sys.executable, "-m", "benchmarks.run", "--worker", str(threads), "--out", str(out)]
+        cmd += ["--quick"] * quick + ["--first"] * first + (["--only", only] if only else [])
+        subprocess.run(cmd, check=True, env={**os.environ, **thread_env(threads)})
+        return json.loads(out.read_text())
+
+
+def combine(runs: list[dict]) -> list[dict]:
+    """One entry per workload, with each thread count's measurement under ``by_threads``."""
+    merged: dict[str, dict] = {}
+    for run in runs:
+        for r in run["rows"]:
+            m = merged.setdefault(
+                r["workload"],
+                {"workload": r["workload"], "reference_name": r["reference_name"],
+                 "target": r["target"], "by_threads": {}},
+            )  # fmt: skip
+            m["by_threads"][str(run["threads"])] = r
+    return list(merged.values())
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="fewer rounds, no slow epochs")
+    ap.add_argument("--threads", default="1,2", help="thread counts, comma-separated")
+    ap.add_argument("--json", default="benchmarks/results.json", help="where to write results")
+    ap.add_argument("--only", help="run only these rows (function names, comma-separated)")
+    ap.add_argument("--worker", type=int, help=argparse.SUPPRESS)
+    ap.add_argument("--out", help=argparse.SUPPRESS)
+    ap.add_argument("--first", action="store_true", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.worker:
+        only = args.only.split(",") if args.only else None
+        dump(args.out, worker(args.worker, args.quick, args.first, only))
+        return
+    counts = [int(t) for t in args.threads.split(",")]
+    start = machine()
+    runs = [run_threads(n, args.quick, i == 0, args.only) for i, n in enumerate(counts)]
+    rows = combine(runs)
+    end = machine()
+    desc = {**start, "load_average_end": end["load_average"]}
+    desc["blas"] = {f"{r['threads']} threads": r["machine"]["blas"] for r in runs}  # as each ran
+    desc.pop("torch_threads", None)
+    print(f"\nmachine: {json.dumps(desc)}\n")
+    print(table(rows, counts))
+    for r in rows:
+        for m in r["by_threads"].values():
+            if "note" in m:
+                print(m["note"])
+                break
+    print("\nMarkdown, for the README:\n")
+    print(markdown_table(rows, counts))
+    Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+    dump(args.json, {"machine": desc, "threads": counts, "quick": args.quick, "rows": rows,
+                     "runs": runs})  # fmt: skip
+    print(f"\nresults written to {args.json}")
 
 
 if __name__ == "__main__":

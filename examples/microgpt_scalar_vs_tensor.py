@@ -3,9 +3,10 @@ and on tensors (chainrule's tensor engine), from the same weights; then the time
 
 The model is microgpt's shape: 1 layer, ``n_embd = 16``, 4 heads, block size 16, RMSNorm, a
 ReLU MLP four times as wide, no biases; trained on names with Adam. The scalar version reads one
-name at a time, one token at a time with a cache of keys and values, every multiply a node of
-its own. The tensor version computes all positions at once under a causal mask, for a batch of
-names. On the same name, both give the same loss and the same gradients (checked below); the
+name at a time, one token at a time with a cache of keys and values; each sum of products (a row
+of a matrix product, an attention score) is one fused ``dot`` node (``ops=PLAIN`` runs microgpt's
+own code instead: every multiply and add a node of its own, on any Value class). The tensor
+version computes all positions at once under a causal mask, for a batch of names. On the same name, both give the same loss and the same gradients (checked below); the
 difference is speed.
 
 Run: python examples/microgpt_scalar_vs_tensor.py [scalar_steps] [tensor_steps]
@@ -16,13 +17,16 @@ from __future__ import annotations
 import random
 import sys
 import time
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 import numpy as np
 
 import chainrule as cr
 from chainrule.data.datasets import load_names
 from chainrule.data.text import CharTokenizer
-from chainrule.scalar import Value
+from chainrule.scalar import Value, dot
+from chainrule.scalar import sum as value_sum
 
 N_EMBD, N_HEAD, N_LAYER, BLOCK = 16, 4, 1, 16
 HEAD_DIM = N_EMBD // N_HEAD
@@ -41,53 +45,66 @@ def init_weights(vocab_size: int, seed: int = 42) -> dict[str, np.ndarray]:
 
 
 # ----- the scalar GPT: lists of Values (microgpt) ---------------------------------------------
-def linear(x: list, w: list) -> list:
-    return [sum((wi * xi for wi, xi in zip(wo, x)), Value(0.0)) for wo in w]
+class Sums(NamedTuple):
+    """How the scalar model adds up: ``dot(a, b)`` (a sum of products) and ``total(values)``."""
+
+    dot: Callable[[list, list], Any]
+    total: Callable[[list], Any]
 
 
-def softmax(logits: list) -> list:
+# chainrule's fused nodes: each sum, and each sum of products, one node with many operands
+FUSED = Sums(dot, value_sum)
+# microgpt's own code, for any Value class: every multiply and every add a node of its own
+PLAIN = Sums(lambda a, b: sum(x * y for x, y in zip(a, b)), sum)
+
+
+def linear(x: list, w: list, ops: Sums = FUSED) -> list:
+    return [ops.dot(wo, x) for wo in w]
+
+
+def softmax(logits: list, ops: Sums = FUSED) -> list:
     m = max(v.data for v in logits)
     exps = [(v - m).exp() for v in logits]
-    total = sum(exps, Value(0.0))
+    total = ops.total(exps)
     return [e / total for e in exps]
 
 
-def rmsnorm(x: list) -> list:
-    scale = (sum((xi * xi for xi in x), Value(0.0)) / len(x) + 1e-5) ** -0.5
+def rmsnorm(x: list, ops: Sums = FUSED) -> list:
+    scale = (ops.dot(x, x) / len(x) + 1e-5) ** -0.5
     return [xi * scale for xi in x]
 
 
-def scalar_gpt(sd: dict, token: int, pos: int, keys: list, values: list) -> list:
-    x = rmsnorm([t + p for t, p in zip(sd["wte"][token], sd["wpe"][pos])])
+def scalar_gpt(sd: dict, token: int, pos: int, keys: list, values: list, ops: Sums = FUSED) -> list:
+    x = rmsnorm([t + p for t, p in zip(sd["wte"][token], sd["wpe"][pos])], ops)
     for li in range(N_LAYER):
         x_res = x
-        x = rmsnorm(x)
-        q, k, v = (linear(x, sd[f"layer{li}.attn_w{n}"]) for n in "qkv")
+        x = rmsnorm(x, ops)
+        q, k, v = (linear(x, sd[f"layer{li}.attn_w{n}"], ops) for n in "qkv")
         keys[li].append(k)
         values[li].append(v)
         x_attn = []
         for h in range(N_HEAD):
             s = slice(h * HEAD_DIM, (h + 1) * HEAD_DIM)
-            logits = [sum((a * b for a, b in zip(q[s], kt[s])), Value(0.0)) / HEAD_DIM**0.5
-                      for kt in keys[li]]  # fmt: skip
-            w = softmax(logits)
-            x_attn += [sum((w[t] * values[li][t][s][j] for t in range(len(w))), Value(0.0))
-                       for j in range(HEAD_DIM)]  # fmt: skip
-        x = [a + b for a, b in zip(linear(x_attn, sd[f"layer{li}.attn_wo"]), x_res)]
+            logits = [ops.dot(q[s], kt[s]) / HEAD_DIM**0.5 for kt in keys[li]]
+            w = softmax(logits, ops)
+            x_attn += [ops.dot(w, [vt[s][j] for vt in values[li]]) for j in range(HEAD_DIM)]
+        x = [a + b for a, b in zip(linear(x_attn, sd[f"layer{li}.attn_wo"], ops), x_res)]
         x_res = x
-        x = [xi.relu() for xi in linear(rmsnorm(x), sd[f"layer{li}.mlp_fc1"])]
-        x = [a + b for a, b in zip(linear(x, sd[f"layer{li}.mlp_fc2"]), x_res)]
-    return linear(x, sd["lm_head"])
+        x = [xi.relu() for xi in linear(rmsnorm(x, ops), sd[f"layer{li}.mlp_fc1"], ops)]
+        x = [a + b for a, b in zip(linear(x, sd[f"layer{li}.mlp_fc2"], ops), x_res)]
+    return linear(x, sd["lm_head"], ops)
 
 
-def scalar_loss(sd: dict, tokens: list[int]) -> Value:
+def scalar_loss(sd: dict, tokens: list[int], ops: Sums = FUSED) -> Any:
+    """The mean loss over one name's tokens; ``sd`` holds lists of Values of any class that has
+    microgpt's ops (``ops=PLAIN`` for one without chainrule's fused ``dot`` and ``sum``)."""
     n = min(BLOCK, len(tokens) - 1)
     keys, values = [[] for _ in range(N_LAYER)], [[] for _ in range(N_LAYER)]
     losses = []
     for pos in range(n):
-        probs = softmax(scalar_gpt(sd, tokens[pos], pos, keys, values))
+        probs = softmax(scalar_gpt(sd, tokens[pos], pos, keys, values, ops), ops)
         losses.append(-probs[tokens[pos + 1]].log())
-    return sum(losses, Value(0.0)) * (1.0 / n)
+    return ops.total(losses) * (1.0 / n)
 
 
 # ----- the tensor GPT: the same model, all positions and a batch at once ----------------------
