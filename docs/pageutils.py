@@ -49,11 +49,11 @@ def figure(fig: Any, caption: str = "") -> str:
     return f'<figure class="cr-plot">{_inline(buf.getvalue())}{cap}</figure>'
 
 
-def embed(explorer: Any, height: int = 640) -> str:
+def embed(explorer: Any, height: int = 820) -> str:
     """The explorer's self-contained page (``explorer.html``, what ``explorer.save(path)``
     writes) in an ``<iframe>``: it runs offline, inside the tutorial."""
     return (
-        f'<iframe class="cr-explorer" title="chainrule explorer" loading="lazy" '
+        '<iframe class="cr-explorer" title="chainrule explorer" sandbox="allow-scripts" '
         f'style="width:100%;height:{height}px;border:1px solid #ccc;border-radius:4px" '
         f'srcdoc="{html.escape(explorer.html, quote=True)}"></iframe>'
     )
