@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
 LINTED := $(wildcard src tests examples benchmarks scripts)
 
-.PHONY: demo test lint format bench clean
+.PHONY: demo test docs lint format bench clean
 
 $(VENV)/.base:
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +20,10 @@ $(VENV)/.test: $(VENV)/.base pyproject.toml
 	$(PIP) install -q -e ".[test,train,viz]"
 	touch $@
 
+$(VENV)/.docs: $(VENV)/.base pyproject.toml
+	$(PIP) install -q -e ".[train,viz,docs]"
+	touch $@
+
 $(VENV)/.bench: $(VENV)/.test
 	$(PIP) install -q -e ".[bench]"
 	touch $@
@@ -32,6 +36,12 @@ test: $(VENV)/.test
 	$(VENV)/bin/ruff format --check $(LINTED)
 	$(PY) -m pytest -n 2 tests src --doctest-modules
 
+# The site, into site/: the tutorials' code runs while it builds (one BLAS thread: the models
+# are small, and threads only fight on a shared machine); --strict turns any warning into an error.
+docs: $(VENV)/.docs
+	OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 NO_MKDOCS_2_WARNING=1 \
+	  $(VENV)/bin/mkdocs build --strict
+
 format: $(VENV)/.test
 	$(VENV)/bin/ruff format $(LINTED)
 	$(VENV)/bin/ruff check --fix $(LINTED)
@@ -40,4 +50,4 @@ bench: $(VENV)/.bench
 	$(PY) -m benchmarks.run $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .ruff_cache
+	rm -rf $(VENV) build dist site src/*.egg-info .pytest_cache .ruff_cache
