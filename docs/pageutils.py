@@ -17,14 +17,6 @@ matplotlib.use("Agg")  # no display while the site builds
 
 import matplotlib.pyplot as plt  # noqa: E402
 
-EXPLORER_MISSING = (
-    '<div class="admonition warning"><p class="admonition-title">The explorer is not in this '
-    "build</p><p>This chainrule has no <code>chainrule.viz.explore</code> yet, so the interactive "
-    "explorer of this graph is not shown. The picture and the table above show the same "
-    "values and gradients.</p></div>"
-)
-
-
 def _inline(svg: str) -> str:
     """An SVG document as an element to put in a page (no XML prolog or DOCTYPE)."""
     return svg[svg.index("<svg") :]
