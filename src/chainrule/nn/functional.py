@@ -19,6 +19,7 @@ from ..autograd.grad_mode import no_grad
 from ..backend import array_module
 from ..functions import pad, relu, sigmoid, tanh
 from ..ops import attention as A
+from ..ops import batchnorm as BN
 from ..ops import conv as C
 from ..ops import elementwise as E
 from ..ops import index as I
@@ -539,8 +540,9 @@ def conv2d(
     dilation: Any = 1, groups: int = 1,
 ) -> Tensor:  # fmt: skip
     """2-D cross-correlation of ``input`` (N, C, H, W) or (C, H, W) with ``weight``
-    (O, C/groups, kh, kw): im2col (every window as a column, one strided copy per kernel
-    position) and one matrix product ``W @ cols`` per call (batched over groups).
+    (O, C/groups, kh, kw): every window as a row of a channels-last column matrix (one
+    strided copy) and one matrix product with the weight (batched over groups); the result is
+    channels-last in memory, which the next convolution reads without a copy.
 
     Example:
         >>> import chainrule as cr
@@ -583,15 +585,10 @@ def conv2d(
         )
     if b is not None and b.shape != (o,):
         raise ValueError(f"conv2d: bias must have shape ({o},) for weight {w.shape}, got {b.shape}")
-    cols = C.im2col(x, (kh, kw), stride_, pads, dilation_, 0.0)  # (c*kh*kw, n*oh*ow)
-    if groups == 1:
-        y = L.matmul(S.reshape(w, (o, c * kh * kw)), cols)  # (o, n*oh*ow): one GEMM
-    else:  # one batched product: (g, o/g, cg*kh*kw) @ (g, cg*kh*kw, n*oh*ow)
-        wg = S.reshape(w, (groups, o // groups, cg * kh * kw))
-        y = L.matmul(wg, S.reshape(cols, (groups, cg * kh * kw, n * oh * ow)))
-        y = S.reshape(y, (o, n * oh * ow))
-    # channel-major to PyTorch's (n, o, oh, ow) plus the bias, in one pass
-    y = C.to_nchw(y, n, oh, ow) if b is None else C.to_nchw(y, n, oh, ow, b)
+    if b is None:
+        y = C.conv2d(x, w, stride_, pads, dilation_, groups)
+    else:
+        y = C.conv2d(x, w, stride_, pads, dilation_, groups, b)
     return S.reshape(y, y.shape[1:]) if unbatched else y
 
 
@@ -1273,7 +1270,6 @@ def batch_norm(
                 f"batch_norm: {name} should contain {c} elements (one per channel of input "
                 f"{x.shape}), not {_t(v).numel()}"
             )
-    axes = (0,) + tuple(range(2, x.ndim))
     shape = (1, c) + (1,) * (x.ndim - 2)
     if training:
         n = x.numel() // c
@@ -1282,27 +1278,29 @@ def batch_norm(
                 "batch_norm: expected more than 1 value per channel when training, "
                 f"got input {x.shape}"
             )
-        mean = S.sum(x, axes, True) / n
-        d = x - mean
-        var = S.sum(d * d, axes, True) / n
+        mean, var, invstd = BN.batch_stats(x._data, eps)
         if running_mean is not None and running_var is not None:
             m = momentum
-            new_mean = mean._data.reshape(-1)
-            new_var = var._data.reshape(-1) * (n / (n - 1))
-            running_mean._mutate(lambda a: _blend_(a, new_mean, m))
-            running_var._mutate(lambda a: _blend_(a, new_var, m))
-        out = d / E.sqrt(var + eps)
-    else:
-        if running_mean is None or running_var is None:
-            raise ValueError("batch_norm: running_mean and running_var are needed in eval mode")
-        rm = running_mean._data.reshape(shape)
-        rv = running_var._data.reshape(shape)
-        out = (x - rm) / np.sqrt(rv + eps).astype(x.dtype)
-    if weight is not None:
-        out = out * S.reshape(_t(weight), shape)
+            unbiased = var * (n / (n - 1))
+            running_mean._mutate(lambda a: _blend_(a, mean, m))
+            running_var._mutate(lambda a: _blend_(a, unbiased, m))
+        # one primitive: normalize, scale and shift, its backward in closed form
+        w = None if weight is None else _t(weight)
+        b = None if bias is None else _t(bias)
+        w = w if w is None or w.shape == (c,) else S.reshape(w, (c,))
+        b = b if b is None or b.shape == (c,) else S.reshape(b, (c,))
+        return BN.batch_norm_train(x, w, b, mean, invstd, eps)
+    if running_mean is None or running_var is None:
+        raise ValueError("batch_norm: running_mean and running_var are needed in eval mode")
+    # eval: one multiply-add per element with the running statistics folded into it
+    xp = array_module(x._data)
+    rm = running_mean._data.reshape(shape)
+    inv = (1.0 / xp.sqrt(running_var._data.reshape(shape) + eps)).astype(x.dtype)
+    scale: Any = inv if weight is None else S.reshape(_t(weight), shape) * inv
+    shift: Any = scale * (-rm)
     if bias is not None:
-        out = out + S.reshape(_t(bias), shape)
-    return out
+        shift = shift + S.reshape(_t(bias), shape)
+    return x * scale + shift
 
 
 def layer_norm(
