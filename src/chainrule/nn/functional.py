@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from .. import functions as _functions
-from ..autograd.grad_mode import no_grad
+from ..autograd.grad_mode import is_grad_enabled, no_grad
 from ..backend import array_module
 from ..functions import pad, relu, sigmoid, tanh
 from ..ops import attention as A
@@ -585,10 +585,10 @@ def conv2d(
         )
     if b is not None and b.shape != (o,):
         raise ValueError(f"conv2d: bias must have shape ({o},) for weight {w.shape}, got {b.shape}")
-    if b is None:
-        y = C.conv2d(x, w, stride_, pads, dilation_, groups)
-    else:
-        y = C.conv2d(x, w, stride_, pads, dilation_, groups, b)
+    cols = None
+    if w._requires_grad and is_grad_enabled():  # built once, kept for the weight gradient
+        cols = C.columns(x._data, (kh, kw), stride_, pads, dilation_, groups)
+    y = C.conv2d(x, w, stride_, pads, dilation_, groups, b, cols)
     return S.reshape(y, y.shape[1:]) if unbatched else y
 
 

@@ -45,11 +45,11 @@ def batch_stats(x: Any, eps: float) -> tuple[Any, Any, Any]:
         (array([2.]), array([1.]), array([1.]))
     """
     xp = _xp(x)
-    axes = _axes(x.ndim)
     n = x.size // x.shape[1]
-    mean = x.sum(axis=axes) / n
+    idx = list(range(x.ndim))
+    mean = xp.einsum(x, idx, [1]) / n  # faster than sum over strided axes
     d = x - _col(mean, x.ndim)
-    var = xp.einsum(d, list(range(x.ndim)), d, list(range(x.ndim)), [1]) / n
+    var = xp.einsum(d, idx, d, idx, [1]) / n
     invstd = 1.0 / xp.sqrt(var + eps)
     return mean.astype(x.dtype, copy=False), var.astype(x.dtype), invstd.astype(x.dtype)
 
@@ -68,7 +68,7 @@ def _sums(g: Any, x: Any) -> tuple[Any, Any]:
     """Per channel ``sum(g)`` and ``sum(g x)``, each one pass."""
     xp = _xp(g)
     idx = list(range(g.ndim))
-    return g.sum(axis=_axes(g.ndim)), xp.einsum(g, idx, x, idx, [1])
+    return xp.einsum(g, idx, [1]), xp.einsum(g, idx, x, idx, [1])
 
 
 def _composed(g: Tensor, x: Tensor, weight: Any, eps: float) -> tuple:

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from ..tensor import Tensor
 from .elementwise import _xp
 from .primitive import Primitive
 from .shape import permute, reshape
@@ -35,6 +36,12 @@ def conv_output_size(size: int, k: int, s: int, lo: int, hi: int, d: int) -> int
 
 
 def _padded(x: Any, pads: tuple, value: float) -> Any:
+    if min(pads) < 0:  # a negative pad crops
+        h, w = x.shape[2:]
+        x = x[
+            :, :, max(-pads[0], 0) : h - max(-pads[1], 0), max(-pads[2], 0) : w - max(-pads[3], 0)
+        ]
+        pads = tuple(max(p, 0) for p in pads)
     if not any(pads):
         return x
     ph0, ph1, pw0, pw1 = pads
@@ -365,20 +372,35 @@ def _grouped_rows(g: Any, groups: int) -> Any:
     return rows.reshape(rows.shape[0], groups, -1).transpose(1, 0, 2)
 
 
+def columns(x: Any, kernel: tuple, stride: tuple, pads: tuple, dilation: tuple, groups: int):
+    """The windows of the array ``x`` as the column matrix :data:`conv2d` multiplies:
+    ``(groups, N*OH*OW, kh*kw*C/groups)`` (channels-last) or, for few channels, its transpose.
+
+    Example:
+        >>> import numpy as np
+        >>> columns(np.ones((2, 16, 5, 5)), (3, 3), (1, 1), (1, 1, 1, 1), (1, 1), 1).shape
+        (1, 50, 144)
+    """
+    if _few_channels(x.shape[1], kernel[1], groups, dilation[1]):
+        return _columns_t(x, kernel, stride, pads, dilation, groups)
+    return _columns(x, kernel, stride, pads, dilation, groups)
+
+
 def _conv2d_fwd(
-    x: Any, w: Any, stride: tuple, pads: tuple, dilation: tuple, groups: int, b: Any = None
-) -> Any:
+    x: Any, w: Any, stride: tuple, pads: tuple, dilation: tuple, groups: int, b: Any = None,
+    cols: Any = None,
+) -> Any:  # fmt: skip
     n, _, h, wd = x.shape
     o, _, kh, kw = w.shape
     oh, ow = _out_hw(h, wd, (kh, kw), stride, pads, dilation)
+    if cols is None:
+        cols = columns(x, (kh, kw), stride, pads, dilation, groups)
     rows = _weight_rows(w, groups)
     if _few_channels(x.shape[1], kw, groups, dilation[1]):  # channel-major: (O, N*OH*OW)
-        y = rows @ _columns_t(x, (kh, kw), stride, pads, dilation, groups)
-        y = y.reshape(o, n, oh, ow)
+        y = (rows @ cols).reshape(o, n, oh, ow)
         if b is not None:
             y += b.reshape(o, 1, 1, 1)
         return y.transpose(1, 0, 2, 3)
-    cols = _columns(x, (kh, kw), stride, pads, dilation, groups)
     if groups == 1:
         y = cols[0] @ rows[0].T  # (N*OH*OW, O): channels-last
     else:
@@ -422,33 +444,42 @@ def _conv2d_input_grad_fwd(
     return inner.transpose(0, 3, 1, 2)
 
 
-def _conv2d_weight_grad_fwd(
-    g: Any, x: Any, shape: tuple, stride: tuple, pads: tuple, dilation: tuple, groups: int
-) -> Any:
+def _weight_grad(g: Any, cols: Any, shape: tuple, groups: int, few: bool) -> Any:
+    """The weight gradient from the output gradient and the input's :func:`columns`."""
     o, cg, kh, kw = shape
-    if _few_channels(x.shape[1], kw, groups, dilation[1]):
-        cols = _columns_t(x, (kh, kw), stride, pads, dilation, groups)  # (g, kh*kw*cg, P)
+    if few:  # cols (g, kh*kw*cg, P)
         gc = g.transpose(1, 0, 2, 3)
         if not gc.flags.c_contiguous:
             gc = _xp(g).ascontiguousarray(gc)
         dw = gc.reshape(groups, o // groups, -1) @ cols.transpose(0, 2, 1)
-    else:
-        cols = _columns(x, (kh, kw), stride, pads, dilation, groups)  # (g, P, kh*kw*cg)
-        rows = _grouped_rows(g, groups)  # (g, P, O/g)
-        dw = rows.transpose(0, 2, 1) @ cols  # (g, O/g, kh*kw*cg)
+    else:  # cols (g, P, kh*kw*cg)
+        dw = _grouped_rows(g, groups).transpose(0, 2, 1) @ cols  # (g, O/g, kh*kw*cg)
     dw = dw.reshape(o, kh, kw, cg).transpose(0, 3, 1, 2)
     return _xp(g).ascontiguousarray(dw)
 
 
-def _conv_x(g: Any, ans: Any, x: Any, w: Any, stride, pads, dilation, groups, b=None) -> Any:
+def _conv2d_weight_grad_fwd(
+    g: Any, x: Any, shape: tuple, stride: tuple, pads: tuple, dilation: tuple, groups: int
+) -> Any:
+    kernel = shape[2:]
+    cols = columns(x, kernel, stride, pads, dilation, groups)
+    return _weight_grad(g, cols, shape, groups, _few_channels(x.shape[1], kernel[1], groups,
+                                                              dilation[1]))  # fmt: skip
+
+
+def _conv_x(g: Any, ans: Any, x: Any, w: Any, stride, pads, dilation, groups, b=None, cols=None):
     return conv2d_input_grad(g, w, x.shape, stride, pads, dilation, groups)
 
 
-def _conv_w(g: Any, ans: Any, x: Any, w: Any, stride, pads, dilation, groups, b=None) -> Any:
+def _conv_w(g: Any, ans: Any, x: Any, w: Any, stride, pads, dilation, groups, b=None, cols=None):
+    if cols is not None and not isinstance(g, Tensor) and not isinstance(x, Tensor):
+        # a plain backward: the columns the forward built (not built again)
+        few = _few_channels(x.shape[1], w.shape[3], groups, dilation[1])
+        return _weight_grad(g, cols, w.shape, groups, few)
     return conv2d_weight_grad(g, x, w.shape, stride, pads, dilation, groups)
 
 
-def _conv_b(g: Any, ans: Any, x: Any, w: Any, stride, pads, dilation, groups, b=None) -> Any:
+def _conv_b(g: Any, ans: Any, x: Any, w: Any, stride, pads, dilation, groups, b=None, cols=None):
     return sum_(g, (0, 2, 3), False)
 
 

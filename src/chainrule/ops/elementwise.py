@@ -199,6 +199,8 @@ sigmoid = Primitive(
     [lambda g, ans, a: g * ans * (1 - ans)],
     ["d sigma(a)/da = sigma(a)*(1 - sigma(a))"],
 )
+
+
 def _masked_fwd(g: Any, mask: Any) -> Any:
     # A product with the mask is ~10x faster than where; it is exact unless g has an inf or
     # a NaN (inf * 0 is NaN, where gives 0), which one isfinite pass rules out.
