@@ -79,6 +79,13 @@ def main() -> None:
     t = interleave({"cr": cstep, "torch": tstep}, rounds, inner=3)
     rows.append(row("LeNet CNN, batch 64, 28x28, SGD step", t["cr"], t["torch"], 1.5))
 
+    # ResNet (conv3x3 + BatchNorm2d + ReLU blocks, a stride-2 stage, adaptive pool), batch 32
+    from benchmarks.resnet import resnet_steps
+
+    cstep, tstep = resnet_steps()
+    t = interleave({"cr": cstep, "torch": tstep}, max(rounds // 2, 5))
+    rows.append(row("ResNet 3 blocks, 3x32x32, batch 32, SGD+momentum", t["cr"], t["torch"], 1.0))
+
     cstep, tstep = lstm_steps()
     t = interleave({"cr": cstep, "torch": tstep}, rounds, inner=3)
     rows.append(row("LSTM 64->128, seq 32, batch 32, Adam step", t["cr"], t["torch"], 1.5))

@@ -602,9 +602,8 @@ def conv_transpose2d(
 ) -> Tensor:  # fmt: skip
     """2-D transposed convolution ("deconvolution") of ``input`` (N, C_in, H, W) or
     (C_in, H, W) with ``weight`` (C_in, C_out/groups, kh, kw), as PyTorch: the gradient of
-    :func:`conv2d` with respect to its input. One matrix product ``W^T @ x`` gives every
-    output window as a column, and :func:`~chainrule.ops.conv.col2im` (the adjoint of conv2d's
-    im2col) adds the windows into the output; output size
+    :func:`conv2d` with respect to its input, computed by the same primitive conv2d's
+    backward uses (:data:`~chainrule.ops.conv.conv2d_input_grad`); output size
     ``(H - 1) stride - 2 padding + dilation (kh - 1) + output_padding + 1``.
 
     Example:
@@ -670,19 +669,15 @@ def conv_transpose2d(
             f"conv_transpose2d: bias must have shape ({o},) for weight {list(w.shape)}, got "
             f"{list(b.shape)}"
         )
-    xc = S.reshape(S.permute(x, (1, 0, 2, 3)), (c, n * h * wd))  # channel-major columns
-    if groups == 1:
-        cols = L.matmul(S.mT(S.reshape(w, (c, o * kh * kw))), xc)  # (o*kh*kw, n*h*w)
-    else:
-        wg = S.mT(S.reshape(w, (groups, c // groups, og * kh * kw)))
-        cols = L.matmul(wg, S.reshape(xc, (groups, c // groups, n * h * wd)))
-        cols = S.reshape(cols, (o * kh * kw, n * h * wd))
-    # Output padding past the padding lies outside every window: zeros, padded on afterwards.
-    extra = tuple(max(op - p, 0) for op, p in zip(opd, pd))
-    pads = (pd[0], pd[0] - opd[0] + extra[0], pd[1], pd[1] - opd[1] + extra[1])
-    y = C.col2im(cols, (n, o, oh - extra[0], ow - extra[1]), (kh, kw), st, pads, dl)
-    if any(extra):
-        y = S.pad(y, ((0, 0), (0, 0), (0, extra[0]), (0, extra[1])), 0.0)
+    # the input gradient of the convolution whose weight this is, at the output's size
+    pads = (pd[0], pd[0], pd[1], pd[1])
+    # output_padding >= stride (allowed below the dilation) leaves a last output row that the
+    # convolution reads one more input row for: that row is zero
+    ch = C.conv_output_size(oh, kh, st[0], pd[0], pd[0], dl[0])
+    cw = C.conv_output_size(ow, kw, st[1], pd[1], pd[1], dl[1])
+    if (ch, cw) != (h, wd):
+        x = S.pad(x, ((0, 0), (0, 0), (0, ch - h), (0, cw - wd)), 0.0)
+    y = C.conv2d_input_grad(x, w, (n, o, oh, ow), st, pads, dl, groups)
     if b is not None:
         y = y + S.reshape(b, (1, o, 1, 1))
     return S.reshape(y, y.shape[1:]) if unbatched else y

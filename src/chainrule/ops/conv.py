@@ -1,8 +1,10 @@
 """Sliding-window primitives for convolution and pooling, each paired with its adjoint.
 
-- ``im2col`` / ``col2im``: every window as a column, ``(c*kh*kw, n*oh*ow)``, built with one
-  strided copy per kernel position, and back (kh*kw strided adds); conv2d is im2col and one
-  matrix product ``W @ cols``.
+- ``conv2d`` / ``conv2d_input_grad`` / ``conv2d_weight_grad``: the convolution and its two
+  gradients, each the others' derivative rule. Images are handled channels-last in memory:
+  every window is one strided view of the padded image, copied to a column matrix in one pass,
+  and one matrix product with the weight gives the result, channels-last too (handed back as
+  an (N, O, OH, OW) view, no copy). With few channels the columns are built channel-major.
 - ``window_sum`` / ``window_spread``: the sum over each window (average pooling) and back.
 - ``pool_gather`` / ``pool_scatter``: pick one element per window by flat index (max pooling)
   and send the gradient back there.
@@ -21,7 +23,6 @@ import numpy as np
 from ..tensor import Tensor
 from .elementwise import _xp
 from .primitive import Primitive
-from .shape import permute, reshape
 from .shape import sum as sum_
 
 
@@ -64,93 +65,6 @@ def _tap(i: int, j: int, oh: int, ow: int, stride: tuple, dilation: tuple) -> tu
         slice(i * dh, i * dh + sh * (oh - 1) + 1, sh),
         slice(j * dw, j * dw + sw * (ow - 1) + 1, sw),
     )
-
-
-# ----- im2col / col2im -----------------------------------------------------------------------
-def _im2col_fwd(
-    x: Any, kernel: tuple, stride: tuple, pads: tuple, dilation: tuple, value: float
-) -> Any:
-    n, c, h, w = x.shape
-    oh, ow = _out_hw(h, w, kernel, stride, pads, dilation)
-    x = _padded(x, pads, value)
-    kh, kw = kernel
-    cols = _xp(x).empty((c, kh, kw, n, oh, ow), dtype=x.dtype)
-    for i in range(kh):  # one long strided copy per kernel position, never per pixel
-        for j in range(kw):
-            cols[:, i, j] = x[_tap(i, j, oh, ow, stride, dilation)].transpose(1, 0, 2, 3)
-    return cols.reshape(c * kh * kw, n * oh * ow)
-
-
-def _col2im_fwd(
-    cols: Any, shape: tuple, kernel: tuple, stride: tuple, pads: tuple, dilation: tuple
-) -> Any:
-    n, c, h, w = shape
-    oh, ow = _out_hw(h, w, kernel, stride, pads, dilation)
-    kh, kw = kernel
-    g6 = cols.reshape(c, kh, kw, n, oh, ow)
-    xp = _xp(cols)
-    # accumulate channel-major, the order cols is in, then transpose once
-    out = xp.zeros((c, n, h + pads[0] + pads[1], w + pads[2] + pads[3]), dtype=cols.dtype)
-    for i in range(kh):
-        for j in range(kw):
-            out[_tap(i, j, oh, ow, stride, dilation)] += g6[:, i, j]
-    inner = out[:, :, pads[0] : pads[0] + h, pads[2] : pads[2] + w]
-    return xp.ascontiguousarray(inner.transpose(1, 0, 2, 3))
-
-
-def _to_nchw_fwd(y: Any, n: int, oh: int, ow: int, b: Any = None) -> Any:
-    o = y.shape[0]
-    src = y.reshape(o, n, oh, ow).transpose(1, 0, 2, 3)
-    out = _xp(y).empty((n, o, oh, ow), dtype=y.dtype)
-    if b is None:
-        out[...] = src
-    else:  # the bias add and the layout change in one pass
-        _xp(y).add(src, b.reshape(1, o, 1, 1), out=out)
-    return out
-
-
-def _to_nchw_rule_y(g: Any, ans: Any, y: Any, n: int, oh: int, ow: int, b: Any = None) -> Any:
-    return reshape(permute(g, (1, 0, 2, 3)), y.shape)
-
-
-def _to_nchw_rule_b(g: Any, ans: Any, y: Any, n: int, oh: int, ow: int, b: Any = None) -> Any:
-    return sum_(g, (0, 2, 3), False)
-
-
-to_nchw = Primitive(
-    "ToNCHW",
-    _to_nchw_fwd,
-    [_to_nchw_rule_y, None, None, None, _to_nchw_rule_b],
-    [
-        "d to_nchw(y)/dy: the gradient back in channel-major order",
-        "",
-        "",
-        "",
-        "d (y + b)/db = 1 (summed over batch and pixels)",
-    ],
-)
-
-
-im2col = Primitive(
-    "Im2col",
-    _im2col_fwd,
-    [
-        lambda g, ans, x, kernel, stride, pads, dilation, value: col2im(
-            g, x.shape, kernel, stride, pads, dilation
-        )
-    ],
-    ["d im2col(x)/dx: each window's gradient is added back where the window read (col2im)"],
-)
-col2im = Primitive(
-    "Col2im",
-    _col2im_fwd,
-    [
-        lambda g, ans, cols, shape, kernel, stride, pads, dilation: im2col(
-            g, kernel, stride, pads, dilation, 0.0
-        )
-    ],
-    ["d col2im(c)/dc: read the windows back out (im2col)"],
-)
 
 
 # ----- window_sum / window_spread ------------------------------------------------------------
@@ -218,20 +132,24 @@ def window_argmax(
     n, c, h, w = x.shape
     oh, ow = _out_hw(h, w, kernel, stride, pads, dilation)
     src = _padded(x, pads, -np.inf)
+    kh, kw = kernel
+    code = np.int8 if kh * kw <= 127 else np.int32  # a small code: less memory to sweep
     best = None
-    tap = xp.zeros((n, c, oh, ow), dtype=np.int32)  # which kernel position holds the max
-    for i in range(kernel[0]):
-        for j in range(kernel[1]):
+    tap = xp.zeros((n, c, oh, ow), dtype=code)  # which kernel position holds the max
+    for i in range(kh):
+        for j in range(kw):
             v = src[_tap(i, j, oh, ow, stride, dilation)]
             if best is None:
                 best = v.copy()
                 continue
-            better = (v > best) | (v != v)
+            better = v > best
+            better |= xp.isnan(v)  # a NaN wins
             xp.maximum(best, v, out=best)
             # arithmetic instead of masked assignment: several times faster in NumPy
-            tap += better * (np.int32(i * kernel[1] + j) - tap)
-    ti, tj = xp.divmod(tap, np.int32(kernel[1]))
-    arg = (ti * (dilation[0] * w) + tj * dilation[1]).astype(np.int64)
+            tap += better * (code(i * kw + j) - tap)
+    # each kernel position's offset from its window's corner, looked up per window
+    offsets = [i * dilation[0] * w + j * dilation[1] for i in range(kh) for j in range(kw)]
+    arg = xp.asarray(offsets, dtype=np.int64)[tap]
     oy = xp.arange(oh).reshape(oh, 1) * stride[0] - pads[0]
     ox = xp.arange(ow) * stride[1] - pads[2]
     arg += oy * w + ox  # the window's top-left corner
