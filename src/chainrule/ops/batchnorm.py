@@ -34,6 +34,17 @@ def _col(v: Any, ndim: int) -> Any:
     return v.reshape((1, -1) + (1,) * (ndim - 2))
 
 
+def _channel_sum(a: Any, b: Any = None) -> Any:
+    """Per-channel ``sum(a)`` (or ``sum(a b)``) of (N, C, ...) arrays: einsum (fast over
+    strided axes, no temporary), summed per sample first so float32 keeps its accuracy."""
+    if a.ndim == 2:
+        return (a if b is None else a * b).sum(axis=0)
+    xp = _xp(a)
+    idx = list(range(a.ndim))
+    per = xp.einsum(a, idx, [0, 1]) if b is None else xp.einsum(a, idx, b, idx, [0, 1])
+    return per.sum(axis=0)
+
+
 def batch_stats(x: Any, eps: float) -> tuple[Any, Any, Any]:
     """``(mean, var, invstd)`` per channel of the array ``x`` (N, C, ...): the biased variance
     by two passes (no cancellation), ``invstd = 1 / sqrt(var + eps)``; all in ``x.dtype``.
@@ -46,10 +57,9 @@ def batch_stats(x: Any, eps: float) -> tuple[Any, Any, Any]:
     """
     xp = _xp(x)
     n = x.size // x.shape[1]
-    idx = list(range(x.ndim))
-    mean = xp.einsum(x, idx, [1]) / n  # faster than sum over strided axes
+    mean = _channel_sum(x) / n
     d = x - _col(mean, x.ndim)
-    var = xp.einsum(d, idx, d, idx, [1]) / n
+    var = _channel_sum(d, d) / n
     invstd = 1.0 / xp.sqrt(var + eps)
     return mean.astype(x.dtype, copy=False), var.astype(x.dtype), invstd.astype(x.dtype)
 
@@ -66,9 +76,7 @@ def _bn_fwd(x: Any, weight: Any, bias: Any, mean: Any, invstd: Any, eps: float) 
 
 def _sums(g: Any, x: Any) -> tuple[Any, Any]:
     """Per channel ``sum(g)`` and ``sum(g x)``, each one pass."""
-    xp = _xp(g)
-    idx = list(range(g.ndim))
-    return xp.einsum(g, idx, [1]), xp.einsum(g, idx, x, idx, [1])
+    return _channel_sum(g), _channel_sum(g, x)
 
 
 def _composed(g: Tensor, x: Tensor, weight: Any, eps: float) -> tuple:
