@@ -315,10 +315,15 @@ def _conv2d_fwd(
         cols = columns(x, (kh, kw), stride, pads, dilation, groups)
     rows = _weight_rows(w, groups)
     if _few_channels(x.shape[1], kw, groups, dilation[1]):  # channel-major: (O, N*OH*OW)
-        y = (rows @ cols).reshape(o, n, oh, ow)
-        if b is not None:
-            y += b.reshape(o, 1, 1, 1)
-        return y.transpose(1, 0, 2, 3)
+        y = (rows @ cols).reshape(o, n, oh, ow).transpose(1, 0, 2, 3)
+        # back to (N, O, OH, OW) memory in the same pass as the bias: the layers after an
+        # image network's first convolution (pooling, its gradient) run faster on it
+        out = _xp(y).empty(y.shape, dtype=y.dtype)
+        if b is None:
+            out[...] = y
+        else:
+            _xp(y).add(y, b.reshape(1, o, 1, 1), out=out)
+        return out
     if groups == 1:
         y = cols[0] @ rows[0].T  # (N*OH*OW, O): channels-last
     else:
