@@ -349,10 +349,12 @@ def _conv2d_input_grad_fwd(
     o, cg, kh, kw = w.shape
     (sh, sw), (dh, dw) = stride, dilation
     eh, ew = dh * (kh - 1), dw * (kw - 1)
-    if stride == (1, 1):  # the adjoint is a convolution of g with the turned kernels
+    if stride == (1, 1) and o <= c:
+        # the adjoint is a convolution of g with the turned kernels; its columns are as wide as
+        # g has channels, so it pays unless g has more channels than the input (measured)
         adj = (eh - pads[0], h - g.shape[2] + pads[0], ew - pads[2], wd - g.shape[3] + pads[2])
         return _conv2d_fwd(g, _flipped(w, groups), (1, 1), adj, dilation, groups)
-    # strided: every window's gradient (one product), added back where the window read
+    # every window's gradient (one product), added back where the window read
     oh, ow = g.shape[2:]
     dcols = _grouped_rows(g, groups) @ _weight_rows(w, groups)  # (g, N*OH*OW, kh*kw*cg)
     d = dcols.reshape(groups, n, oh, ow, kh, kw, cg).transpose(1, 2, 3, 4, 5, 0, 6)
