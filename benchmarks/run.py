@@ -33,6 +33,7 @@ import numpy as np
 import torch
 
 from benchmarks.common import dump, interleave, machine, markdown_table, ms, table
+from benchmarks.resnet import resnet_steps
 from benchmarks.workloads import (
     cnn_models,
     epoch_runs,
@@ -105,9 +106,16 @@ def lenet(rounds: int) -> list[dict]:
     return [row("LeNet CNN, batch 64, 28x28, SGD step", t["cr"], t["torch"], 1.0)]
 
 
-# perf-conv's ResNet row (benchmarks.resnet.resnet_steps(), target <= 1.0) and perf-gpt's GPT
-# rows (benchmarks.gpt.gpt_steps(config), target <= 1.0; GPT peak memory, target <= 1.0) go here,
-# each as its own @bench() function.
+@bench()
+def resnet(rounds: int) -> list[dict]:
+    # conv3x3 + BatchNorm2d + ReLU blocks, a stride-2 stage, adaptive pool, batch 32
+    cstep, tstep = resnet_steps()
+    t = interleave({"cr": cstep, "torch": tstep}, max(rounds // 2, 5))
+    return [row("ResNet 3 blocks, 3x32x32, batch 32, SGD+momentum", t["cr"], t["torch"], 1.0)]
+
+
+# perf-gpt's GPT rows (benchmarks.gpt.gpt_steps(config), target <= 1.0; GPT peak memory,
+# target <= 1.0) go here, each as its own @bench() function.
 
 
 @bench()

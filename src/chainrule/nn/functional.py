@@ -15,10 +15,11 @@ from typing import Any
 import numpy as np
 
 from .. import functions as _functions
-from ..autograd.grad_mode import no_grad
+from ..autograd.grad_mode import is_grad_enabled, no_grad
 from ..backend import array_module
 from ..functions import pad, relu, sigmoid, tanh
 from ..ops import attention as A
+from ..ops import batchnorm as BN
 from ..ops import conv as C
 from ..ops import elementwise as E
 from ..ops import index as I
@@ -539,8 +540,9 @@ def conv2d(
     dilation: Any = 1, groups: int = 1,
 ) -> Tensor:  # fmt: skip
     """2-D cross-correlation of ``input`` (N, C, H, W) or (C, H, W) with ``weight``
-    (O, C/groups, kh, kw): im2col (every window as a column, one strided copy per kernel
-    position) and one matrix product ``W @ cols`` per call (batched over groups).
+    (O, C/groups, kh, kw): every window as a row of a channels-last column matrix (one
+    strided copy) and one matrix product with the weight (batched over groups); the result is
+    channels-last in memory, which the next convolution reads without a copy.
 
     Example:
         >>> import chainrule as cr
@@ -583,15 +585,10 @@ def conv2d(
         )
     if b is not None and b.shape != (o,):
         raise ValueError(f"conv2d: bias must have shape ({o},) for weight {w.shape}, got {b.shape}")
-    cols = C.im2col(x, (kh, kw), stride_, pads, dilation_, 0.0)  # (c*kh*kw, n*oh*ow)
-    if groups == 1:
-        y = L.matmul(S.reshape(w, (o, c * kh * kw)), cols)  # (o, n*oh*ow): one GEMM
-    else:  # one batched product: (g, o/g, cg*kh*kw) @ (g, cg*kh*kw, n*oh*ow)
-        wg = S.reshape(w, (groups, o // groups, cg * kh * kw))
-        y = L.matmul(wg, S.reshape(cols, (groups, cg * kh * kw, n * oh * ow)))
-        y = S.reshape(y, (o, n * oh * ow))
-    # channel-major to PyTorch's (n, o, oh, ow) plus the bias, in one pass
-    y = C.to_nchw(y, n, oh, ow) if b is None else C.to_nchw(y, n, oh, ow, b)
+    cols = None
+    if w._requires_grad and is_grad_enabled():  # built once, kept for the weight gradient
+        cols = C.columns(x._data, (kh, kw), stride_, pads, dilation_, groups)
+    y = C.conv2d(x, w, stride_, pads, dilation_, groups, b, cols)
     return S.reshape(y, y.shape[1:]) if unbatched else y
 
 
@@ -605,9 +602,8 @@ def conv_transpose2d(
 ) -> Tensor:  # fmt: skip
     """2-D transposed convolution ("deconvolution") of ``input`` (N, C_in, H, W) or
     (C_in, H, W) with ``weight`` (C_in, C_out/groups, kh, kw), as PyTorch: the gradient of
-    :func:`conv2d` with respect to its input. One matrix product ``W^T @ x`` gives every
-    output window as a column, and :func:`~chainrule.ops.conv.col2im` (the adjoint of conv2d's
-    im2col) adds the windows into the output; output size
+    :func:`conv2d` with respect to its input, computed by the same primitive conv2d's
+    backward uses (:data:`~chainrule.ops.conv.conv2d_input_grad`); output size
     ``(H - 1) stride - 2 padding + dilation (kh - 1) + output_padding + 1``.
 
     Example:
@@ -673,19 +669,15 @@ def conv_transpose2d(
             f"conv_transpose2d: bias must have shape ({o},) for weight {list(w.shape)}, got "
             f"{list(b.shape)}"
         )
-    xc = S.reshape(S.permute(x, (1, 0, 2, 3)), (c, n * h * wd))  # channel-major columns
-    if groups == 1:
-        cols = L.matmul(S.mT(S.reshape(w, (c, o * kh * kw))), xc)  # (o*kh*kw, n*h*w)
-    else:
-        wg = S.mT(S.reshape(w, (groups, c // groups, og * kh * kw)))
-        cols = L.matmul(wg, S.reshape(xc, (groups, c // groups, n * h * wd)))
-        cols = S.reshape(cols, (o * kh * kw, n * h * wd))
-    # Output padding past the padding lies outside every window: zeros, padded on afterwards.
-    extra = tuple(max(op - p, 0) for op, p in zip(opd, pd))
-    pads = (pd[0], pd[0] - opd[0] + extra[0], pd[1], pd[1] - opd[1] + extra[1])
-    y = C.col2im(cols, (n, o, oh - extra[0], ow - extra[1]), (kh, kw), st, pads, dl)
-    if any(extra):
-        y = S.pad(y, ((0, 0), (0, 0), (0, extra[0]), (0, extra[1])), 0.0)
+    # the input gradient of the convolution whose weight this is, at the output's size
+    pads = (pd[0], pd[0], pd[1], pd[1])
+    # output_padding >= stride (allowed below the dilation) leaves a last output row that the
+    # convolution reads one more input row for: that row is zero
+    ch = C.conv_output_size(oh, kh, st[0], pd[0], pd[0], dl[0])
+    cw = C.conv_output_size(ow, kw, st[1], pd[1], pd[1], dl[1])
+    if (ch, cw) != (h, wd):
+        x = S.pad(x, ((0, 0), (0, 0), (0, ch - h), (0, cw - wd)), 0.0)
+    y = C.conv2d_input_grad(x, w, (n, o, oh, ow), st, pads, dl, groups)
     if b is not None:
         y = y + S.reshape(b, (1, o, 1, 1))
     return S.reshape(y, y.shape[1:]) if unbatched else y
@@ -1273,7 +1265,6 @@ def batch_norm(
                 f"batch_norm: {name} should contain {c} elements (one per channel of input "
                 f"{x.shape}), not {_t(v).numel()}"
             )
-    axes = (0,) + tuple(range(2, x.ndim))
     shape = (1, c) + (1,) * (x.ndim - 2)
     if training:
         n = x.numel() // c
@@ -1282,27 +1273,29 @@ def batch_norm(
                 "batch_norm: expected more than 1 value per channel when training, "
                 f"got input {x.shape}"
             )
-        mean = S.sum(x, axes, True) / n
-        d = x - mean
-        var = S.sum(d * d, axes, True) / n
+        mean, var, invstd = BN.batch_stats(x._data, eps)
         if running_mean is not None and running_var is not None:
             m = momentum
-            new_mean = mean._data.reshape(-1)
-            new_var = var._data.reshape(-1) * (n / (n - 1))
-            running_mean._mutate(lambda a: _blend_(a, new_mean, m))
-            running_var._mutate(lambda a: _blend_(a, new_var, m))
-        out = d / E.sqrt(var + eps)
-    else:
-        if running_mean is None or running_var is None:
-            raise ValueError("batch_norm: running_mean and running_var are needed in eval mode")
-        rm = running_mean._data.reshape(shape)
-        rv = running_var._data.reshape(shape)
-        out = (x - rm) / np.sqrt(rv + eps).astype(x.dtype)
-    if weight is not None:
-        out = out * S.reshape(_t(weight), shape)
+            unbiased = var * (n / (n - 1))
+            running_mean._mutate(lambda a: _blend_(a, mean, m))
+            running_var._mutate(lambda a: _blend_(a, unbiased, m))
+        # one primitive: normalize, scale and shift, its backward in closed form
+        w = None if weight is None else _t(weight)
+        b = None if bias is None else _t(bias)
+        w = w if w is None or w.shape == (c,) else S.reshape(w, (c,))
+        b = b if b is None or b.shape == (c,) else S.reshape(b, (c,))
+        return BN.batch_norm_train(x, w, b, mean, invstd, eps)
+    if running_mean is None or running_var is None:
+        raise ValueError("batch_norm: running_mean and running_var are needed in eval mode")
+    # eval: one multiply-add per element with the running statistics folded into it
+    xp = array_module(x._data)
+    rm = running_mean._data.reshape(shape)
+    inv = (1.0 / xp.sqrt(running_var._data.reshape(shape) + eps)).astype(x.dtype)
+    scale: Any = inv if weight is None else S.reshape(_t(weight), shape) * inv
+    shift: Any = scale * (-rm)
     if bias is not None:
-        out = out + S.reshape(_t(bias), shape)
-    return out
+        shift = shift + S.reshape(_t(bias), shape)
+    return x * scale + shift
 
 
 def layer_norm(

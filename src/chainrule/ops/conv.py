@@ -1,8 +1,10 @@
 """Sliding-window primitives for convolution and pooling, each paired with its adjoint.
 
-- ``im2col`` / ``col2im``: every window as a column, ``(c*kh*kw, n*oh*ow)``, built with one
-  strided copy per kernel position, and back (kh*kw strided adds); conv2d is im2col and one
-  matrix product ``W @ cols``.
+- ``conv2d`` / ``conv2d_input_grad`` / ``conv2d_weight_grad``: the convolution and its two
+  gradients, each the others' derivative rule. Images are handled channels-last in memory:
+  every window is one strided view of the padded image, copied to a column matrix in one pass,
+  and one matrix product with the weight gives the result, channels-last too (handed back as
+  an (N, O, OH, OW) view, no copy). With few channels the columns are built channel-major.
 - ``window_sum`` / ``window_spread``: the sum over each window (average pooling) and back.
 - ``pool_gather`` / ``pool_scatter``: pick one element per window by flat index (max pooling)
   and send the gradient back there.
@@ -18,9 +20,9 @@ from typing import Any
 
 import numpy as np
 
+from ..tensor import Tensor
 from .elementwise import _xp
 from .primitive import Primitive
-from .shape import permute, reshape
 from .shape import sum as sum_
 
 
@@ -35,6 +37,12 @@ def conv_output_size(size: int, k: int, s: int, lo: int, hi: int, d: int) -> int
 
 
 def _padded(x: Any, pads: tuple, value: float) -> Any:
+    if min(pads) < 0:  # a negative pad crops
+        h, w = x.shape[2:]
+        x = x[
+            :, :, max(-pads[0], 0) : h - max(-pads[1], 0), max(-pads[2], 0) : w - max(-pads[3], 0)
+        ]
+        pads = tuple(max(p, 0) for p in pads)
     if not any(pads):
         return x
     ph0, ph1, pw0, pw1 = pads
@@ -57,93 +65,6 @@ def _tap(i: int, j: int, oh: int, ow: int, stride: tuple, dilation: tuple) -> tu
         slice(i * dh, i * dh + sh * (oh - 1) + 1, sh),
         slice(j * dw, j * dw + sw * (ow - 1) + 1, sw),
     )
-
-
-# ----- im2col / col2im -----------------------------------------------------------------------
-def _im2col_fwd(
-    x: Any, kernel: tuple, stride: tuple, pads: tuple, dilation: tuple, value: float
-) -> Any:
-    n, c, h, w = x.shape
-    oh, ow = _out_hw(h, w, kernel, stride, pads, dilation)
-    x = _padded(x, pads, value)
-    kh, kw = kernel
-    cols = _xp(x).empty((c, kh, kw, n, oh, ow), dtype=x.dtype)
-    for i in range(kh):  # one long strided copy per kernel position, never per pixel
-        for j in range(kw):
-            cols[:, i, j] = x[_tap(i, j, oh, ow, stride, dilation)].transpose(1, 0, 2, 3)
-    return cols.reshape(c * kh * kw, n * oh * ow)
-
-
-def _col2im_fwd(
-    cols: Any, shape: tuple, kernel: tuple, stride: tuple, pads: tuple, dilation: tuple
-) -> Any:
-    n, c, h, w = shape
-    oh, ow = _out_hw(h, w, kernel, stride, pads, dilation)
-    kh, kw = kernel
-    g6 = cols.reshape(c, kh, kw, n, oh, ow)
-    xp = _xp(cols)
-    # accumulate channel-major, the order cols is in, then transpose once
-    out = xp.zeros((c, n, h + pads[0] + pads[1], w + pads[2] + pads[3]), dtype=cols.dtype)
-    for i in range(kh):
-        for j in range(kw):
-            out[_tap(i, j, oh, ow, stride, dilation)] += g6[:, i, j]
-    inner = out[:, :, pads[0] : pads[0] + h, pads[2] : pads[2] + w]
-    return xp.ascontiguousarray(inner.transpose(1, 0, 2, 3))
-
-
-def _to_nchw_fwd(y: Any, n: int, oh: int, ow: int, b: Any = None) -> Any:
-    o = y.shape[0]
-    src = y.reshape(o, n, oh, ow).transpose(1, 0, 2, 3)
-    out = _xp(y).empty((n, o, oh, ow), dtype=y.dtype)
-    if b is None:
-        out[...] = src
-    else:  # the bias add and the layout change in one pass
-        _xp(y).add(src, b.reshape(1, o, 1, 1), out=out)
-    return out
-
-
-def _to_nchw_rule_y(g: Any, ans: Any, y: Any, n: int, oh: int, ow: int, b: Any = None) -> Any:
-    return reshape(permute(g, (1, 0, 2, 3)), y.shape)
-
-
-def _to_nchw_rule_b(g: Any, ans: Any, y: Any, n: int, oh: int, ow: int, b: Any = None) -> Any:
-    return sum_(g, (0, 2, 3), False)
-
-
-to_nchw = Primitive(
-    "ToNCHW",
-    _to_nchw_fwd,
-    [_to_nchw_rule_y, None, None, None, _to_nchw_rule_b],
-    [
-        "d to_nchw(y)/dy: the gradient back in channel-major order",
-        "",
-        "",
-        "",
-        "d (y + b)/db = 1 (summed over batch and pixels)",
-    ],
-)
-
-
-im2col = Primitive(
-    "Im2col",
-    _im2col_fwd,
-    [
-        lambda g, ans, x, kernel, stride, pads, dilation, value: col2im(
-            g, x.shape, kernel, stride, pads, dilation
-        )
-    ],
-    ["d im2col(x)/dx: each window's gradient is added back where the window read (col2im)"],
-)
-col2im = Primitive(
-    "Col2im",
-    _col2im_fwd,
-    [
-        lambda g, ans, cols, shape, kernel, stride, pads, dilation: im2col(
-            g, kernel, stride, pads, dilation, 0.0
-        )
-    ],
-    ["d col2im(c)/dc: read the windows back out (im2col)"],
-)
 
 
 # ----- window_sum / window_spread ------------------------------------------------------------
@@ -211,20 +132,24 @@ def window_argmax(
     n, c, h, w = x.shape
     oh, ow = _out_hw(h, w, kernel, stride, pads, dilation)
     src = _padded(x, pads, -np.inf)
+    kh, kw = kernel
+    code = np.int8 if kh * kw <= 127 else np.int32  # a small code: less memory to sweep
     best = None
-    tap = xp.zeros((n, c, oh, ow), dtype=np.int32)  # which kernel position holds the max
-    for i in range(kernel[0]):
-        for j in range(kernel[1]):
+    tap = xp.zeros((n, c, oh, ow), dtype=code)  # which kernel position holds the max
+    for i in range(kh):
+        for j in range(kw):
             v = src[_tap(i, j, oh, ow, stride, dilation)]
             if best is None:
                 best = v.copy()
                 continue
-            better = (v > best) | (v != v)
+            better = v > best
+            better |= xp.isnan(v)  # a NaN wins
             xp.maximum(best, v, out=best)
             # arithmetic instead of masked assignment: several times faster in NumPy
-            tap += better * (np.int32(i * kernel[1] + j) - tap)
-    ti, tj = xp.divmod(tap, np.int32(kernel[1]))
-    arg = (ti * (dilation[0] * w) + tj * dilation[1]).astype(np.int64)
+            tap += better * (code(i * kw + j) - tap)
+    # each kernel position's offset from its window's corner, looked up per window
+    offsets = [i * dilation[0] * w + j * dilation[1] for i in range(kh) for j in range(kw)]
+    arg = xp.asarray(offsets, dtype=np.int64)[tap]
     oy = xp.arange(oh).reshape(oh, 1) * stride[0] - pads[0]
     ox = xp.arange(ow) * stride[1] - pads[2]
     arg += oy * w + ox  # the window's top-left corner
@@ -266,4 +191,266 @@ pool_scatter = Primitive(
     _pool_scatter_fwd,
     [lambda g, ans, a, shape, index, disjoint: pool_gather(g, index, disjoint)],
     ["d pool_scatter(a)/da: read the gradient back at the picked elements"],
+)
+
+
+# ----- direct convolution in channels-last memory -------------------------------------------
+# conv2d, its input gradient and its weight gradient, three primitives each of which is the
+# derivative rule of the others (all three are linear in each argument), so every order of
+# derivative is one of them again. Internally the image is channels-last (N, H, W, C): every
+# window is then one strided view of the padded image, copied to the columns in ONE pass, and
+# the matrix product (N*OH*OW, kh*kw*C) @ (kh*kw*C, O) leaves the result channels-last too.
+# The (N, O, OH, OW) tensor handed back is a transposed view of that memory (no copy); the
+# next convolution reads it channels-last for free, and elementwise ops keep its layout.
+def _channels_last(x: Any, pads: tuple) -> Any:
+    """``x`` (N, C, H, W) as a C-contiguous (N, H + t + b, W + l + r, C) array, zero-padded by
+    ``pads = (t, b, l, r)``; a negative pad crops."""
+    xp = _xp(x)
+    xh = x.transpose(0, 2, 3, 1)
+    if min(pads) < 0:
+        n, h, w, _ = xh.shape
+        xh = xh[:, max(-pads[0], 0) : h - max(-pads[1], 0), max(-pads[2], 0) : w - max(-pads[3], 0)]
+        pads = tuple(max(p, 0) for p in pads)
+    t, b, l, r = pads
+    if not (t or b or l or r):
+        return xh if xh.flags.c_contiguous else xp.ascontiguousarray(xh)
+    n, h, w, c = xh.shape
+    out = xp.empty((n, h + t + b, w + l + r, c), dtype=x.dtype)
+    out[:, :t] = 0  # zero the border only; the inside is written once
+    out[:, t + h :] = 0
+    out[:, t : t + h, :l] = 0
+    out[:, t : t + h, l + w :] = 0
+    out[:, t : t + h, l : l + w] = xh
+    return out
+
+
+def _columns(x: Any, kernel: tuple, stride: tuple, pads: tuple, dilation: tuple, groups: int):
+    """Every window of ``x`` (N, C, H, W) as a row: ``(groups, N*OH*OW, kh*kw*C/groups)``,
+    one strided copy in all."""
+    xp = _xp(x)
+    n, c, h, w = x.shape
+    oh, ow = _out_hw(h, w, kernel, stride, pads, dilation)
+    src = _channels_last(x, pads)
+    kh, kw = kernel
+    s0, s1, s2, s3 = src.strides
+    win = xp.lib.stride_tricks.as_strided(
+        src,
+        (n, oh, ow, kh, kw, c),
+        (s0, s1 * stride[0], s2 * stride[1], s1 * dilation[0], s2 * dilation[1], s3),
+    )
+    if groups == 1:
+        cols = xp.empty((n, oh, ow, kh, kw, c), dtype=x.dtype)
+        cols[...] = win
+        return cols.reshape(1, n * oh * ow, kh * kw * c)
+    cg = c // groups
+    cols = xp.empty((groups, n, oh, ow, kh, kw, cg), dtype=x.dtype)
+    cols[...] = win.reshape(n, oh, ow, kh, kw, groups, cg).transpose(5, 0, 1, 2, 3, 4, 6)
+    return cols.reshape(groups, n * oh * ow, kh * kw * cg)
+
+
+def _few_channels(c: int, kw: int, groups: int, dw: int) -> bool:
+    """Whether a window row would be too short for the one channels-last copy to be fast
+    (e.g. the first layer of an image network, 1 to 3 channels): then the columns are built
+    channel-major instead, one long strided copy per kernel position."""
+    return (c // groups) * (kw if dw == 1 else 1) < 12
+
+
+def _columns_t(x: Any, kernel: tuple, stride: tuple, pads: tuple, dilation: tuple, groups: int):
+    """The transpose of :func:`_columns`, ``(groups, kh*kw*C/groups, N*OH*OW)``, one strided
+    copy per kernel position (fast when C is small)."""
+    xp = _xp(x)
+    n, c, h, w = x.shape
+    oh, ow = _out_hw(h, w, kernel, stride, pads, dilation)
+    src = _padded(x, pads, 0.0)
+    kh, kw = kernel
+    cg = c // groups
+    cols = xp.empty((groups, kh, kw, cg, n, oh, ow), dtype=x.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            tap = src[_tap(i, j, oh, ow, stride, dilation)]
+            cols[:, i, j] = tap.reshape(n, groups, cg, oh, ow).transpose(1, 2, 0, 3, 4)
+    return cols.reshape(groups, kh * kw * cg, n * oh * ow)
+
+
+def _weight_rows(w: Any, groups: int) -> Any:
+    """Weight (O, C/g, kh, kw) as (g, O/g, kh*kw*C/g), the column order of :func:`_columns`."""
+    o, cg, kh, kw = w.shape
+    wg = w.reshape(groups, o // groups, cg, kh, kw).transpose(0, 1, 3, 4, 2)
+    return _xp(w).ascontiguousarray(wg).reshape(groups, o // groups, kh * kw * cg)
+
+
+def _grouped_rows(g: Any, groups: int) -> Any:
+    """Output gradient (N, O, OH, OW) as (g, N*OH*OW, O/g) rows (channels-last)."""
+    gh = g.transpose(0, 2, 3, 1)
+    if not gh.flags.c_contiguous:
+        gh = _xp(g).ascontiguousarray(gh)
+    rows = gh.reshape(-1, g.shape[1])
+    if groups == 1:
+        return rows[None]
+    return rows.reshape(rows.shape[0], groups, -1).transpose(1, 0, 2)
+
+
+def columns(x: Any, kernel: tuple, stride: tuple, pads: tuple, dilation: tuple, groups: int):
+    """The windows of the array ``x`` as the column matrix :data:`conv2d` multiplies:
+    ``(groups, N*OH*OW, kh*kw*C/groups)`` (channels-last) or, for few channels, its transpose.
+
+    Example:
+        >>> import numpy as np
+        >>> columns(np.ones((2, 16, 5, 5)), (3, 3), (1, 1), (1, 1, 1, 1), (1, 1), 1).shape
+        (1, 50, 144)
+    """
+    if _few_channels(x.shape[1], kernel[1], groups, dilation[1]):
+        return _columns_t(x, kernel, stride, pads, dilation, groups)
+    return _columns(x, kernel, stride, pads, dilation, groups)
+
+
+def _conv2d_fwd(
+    x: Any, w: Any, stride: tuple, pads: tuple, dilation: tuple, groups: int, b: Any = None,
+    cols: Any = None,
+) -> Any:  # fmt: skip
+    n, _, h, wd = x.shape
+    o, _, kh, kw = w.shape
+    oh, ow = _out_hw(h, wd, (kh, kw), stride, pads, dilation)
+    if cols is None:
+        cols = columns(x, (kh, kw), stride, pads, dilation, groups)
+    rows = _weight_rows(w, groups)
+    if _few_channels(x.shape[1], kw, groups, dilation[1]):  # channel-major: (O, N*OH*OW)
+        y = (rows @ cols).reshape(o, n, oh, ow).transpose(1, 0, 2, 3)
+        # back to (N, O, OH, OW) memory in the same pass as the bias: the layers after an
+        # image network's first convolution (pooling, its gradient) run faster on it
+        out = _xp(y).empty(y.shape, dtype=y.dtype)
+        if b is None:
+            out[...] = y
+        else:
+            _xp(y).add(y, b.reshape(1, o, 1, 1), out=out)
+        return out
+    if groups == 1:
+        y = cols[0] @ rows[0].T  # (N*OH*OW, O): channels-last
+    else:
+        y = (cols @ rows.transpose(0, 2, 1)).transpose(1, 0, 2).reshape(-1, o)
+    if b is not None:
+        y += b
+    return y.reshape(n, oh, ow, o).transpose(0, 3, 1, 2)
+
+
+def _flipped(w: Any, groups: int) -> Any:
+    """The weight of the adjoint convolution: (O, C/g, kh, kw) -> (C, O/g, kh, kw), each
+    kernel turned by 180 degrees."""
+    o, cg, kh, kw = w.shape
+    wg = w.reshape(groups, o // groups, cg, kh, kw).transpose(0, 2, 1, 3, 4)[..., ::-1, ::-1]
+    return wg.reshape(groups * cg, o // groups, kh, kw)
+
+
+def _conv2d_input_grad_fwd(
+    g: Any, w: Any, shape: tuple, stride: tuple, pads: tuple, dilation: tuple, groups: int
+) -> Any:
+    xp = _xp(g)
+    n, c, h, wd = shape
+    o, cg, kh, kw = w.shape
+    (sh, sw), (dh, dw) = stride, dilation
+    eh, ew = dh * (kh - 1), dw * (kw - 1)
+    if stride == (1, 1) and o <= c:
+        # the adjoint is a convolution of g with the turned kernels; its columns are as wide as
+        # g has channels, so it pays unless g has more channels than the input (measured)
+        adj = (eh - pads[0], h - g.shape[2] + pads[0], ew - pads[2], wd - g.shape[3] + pads[2])
+        return _conv2d_fwd(g, _flipped(w, groups), (1, 1), adj, dilation, groups)
+    # every window's gradient (one product), added back where the window read
+    oh, ow = g.shape[2:]
+    dcols = _grouped_rows(g, groups) @ _weight_rows(w, groups)  # (g, N*OH*OW, kh*kw*cg)
+    d = dcols.reshape(groups, n, oh, ow, kh, kw, cg).transpose(1, 2, 3, 4, 5, 0, 6)
+    hp, wp = h + pads[0] + pads[1], wd + pads[2] + pads[3]
+    out = xp.zeros((n, max(hp, (oh - 1) * sh + eh + 1), max(wp, (ow - 1) * sw + ew + 1), c),
+                   dtype=g.dtype)  # fmt: skip
+    view = out.reshape(out.shape[:3] + (groups, cg))
+    for i in range(kh):
+        for j in range(kw):
+            view[:, i * dh : i * dh + sh * (oh - 1) + 1 : sh, j * dw : j * dw + sw * (ow - 1) + 1 : sw] += d[:, :, :, i, j]  # fmt: skip  # noqa: E501
+    inner = out[:, pads[0] : pads[0] + h, pads[2] : pads[2] + wd]
+    return inner.transpose(0, 3, 1, 2)
+
+
+def _weight_grad(g: Any, cols: Any, shape: tuple, groups: int, few: bool) -> Any:
+    """The weight gradient from the output gradient and the input's :func:`columns`."""
+    o, cg, kh, kw = shape
+    if few:  # cols (g, kh*kw*cg, P)
+        gc = g.transpose(1, 0, 2, 3)
+        if not gc.flags.c_contiguous:
+            gc = _xp(g).ascontiguousarray(gc)
+        dw = gc.reshape(groups, o // groups, -1) @ cols.transpose(0, 2, 1)
+    else:  # cols (g, P, kh*kw*cg)
+        dw = _grouped_rows(g, groups).transpose(0, 2, 1) @ cols  # (g, O/g, kh*kw*cg)
+    dw = dw.reshape(o, kh, kw, cg).transpose(0, 3, 1, 2)
+    return _xp(g).ascontiguousarray(dw)
+
+
+def _conv2d_weight_grad_fwd(
+    g: Any, x: Any, shape: tuple, stride: tuple, pads: tuple, dilation: tuple, groups: int
+) -> Any:
+    kernel = shape[2:]
+    cols = columns(x, kernel, stride, pads, dilation, groups)
+    return _weight_grad(g, cols, shape, groups, _few_channels(x.shape[1], kernel[1], groups,
+                                                              dilation[1]))  # fmt: skip
+
+
+def _conv_x(g: Any, ans: Any, x: Any, w: Any, stride, pads, dilation, groups, b=None, cols=None):
+    return conv2d_input_grad(g, w, x.shape, stride, pads, dilation, groups)
+
+
+def _conv_w(g: Any, ans: Any, x: Any, w: Any, stride, pads, dilation, groups, b=None, cols=None):
+    if cols is not None and not isinstance(g, Tensor) and not isinstance(x, Tensor):
+        # a plain backward: the columns the forward built (not built again)
+        few = _few_channels(x.shape[1], w.shape[3], groups, dilation[1])
+        return _weight_grad(g, cols, w.shape, groups, few)
+    return conv2d_weight_grad(g, x, w.shape, stride, pads, dilation, groups)
+
+
+def _conv_b(g: Any, ans: Any, x: Any, w: Any, stride, pads, dilation, groups, b=None, cols=None):
+    return sum_(g, (0, 2, 3), False)
+
+
+conv2d = Primitive(
+    "Conv2d",
+    _conv2d_fwd,
+    [_conv_x, _conv_w, None, None, None, None, _conv_b],
+    [
+        "d conv(x, W)/dx: the transposed convolution of the gradient (conv2d_input_grad)",
+        "d conv(x, W)/dW: the gradient correlated with the input windows (conv2d_weight_grad)",
+        "",
+        "",
+        "",
+        "",
+        "d (conv + b)/db = 1 (summed over batch and pixels)",
+    ],
+)
+conv2d_input_grad = Primitive(
+    "Conv2dInputGrad",
+    _conv2d_input_grad_fwd,
+    [
+        lambda u, ans, g, w, shape, stride, pads, dilation, groups: conv2d(
+            u, w, stride, pads, dilation, groups
+        ),
+        lambda u, ans, g, w, shape, stride, pads, dilation, groups: conv2d_weight_grad(
+            g, u, w.shape, stride, pads, dilation, groups
+        ),
+    ],
+    [
+        "d conv2d_input_grad(g, W)/dg: the convolution itself (conv2d)",
+        "d conv2d_input_grad(g, W)/dW: conv2d_weight_grad",
+    ],
+)
+conv2d_weight_grad = Primitive(
+    "Conv2dWeightGrad",
+    _conv2d_weight_grad_fwd,
+    [
+        lambda u, ans, g, x, shape, stride, pads, dilation, groups: conv2d(
+            x, u, stride, pads, dilation, groups
+        ),
+        lambda u, ans, g, x, shape, stride, pads, dilation, groups: conv2d_input_grad(
+            g, u, x.shape, stride, pads, dilation, groups
+        ),
+    ],
+    [
+        "d conv2d_weight_grad(g, x)/dg: the convolution of x with the gradient (conv2d)",
+        "d conv2d_weight_grad(g, x)/dx: conv2d_input_grad",
+    ],
 )

@@ -201,10 +201,26 @@ sigmoid = Primitive(
     [lambda g, ans, a: g * ans * (1 - ans)],
     ["d sigma(a)/da = sigma(a)*(1 - sigma(a))"],
 )
+
+
+def _masked_fwd(g: Any, mask: Any) -> Any:
+    # A product with the mask is ~10x faster than where; it is exact unless g has an inf or
+    # a NaN (inf * 0 is NaN, where gives 0), which one isfinite pass rules out.
+    if _xp(g).isfinite(g).all():
+        return g * mask
+    return _xp(g).where(mask, g, 0)
+
+
+masked = Primitive(  # relu's gradient: g where the (boolean) mask is set, else 0
+    "Masked",
+    _masked_fwd,
+    [lambda u, ans, g, mask: masked(u, mask)],
+    ["d masked(g, m)/dg = m"],
+)
 relu = Primitive(
     "Relu",
     lambda a: _xp(a).maximum(a, 0),
-    [lambda g, ans, a: where(ans > 0, g, 0)],
+    [lambda g, ans, a: masked(g, ans > 0)],
     ["d relu(a)/da = 1 if a > 0 else 0"],
 )
 

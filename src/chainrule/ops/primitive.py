@@ -359,7 +359,7 @@ class Primitive:
             else:
                 ans = Meta(ans)
         t._node = node = Node(self, edges, saved, versions, params, tmask, ans)
-        if WATCHERS[0] and STATE.watch is not None:  # anomaly mode, or an in-place op being recorded
+        if WATCHERS[0] and STATE.watch is not None:  # anomaly mode, or an in-place op recorded
             STATE.watch(node)
         return t
 
