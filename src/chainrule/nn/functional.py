@@ -25,6 +25,7 @@ from ..ops import index as I
 from ..ops import linalg as L
 from ..ops import nnops as N
 from ..ops import shape as S
+from ..ops.primitive import Tracer
 from ..random import default_rng
 from ..tensor import Tensor, as_tensor
 
@@ -1120,8 +1121,10 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool 
         return x
     if p == 1.0:
         return _maybe_inplace(x, x * 0, inplace)
-    u = default_rng().random(x.shape, dtype=np.float32)
-    mask = array_module(x._data).asarray(u >= p).astype(x.dtype)
+    keep = default_rng().random(x.shape, dtype=np.float32) >= p
+    if not isinstance(keep, Tracer):  # inside vmap(randomness='different') it is batched
+        keep = array_module(x._data).asarray(keep)
+    mask = keep.astype(x.dtype)
     mask *= 1.0 / (1.0 - p)
     return _maybe_inplace(x, x * mask, inplace)
 
