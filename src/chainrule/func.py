@@ -26,6 +26,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from . import functions
+from . import random as _random
 from .autograd import engine
 from .autograd.grad_mode import STATE, enable_grad
 from .creation import zeros
@@ -69,6 +70,10 @@ def _enter(args: tuple, nums: tuple[int, ...], op: str) -> tuple[list, list, boo
         else:
             a = a.detach().requires_grad_()
             _mark_made(a)
+            if _random._VMAP:  # made inside vmap: its gradient stays one per example
+                from .ops.batching import mark_inside
+
+                mark_inside(a, _random._VMAP)
         args[i] = a
         entered.append(a)
     # Keep building graphs whenever grad mode is on: the function may close over tensors of an
@@ -253,7 +258,8 @@ def vjp(func: Callable[..., Any], *primals: Any) -> tuple[Any, Callable[[Any], t
     for o in outs:
         if not isinstance(o, Tensor):
             raise TypeError(
-                f"vjp: the function must return Tensors (or a pytree of them), got {type(o).__name__}"
+                f"vjp: the function must return Tensors (or a pytree of them), "
+                f"got {type(o).__name__}"
             )
 
     def back(cotangent: Any) -> tuple:
@@ -539,8 +545,7 @@ def vmap(
             r = o.ndim + 1
             if not -r <= d < r:
                 raise ValueError(
-                    f"vmap: out_dim={d} for {name} is out of range for a batched output of "
-                    f"{r} dims"
+                    f"vmap: out_dim={d} for {name} is out of range for a batched output of {r} dims"
                 )
             res.append(vmap_out(o, key, d % r))
         return tree_unflatten(res, ospec)

@@ -226,6 +226,8 @@ def _nll(
         return S.reshape(loss, ()) if reduction == "none" else loss
     c = logp.shape[1]
     ti = target._data
+    if isinstance(ti, Tracer):  # inside vmap: no checks or branches on the target's values
+        return _nll_traced(logp, ti, weight, ignore_index, reduction, op)
     ignored = ti == ignore_index
     has_ignored = bool(ignored.any())
     safe = array_module(ti).where(ignored, 0, ti) if has_ignored else ti
@@ -247,6 +249,23 @@ def _nll(
     if reduction == "mean":
         return -_weighted_mean(picked, wt)
     return _reduce(picked * -wt, reduction, op)
+
+
+def _nll_traced(
+    logp: Tensor, ti: Any, weight: Any, ignore_index: int, reduction: str, op: str
+) -> Tensor:
+    """:func:`_nll` for a target whose values are traced (batched by ``vmap``): ignored targets
+    are masked out arithmetically rather than found first."""
+    keep = E.ne(ti, ignore_index)
+    safe = E.where(keep, ti, 0)
+    picked = N.take_along(logp, 1, safe)
+    wt = I.cast(keep, logp.dtype)
+    if weight is not None:
+        w = _t(weight)
+        wt = wt * I.getitem(w._data.astype(logp.dtype, copy=False), safe)
+    if reduction == "mean":
+        return -E.div(S.sum(E.mul(picked, wt), None, False), S.sum(wt, None, False))
+    return _reduce(E.mul(picked, -wt), reduction, op)
 
 
 def _weighted_mean(terms: Tensor, w: Any) -> Tensor:

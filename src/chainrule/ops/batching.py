@@ -25,11 +25,13 @@ Example:
 from __future__ import annotations
 
 import warnings
+import weakref
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
+from ..autograd.node import _SEQUENCE
 from . import attention as A
 from . import conv as C
 from . import einsum as Q
@@ -78,6 +80,62 @@ class BatchTracer(Tracer):
     def dtype(self) -> Any:
         return self.value.dtype
 
+    def _concrete(self, *args: Any) -> Any:
+        raise TypeError(
+            "vmap: a batched value cannot be read as a Python value inside the vmapped "
+            "function (.item(), float(), bool(), if on a tensor...): it has one value per "
+            "example; compute with tensor ops (torch.where instead of if) or move it out of vmap"
+        )
+
+    item = tolist = __bool__ = __float__ = __int__ = __index__ = _concrete
+
+    def grad_for(self, target: Any, g: Any) -> Any:
+        """Sum out the batch of each vmap level that ``target`` (the node the gradient goes to)
+        is outside of: the gradient of a tensor from outside the vmap (an argument with
+        ``in_dims=None``, a tensor a function closes over) adds up over the examples; inside
+        the vmap (a leaf that ``grad`` made there, a node recorded there) it stays one per
+        example. ``g`` is this tracer or a tensor holding it (then the sum is recorded)."""
+        d: Any = self
+        while isinstance(d, BatchTracer) and _outside(target, d.trace):
+            g = S.sum(vmap_out(g, _Key(d.trace), 0), (0,), False)
+            d = getattr(g, "_data", g)
+        return g
+
+
+def _traces_of(v: Any) -> set:
+    out = set()
+    while isinstance(v, BatchTracer):
+        out.add(v.trace)
+        v = v.value
+    return out
+
+
+# Leaves made while vmap levels ran (by grad inside a vmapped function): id -> (ref, traces)
+_INSIDE: dict[int, tuple] = {}
+
+
+def mark_inside(t: Any, traces: Any) -> None:
+    """Record that tensor ``t`` was made inside the running vmap levels ``traces``, so its
+    gradient stays batched by them (see :meth:`BatchTracer.grad_for`).
+
+    Example:
+        >>> import chainrule as cr
+        >>> t = cr.ones(2); mark_inside(t, [BatchTrace(2)]); id(t) in _INSIDE
+        True
+    """
+    key = id(t)
+    _INSIDE[key] = (weakref.ref(t, lambda _, key=key: _INSIDE.pop(key, None)), frozenset(traces))
+
+
+def _outside(target: Any, trace: BatchTrace) -> bool:
+    var = getattr(target, "variable", None)
+    if var is None:  # a node: outside if recorded before the vmap began
+        return target.seq < trace.start
+    if trace in _traces_of(var._data):
+        return False
+    hit = _INSIDE.get(id(var))
+    return hit is None or hit[0]() is not var or trace not in hit[1]
+
 
 class _Key(Tracer):
     """Passed to :data:`vmap_in` / :data:`vmap_out` so that their own trace handles them, above
@@ -96,12 +154,13 @@ class BatchTrace(Trace):
         8
     """
 
-    __slots__ = ("size", "randomness")
+    __slots__ = ("size", "randomness", "start")
 
     def __init__(self, size: int, randomness: str = "error") -> None:
         super().__init__()
         self.size = size
         self.randomness = randomness
+        self.start = next(_SEQUENCE)  # nodes numbered below were recorded before this vmap
 
     def unwrap(self, a: Any) -> tuple[Any, Any]:
         """``(value, batched)`` of an argument: this trace's tracers become their values."""
@@ -304,7 +363,10 @@ def _matmul(n: int, a: Any, ba: bool, b: Any, bb: bool) -> Any:
     if rb == 1:
         b = S.reshape(b, (*b.shape, 1))
     r = max(a.ndim, b.ndim) - 1
-    out = L.matmul(_pad(a, r), _pad(b, r))
+    if a.shape[-1] == 1:  # an outer product: NumPy's stacked matmul has no BLAS path for k=1
+        out = E.mul(_pad(a, r), _pad(b, r))
+    else:
+        out = L.matmul(_pad(a, r), _pad(b, r))
     if ra == 1 or rb == 1:
         shape = list(out.shape)
         if rb == 1:
@@ -328,9 +390,10 @@ def _linear_rule(n: int, vals: list, bat: list) -> tuple:
     if not bw and not bbias:
         return N.linear(*vals), True
     wt = S.permute(w, (0, 2, 1)) if bw else S.mT(w)
-    out = _matmul(n, x, bx, wt, bw)
+    ob = bx or bw
+    out = _matmul(n, x, bx, wt, bw) if ob else L.matmul(x, wt)
     if bias is not None:
-        out, _ = elementwise(E.add)(n, [out, bias], [True, bbias])
+        out, _ = elementwise(E.add)(n, [out, bias], [ob, bbias])
     return out, True
 
 
@@ -395,7 +458,16 @@ def _parts(key: Any) -> tuple:
 
 def _getitem_rule(n: int, vals: list, bat: list) -> tuple:
     a, key = vals
-    if not bat[0] or builtins_any(_flat(bat[1])):
+    if not bat[0]:
+        parts, pb = (key, bat[1]) if isinstance(key, tuple) else ((key,), (bat[1],))
+        if (
+            pb[0]
+            and not builtins_any(_flat(pb[1:]))
+            and all(isinstance(k, slice) and k == slice(None) or k is Ellipsis for k in parts[1:])
+        ):  # a[idx] with a batched index array: the batch dims come first already
+            return I.getitem(a, key), True
+        return fallback(I.getitem, n, vals, bat, {})
+    if builtins_any(_flat(bat[1])):
         return fallback(I.getitem, n, vals, bat, {})
     parts = _parts(key)
     out = I.getitem(a, (slice(None), *parts))
@@ -485,7 +557,19 @@ for _p in (
 
 RULES[R.argmax] = _arg_rule(R.argmax)
 RULES[R.argmin] = _arg_rule(R.argmin)
-for _p in (S.sum, R.amax, R.amin, R.norm2, R.prod, R.cumsum, R.cumprod, R.prod_others, S.flip, N.softmax, N.log_softmax):
+for _p in (
+    S.sum,
+    R.amax,
+    R.amin,
+    R.norm2,
+    R.prod,
+    R.cumsum,
+    R.cumprod,
+    R.prod_others,
+    S.flip,
+    N.softmax,
+    N.log_softmax,
+):
     RULES[_p] = _axis_pos_rule(_p)
 RULES[S.reshape] = _reshape_rule
 RULES[S.permute] = _permute_rule

@@ -14,7 +14,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["TreeSpec", "tree_flatten", "tree_unflatten", "tree_map", "tree_leaves", "tree_structure"]
+__all__ = [
+    "TreeSpec",
+    "tree_flatten",
+    "tree_unflatten",
+    "tree_map",
+    "tree_leaves",
+    "tree_structure",
+]
 
 
 def _is_namedtuple(x: Any) -> bool:
@@ -113,8 +120,7 @@ def tree_unflatten(leaves: Any, spec: TreeSpec) -> Any:
     leaves = list(leaves)
     if len(leaves) != spec.num_leaves:
         raise ValueError(
-            f"tree_unflatten: the structure {spec} has {spec.num_leaves} leaves, "
-            f"got {len(leaves)}"
+            f"tree_unflatten: the structure {spec} has {spec.num_leaves} leaves, got {len(leaves)}"
         )
     it = iter(leaves)
 
