@@ -1,5 +1,5 @@
 """Pytrees: nested tuples, lists, dicts and namedtuples of leaves, as ``torch.utils._pytree`` and
-``jax.tree_util``. ``None`` is an empty node (no leaves), as in both.
+``jax.tree_util``. ``None`` is an empty node (no leaves), as in JAX (torch.utils._pytree makes it a leaf).
 
 Example:
     >>> leaves, spec = tree_flatten({"a": 1, "b": (2, [3, None])})
