@@ -1,5 +1,6 @@
 """Pytrees: nested tuples, lists, dicts and namedtuples of leaves, as ``torch.utils._pytree`` and
-``jax.tree_util``. ``None`` is an empty node (no leaves), as in JAX (torch.utils._pytree makes it a leaf).
+``jax.tree_util``. ``None`` is an empty node (no leaves), as in JAX (torch's pytree makes it a
+leaf); dicts flatten in insertion order, as in torch (JAX sorts the keys).
 
 Example:
     >>> leaves, spec = tree_flatten({"a": 1, "b": (2, [3, None])})
