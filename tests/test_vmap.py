@@ -17,6 +17,7 @@ import chainrule.nn.functional as F
 from chainrule import nn
 from chainrule.func import functional_call, grad, hessian, jacrev, value_and_grad, vjp, vmap
 from chainrule.ops import batching as B
+from chainrule.ops import einsum as Q
 from chainrule.ops import elementwise as E
 from chainrule.ops import index as I
 from chainrule.ops import linalg as L
@@ -122,6 +123,10 @@ CASES: list = (
         (I.index_put, [Arr((2, 4)), (3, 4, 5), (np.array([0, 1]), slice(None), np.array([1, 2]))],
          {}),
         (I.index_put, [Arr((2, 5)), (3, 4, 5), (slice(1, 3), 2)], {}),
+        (Q.einsum_p, [f34, Arr((4, 5))], {"spec": (((0, 1), (1, 2)), (0, 2))}),
+        (Q.einsum_p, [Arr((4, 4)), Arr((4,))], {"spec": (((0, 0), (0,)), (0,))}),
+        (Q.einsum_p, [f34, f4, Arr((3,))], {"spec": (((0, 1), (1,), (0,)), ())}),
+        (Q.diag_embed, [Arr((3,)), (0, 0), (3, 3)], {}),
         (I.setitem, [f34, Arr((4,)), (slice(0, 2),)], {}),
         (I.setitem, [f34, 7.0, (np.array([True, False, True]),)], {}),
         (I.setitem, [Arr((3, 4, 5)), Arr((2, 4)), (np.array([0, 1]), slice(None), np.array([1, 2]))],
@@ -185,24 +190,31 @@ def test_every_rule_has_a_case_and_the_fallback_is_listed():
     assert fallback < names
     # The ops that run example by example today (the fused and conv ones): a new primitive
     # without a rule shows up here, so it is a decision, not an accident.
-    assert fallback <= {"Col2im", "DiagEmbed", "Einsum", "Im2col", "PoolGather", "PoolScatter",
+    assert fallback <= {"Col2im", "Im2col", "PoolGather", "PoolScatter",
                         "ScaledDotProductAttention", "ToNCHW", "WindowSpread", "WindowSum"}  # fmt: skip
 
 
 def test_the_fallback_loops_warns_once_and_is_right():
-    B._WARNED.discard("Einsum")
-    a = np.random.default_rng(1).standard_normal((4, 2, 3))
-    b = np.random.default_rng(2).standard_normal((3, 5))
-    with pytest.warns(B.PerformanceWarning, match="no batching rule for Einsum"):
-        out = vmap(lambda x, y: cr.einsum("ij,jk->ik", x, y), in_dims=(0, None))(
-            cr.tensor(a), cr.tensor(b)
-        )
-    np.testing.assert_allclose(out.numpy(), a @ b, rtol=1e-12)
+    B._WARNED.discard("WindowSum")
+    x = np.random.default_rng(1).standard_normal((4, 1, 2, 6, 6))
+    f = lambda a: F.avg_pool2d(a, 2)  # noqa: E731
+    with pytest.warns(B.PerformanceWarning, match="no batching rule for WindowSum"):
+        out = vmap(f)(cr.tensor(x))
+    ref = torch.func.vmap(lambda a: torch.nn.functional.avg_pool2d(a, 2))(torch.tensor(x))
+    np.testing.assert_allclose(out.numpy(), ref.numpy(), rtol=1e-12)
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # only once
-        vmap(lambda x, y: cr.einsum("ij,jk->ik", x, y), in_dims=(0, None))(
-            cr.tensor(a), cr.tensor(b)
-        )
+        vmap(f)(cr.tensor(x))
+
+
+def test_einsum_under_vmap_matches_jax():
+    a = np.random.default_rng(1).standard_normal((4, 2, 3))
+    b = np.random.default_rng(2).standard_normal((3, 5))
+    out = vmap(lambda x, y: cr.einsum("ij,jk->ki", x, y), in_dims=(0, None))(
+        cr.tensor(a), cr.tensor(b)
+    )
+    ref = jax.vmap(lambda x, y: jnp.einsum("ij,jk->ki", x, y), in_axes=(0, None))(a, b)
+    np.testing.assert_allclose(out.numpy(), np.asarray(ref), rtol=1e-12)
 
 
 def test_conv_runs_through_the_fallback():
