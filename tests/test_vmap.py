@@ -17,7 +17,7 @@ import chainrule.nn.functional as F
 from chainrule import nn
 from chainrule.func import functional_call, grad, hessian, jacrev, value_and_grad, vjp, vmap
 from chainrule.ops import batching as B
-from chainrule.ops import einsum as Q
+from chainrule.ops import einsum as ES
 from chainrule.ops import elementwise as E
 from chainrule.ops import index as I
 from chainrule.ops import linalg as L
@@ -123,10 +123,10 @@ CASES: list = (
         (I.index_put, [Arr((2, 4)), (3, 4, 5), (np.array([0, 1]), slice(None), np.array([1, 2]))],
          {}),
         (I.index_put, [Arr((2, 5)), (3, 4, 5), (slice(1, 3), 2)], {}),
-        (Q.einsum_p, [f34, Arr((4, 5))], {"spec": (((0, 1), (1, 2)), (0, 2))}),
-        (Q.einsum_p, [Arr((4, 4)), Arr((4,))], {"spec": (((0, 0), (0,)), (0,))}),
-        (Q.einsum_p, [f34, f4, Arr((3,))], {"spec": (((0, 1), (1,), (0,)), ())}),
-        (Q.diag_embed, [Arr((3,)), (0, 0), (3, 3)], {}),
+        (ES.einsum_p, [f34, Arr((4, 5))], {"spec": (((0, 1), (1, 2)), (0, 2))}),
+        (ES.einsum_p, [Arr((4, 4)), Arr((4,))], {"spec": (((0, 0), (0,)), (0,))}),
+        (ES.einsum_p, [f34, f4, Arr((3,))], {"spec": (((0, 1), (1,), (0,)), ())}),
+        (ES.diag_embed, [Arr((3,)), (0, 0), (3, 3)], {}),
         (I.setitem, [f34, Arr((4,)), (slice(0, 2),)], {}),
         (I.setitem, [f34, 7.0, (np.array([True, False, True]),)], {}),
         (I.setitem, [Arr((3, 4, 5)), Arr((2, 4)), (np.array([0, 1]), slice(None), np.array([1, 2]))],

@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 
 from ..autograd.node import _SEQUENCE
-from . import einsum as Q
+from . import einsum as ES
 from . import elementwise as E
 from . import index as I
 from . import linalg as L
@@ -428,13 +428,13 @@ def _einsum_rule(n: int, vals: list, bat: list, spec: tuple) -> tuple:
     ins, out = spec
     b = 1 + max((x for lb in (*ins, out) for x in lb), default=-1)
     new = tuple((b, *lb) if bb else lb for lb, bb in zip(ins, bat))
-    return Q.einsum_p(*vals, spec=(new, (b, *out))), True
+    return ES.einsum_p(*vals, spec=(new, (b, *out))), True
 
 
 def _diag_embed_rule(n: int, vals: list, bat: list) -> tuple:
     a, labels, shape = vals
     b = 1 + max(labels, default=-1)
-    return Q.diag_embed(a, (b, *labels), (n, *shape)), True
+    return ES.diag_embed(a, (b, *labels), (n, *shape)), True
 
 
 # ----- indexing with a key --------------------------------------------------------------------
@@ -597,8 +597,8 @@ RULES[N.take_along] = _along_rule(N.take_along, None)
 RULES[I.scatter_add] = _along_rule(I.scatter_add, 1)
 RULES[N.put_along] = _along_rule(N.put_along, 1)
 RULES[I.scatter] = _scatter_rule
-RULES[Q.einsum_p] = _einsum_rule
-RULES[Q.diag_embed] = _diag_embed_rule
+RULES[ES.einsum_p] = _einsum_rule
+RULES[ES.diag_embed] = _diag_embed_rule
 RULES[I.getitem] = _getitem_rule
 RULES[I.index_put] = _index_put_rule
 RULES[I.setitem] = _setitem_rule
