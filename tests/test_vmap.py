@@ -597,3 +597,22 @@ def test_functional_call_restores_on_error_strict_and_ties():
     out = functional_call(m, {"a.weight": cr.eye(2) * 2}, (cr.ones(2),), tie_weights=False)
     np.testing.assert_allclose(out.detach().numpy(), w @ np.full(2, 2.0), rtol=1e-6)
     assert m.a.weight is m.b.weight
+
+
+def test_gradients_of_tensors_from_outside_add_up_over_the_batch():
+    x, w = _data()
+    X, W = cr.tensor(x), cr.tensor(w)
+    # a closure over the differentiated tensor, as in JAX
+    got = grad(lambda w_: vmap(lambda v: cr_f(v, w_))(X).sum())(W)
+    ref = jax.jit(jax.grad(lambda w_: jax.vmap(lambda v: jax_f(v, w_))(x).sum()))(w)
+    _close(got, ref)
+    # .backward() into a model's own parameters through vmap = without vmap
+    _, cm = _mlp()
+    cm = cm.double()
+    xs = np.random.default_rng(2).standard_normal((5, 6))
+    vmap(lambda v: cm(v).tanh().sum())(cr.tensor(xs)).sum().backward()
+    got = {k: p.grad.numpy().copy() for k, p in cm.named_parameters()}
+    cm.zero_grad()
+    cm(cr.tensor(xs)).tanh().sum().backward()
+    for k, p in cm.named_parameters():
+        np.testing.assert_allclose(got[k], p.grad.numpy(), rtol=1e-12, atol=1e-14)
