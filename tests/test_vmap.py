@@ -17,6 +17,7 @@ import chainrule.nn.functional as F
 from chainrule import nn
 from chainrule.func import functional_call, grad, hessian, jacrev, value_and_grad, vjp, vmap
 from chainrule.ops import batching as B
+from chainrule.ops import conv as C
 from chainrule.ops import einsum as ES
 from chainrule.ops import elementwise as E
 from chainrule.ops import index as I
@@ -181,8 +182,12 @@ def test_every_batching_rule_matches_a_loop(case, dim):
             )
 
 
+# rules tested through the functions that use them (conv2d, conv_transpose2d, avg_pool2d)
+CONV = {C.im2col, C.col2im, C.to_nchw, C.window_sum, C.window_spread}
+
+
 def test_every_rule_has_a_case_and_the_fallback_is_listed():
-    tested = {prim for prim, _, _ in CASES}
+    tested = {prim for prim, _, _ in CASES} | CONV
     assert set(B.RULES) <= tested, sorted(p.name for p in set(B.RULES) - tested)
     names = {p.name for p in B.all_primitives()}
     fallback = set(B.fallback_ops())
@@ -190,21 +195,83 @@ def test_every_rule_has_a_case_and_the_fallback_is_listed():
     assert fallback < names
     # The ops that run example by example today (the fused and conv ones): a new primitive
     # without a rule shows up here, so it is a decision, not an accident.
-    assert fallback <= {"Col2im", "Im2col", "PoolGather", "PoolScatter",
-                        "ScaledDotProductAttention", "ToNCHW", "WindowSpread", "WindowSum"}  # fmt: skip
+    assert fallback <= {"PoolGather", "PoolScatter", "ScaledDotProductAttention"}
 
 
 def test_the_fallback_loops_warns_once_and_is_right():
-    B._WARNED.discard("WindowSum")
-    x = np.random.default_rng(1).standard_normal((4, 1, 2, 6, 6))
-    f = lambda a: F.avg_pool2d(a, 2)  # noqa: E731
-    with pytest.warns(B.PerformanceWarning, match="no batching rule for WindowSum"):
-        out = vmap(f)(cr.tensor(x))
-    ref = torch.func.vmap(lambda a: torch.nn.functional.avg_pool2d(a, 2))(torch.tensor(x))
-    np.testing.assert_allclose(out.numpy(), ref.numpy(), rtol=1e-12)
+    B._WARNED.discard("ScaledDotProductAttention")
+    rng = np.random.default_rng(1)
+    q, k, v = (rng.standard_normal((3, 2, 4, 5)) for _ in range(3))
+    f = lambda a, b, c: F.scaled_dot_product_attention(a, b, c, is_causal=True)  # noqa: E731
+    with pytest.warns(B.PerformanceWarning, match="no batching rule for ScaledDotProduct"):
+        out = vmap(f)(cr.tensor(q), cr.tensor(k), cr.tensor(v))
+    tf = lambda a, b, c: torch.nn.functional.scaled_dot_product_attention(a, b, c, is_causal=True)  # noqa: E731
+    ref = torch.func.vmap(tf)(torch.tensor(q), torch.tensor(k), torch.tensor(v))
+    np.testing.assert_allclose(out.numpy(), ref.numpy(), rtol=1e-10, atol=1e-12)
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # only once
-        vmap(f)(cr.tensor(x))
+        vmap(f)(cr.tensor(q), cr.tensor(k), cr.tensor(v))
+
+
+@pytest.mark.parametrize(
+    "name,kw",
+    [
+        ("conv2d", {"padding": 1}),
+        ("conv2d", {"stride": 2, "dilation": 1}),
+        ("conv_transpose2d", {"stride": 2}),
+        ("avg_pool2d", {}),
+    ],
+)
+def test_conv_and_pool_batching_match_torch_func(name, kw):
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((3, 2, 4, 6, 6))
+    w = rng.standard_normal((4, 4, 3, 3)) if name != "avg_pool2d" else None
+    b = rng.standard_normal(4)
+    if name == "avg_pool2d":
+        cf = lambda a: F.avg_pool2d(a, 2)  # noqa: E731
+        tf = lambda a: torch.nn.functional.avg_pool2d(a, 2)  # noqa: E731
+    else:
+        cf = lambda a: getattr(F, name)(a, cr.tensor(w), cr.tensor(b), **kw)  # noqa: E731
+        tf = lambda a: getattr(torch.nn.functional, name)(a, torch.tensor(w), torch.tensor(b), **kw)  # noqa: E731
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", B.PerformanceWarning)
+        out = vmap(cf)(cr.tensor(x))
+        g = vmap(grad(lambda a: (cf(a) ** 2).sum()))(cr.tensor(x))
+    ref = torch.func.vmap(tf)(torch.tensor(x))
+    rg = torch.func.vmap(torch.func.grad(lambda a: (tf(a) ** 2).sum()))(torch.tensor(x))
+    np.testing.assert_allclose(out.numpy(), ref.numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(g.numpy(), rg.numpy(), rtol=1e-10, atol=1e-12)
+
+
+def test_per_example_gradients_of_a_cnn_match_torch_func():
+    torch.manual_seed(0)
+    tm = torch.nn.Sequential(torch.nn.Conv2d(1, 3, 3, padding=1), torch.nn.ReLU(),
+                             torch.nn.AvgPool2d(2), torch.nn.Flatten(), torch.nn.Linear(12, 2))  # fmt: skip
+    cm = nn.Sequential(nn.Conv2d(1, 3, 3, padding=1), nn.ReLU(), nn.AvgPool2d(2), nn.Flatten(),
+                       nn.Linear(12, 2))  # fmt: skip
+    cm.load_state_dict({k: cr.tensor(v.detach().numpy()) for k, v in tm.state_dict().items()})
+    cm = cm.double()
+    tm = tm.double()
+    x = np.random.default_rng(0).standard_normal((5, 1, 4, 4))
+    y = np.array([0, 1, 1, 0, 1])
+    cp = {k: v.detach() for k, v in cm.named_parameters()}
+    tp = {k: v.detach() for k, v in tm.named_parameters()}
+
+    def closs(p, xi, yi):
+        return F.cross_entropy(functional_call(cm, p, (xi[None],)), yi[None])
+
+    def tloss(p, xi, yi):
+        out = torch.func.functional_call(tm, p, (xi[None],))
+        return torch.nn.functional.cross_entropy(out, yi[None])
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", B.PerformanceWarning)
+        got = vmap(grad(closs), in_dims=(None, 0, 0))(cp, cr.tensor(x), cr.tensor(y))
+    ref = torch.func.vmap(torch.func.grad(tloss), in_dims=(None, 0, 0))(
+        tp, torch.tensor(x), torch.tensor(y)
+    )
+    for k in ref:
+        np.testing.assert_allclose(got[k].numpy(), ref[k].numpy(), rtol=1e-10, atol=1e-12)
 
 
 def test_einsum_under_vmap_matches_jax():
@@ -217,7 +284,7 @@ def test_einsum_under_vmap_matches_jax():
     np.testing.assert_allclose(out.numpy(), np.asarray(ref), rtol=1e-12)
 
 
-def test_conv_runs_through_the_fallback():
+def test_conv_with_a_batched_weight():
     rng = np.random.default_rng(0)
     x = rng.standard_normal((3, 1, 2, 5, 5))
     w = rng.standard_normal((4, 2, 3, 3))

@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 
 from ..autograd.node import _SEQUENCE
+from . import conv as C
 from . import einsum as ES
 from . import elementwise as E
 from . import index as I
@@ -437,6 +438,60 @@ def _diag_embed_rule(n: int, vals: list, bat: list) -> tuple:
     return ES.diag_embed(a, (b, *labels), (n, *shape)), True
 
 
+# ----- conv: the batch folded into N (NCHW ops), or into the columns' N * oh * ow -------------
+def _fold(v: Any) -> Any:
+    """(B, N, ...) -> (B * N, ...)."""
+    return S.reshape(v, (v.shape[0] * v.shape[1], *v.shape[2:]))
+
+
+def _unfold(v: Any, n: int) -> Any:
+    return S.reshape(v, (n, v.shape[0] // n, *v.shape[1:]))
+
+
+def _cols_fold(v: Any) -> Any:
+    """Batched columns (B, K, N * P) -> (K, B * N * P)."""
+    b, k, m = v.shape
+    return S.reshape(S.permute(v, (1, 0, 2)), (k, b * m))
+
+
+def _cols_unfold(v: Any, n: int) -> Any:
+    k, m = v.shape
+    return S.permute(S.reshape(v, (k, n, m // n)), (1, 0, 2))
+
+
+def _window_rule(prim: Primitive, shape_pos: int | None) -> BatchRule:
+    """window_sum(x, ...) / window_spread(g, shape, ...): NCHW in and out."""
+
+    def rule(n: int, vals: list, bat: list) -> tuple:
+        if builtins_any(_flat(bat[1:])):
+            return fallback(prim, n, vals, bat, {})
+        vals = list(vals)
+        vals[0] = _fold(vals[0])
+        if shape_pos is not None:
+            sh = vals[shape_pos]
+            vals[shape_pos] = (n * sh[0], *sh[1:])
+        return _unfold(prim(*vals), n), True
+
+    return rule
+
+
+def _im2col_rule(n: int, vals: list, bat: list) -> tuple:
+    x, *rest = vals
+    return _cols_unfold(C.im2col(_fold(x), *rest), n), True
+
+
+def _col2im_rule(n: int, vals: list, bat: list) -> tuple:
+    cols, shape, *rest = vals
+    return _unfold(C.col2im(_cols_fold(cols), (n * shape[0], *shape[1:]), *rest), n), True
+
+
+def _to_nchw_rule(n: int, vals: list, bat: list) -> tuple:
+    y, nn, oh, ow, *bias = vals
+    if not bat[0] or builtins_any(_flat(bat[1:])):
+        return fallback(C.to_nchw, n, vals, bat, {})
+    return _unfold(C.to_nchw(_cols_fold(y), n * nn, oh, ow, *bias), n), True
+
+
 # ----- indexing with a key --------------------------------------------------------------------
 def _is_array_index(k: Any) -> bool:
     return isinstance(k, list) or (hasattr(k, "shape") and not isinstance(k, slice))
@@ -490,7 +545,7 @@ def _getitem_rule(n: int, vals: list, bat: list) -> tuple:
 
 
 def _flat(b: Any) -> list:
-    if isinstance(b, tuple):
+    if isinstance(b, (tuple, list)):
         return [x for y in b for x in _flat(y)]
     return [b]
 
@@ -598,6 +653,11 @@ RULES[I.scatter_add] = _along_rule(I.scatter_add, 1)
 RULES[N.put_along] = _along_rule(N.put_along, 1)
 RULES[I.scatter] = _scatter_rule
 RULES[ES.einsum_p] = _einsum_rule
+RULES[C.window_sum] = _window_rule(C.window_sum, None)
+RULES[C.window_spread] = _window_rule(C.window_spread, 1)
+RULES[C.im2col] = _im2col_rule
+RULES[C.col2im] = _col2im_rule
+RULES[C.to_nchw] = _to_nchw_rule
 RULES[ES.diag_embed] = _diag_embed_rule
 RULES[I.getitem] = _getitem_rule
 RULES[I.index_put] = _index_put_rule
