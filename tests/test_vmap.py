@@ -183,7 +183,7 @@ def test_every_batching_rule_matches_a_loop(case, dim):
 
 
 # rules tested through the functions that use them (conv2d, conv_transpose2d, avg_pool2d)
-CONV = {C.im2col, C.col2im, C.to_nchw, C.window_sum, C.window_spread}
+CONV = {C.im2col, C.col2im, C.to_nchw, C.window_sum, C.window_spread, C.pool_gather, C.pool_scatter}
 
 
 def test_every_rule_has_a_case_and_the_fallback_is_listed():
@@ -195,7 +195,7 @@ def test_every_rule_has_a_case_and_the_fallback_is_listed():
     assert fallback < names
     # The ops that run example by example today (the fused and conv ones): a new primitive
     # without a rule shows up here, so it is a decision, not an accident.
-    assert fallback <= {"PoolGather", "PoolScatter", "ScaledDotProductAttention"}
+    assert fallback <= {"ScaledDotProductAttention"}
 
 
 def test_the_fallback_loops_warns_once_and_is_right():
@@ -220,16 +220,18 @@ def test_the_fallback_loops_warns_once_and_is_right():
         ("conv2d", {"stride": 2, "dilation": 1}),
         ("conv_transpose2d", {"stride": 2}),
         ("avg_pool2d", {}),
+        ("max_pool2d", {}),
+        ("max_pool2d", {"stride": 1}),
     ],
 )
 def test_conv_and_pool_batching_match_torch_func(name, kw):
     rng = np.random.default_rng(0)
     x = rng.standard_normal((3, 2, 4, 6, 6))
-    w = rng.standard_normal((4, 4, 3, 3)) if name != "avg_pool2d" else None
+    w = rng.standard_normal((4, 4, 3, 3))
     b = rng.standard_normal(4)
-    if name == "avg_pool2d":
-        cf = lambda a: F.avg_pool2d(a, 2)  # noqa: E731
-        tf = lambda a: torch.nn.functional.avg_pool2d(a, 2)  # noqa: E731
+    if name.endswith("pool2d"):
+        cf = lambda a: getattr(F, name)(a, 2, **kw)  # noqa: E731
+        tf = lambda a: getattr(torch.nn.functional, name)(a, 2, **kw)  # noqa: E731
     else:
         cf = lambda a: getattr(F, name)(a, cr.tensor(w), cr.tensor(b), **kw)  # noqa: E731
         tf = lambda a: getattr(torch.nn.functional, name)(a, torch.tensor(w), torch.tensor(b), **kw)  # noqa: E731
@@ -246,9 +248,10 @@ def test_conv_and_pool_batching_match_torch_func(name, kw):
 def test_per_example_gradients_of_a_cnn_match_torch_func():
     torch.manual_seed(0)
     tm = torch.nn.Sequential(torch.nn.Conv2d(1, 3, 3, padding=1), torch.nn.ReLU(),
-                             torch.nn.AvgPool2d(2), torch.nn.Flatten(), torch.nn.Linear(12, 2))  # fmt: skip
-    cm = nn.Sequential(nn.Conv2d(1, 3, 3, padding=1), nn.ReLU(), nn.AvgPool2d(2), nn.Flatten(),
-                       nn.Linear(12, 2))  # fmt: skip
+                             torch.nn.MaxPool2d(2), torch.nn.Conv2d(3, 2, 1), torch.nn.AvgPool2d(2),
+                             torch.nn.Flatten(), torch.nn.Linear(2, 2))  # fmt: skip
+    cm = nn.Sequential(nn.Conv2d(1, 3, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(3, 2, 1),
+                       nn.AvgPool2d(2), nn.Flatten(), nn.Linear(2, 2))  # fmt: skip
     cm.load_state_dict({k: cr.tensor(v.detach().numpy()) for k, v in tm.state_dict().items()})
     cm = cm.double()
     tm = tm.double()

@@ -25,6 +25,7 @@ from ..ops import index as I
 from ..ops import linalg as L
 from ..ops import nnops as N
 from ..ops import shape as S
+from ..ops.batching import nchw_call
 from ..ops.primitive import Tracer
 from ..random import default_rng
 from ..tensor import Tensor, as_tensor
@@ -968,7 +969,7 @@ def max_pool2d(
     x, unbatched = _batched(_t(input), "max_pool2d")
     k, s, p, d = _pool_args(kernel_size, stride, padding, dilation, "max_pool2d")
     pads = _pool_geometry(x.shape[2], x.shape[3], k, s, p, d, ceil_mode, "max_pool2d")
-    idx, disjoint = C.window_argmax(x._data, k, s, pads, d)
+    idx, disjoint = _nchw_call(C.window_argmax, x._data, k, s, pads, d)
     out = C.pool_gather(x, idx, disjoint)
     if unbatched:
         out, idx = S.reshape(out, out.shape[1:]), idx[0]
@@ -1146,6 +1147,13 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool 
     mask = keep.astype(x.dtype)
     mask *= 1.0 / (1.0 - p)
     return _maybe_inplace(x, x * mask, inplace)
+
+
+def _nchw_call(fn: Any, a: Any, *args: Any) -> Any:
+    """``fn(a, *args)``; inside ``vmap`` through its batching of NCHW array functions."""
+    if isinstance(a, Tracer):
+        return nchw_call(fn, a, *args)
+    return fn(a, *args)
 
 
 def _maybe_inplace(x: Tensor, out: Tensor, inplace: bool) -> Tensor:

@@ -475,6 +475,40 @@ def _window_rule(prim: Primitive, shape_pos: int | None) -> BatchRule:
     return rule
 
 
+def _pool_rule(prim: Primitive, shape_pos: int | None) -> BatchRule:
+    """pool_gather(x, index, disjoint) / pool_scatter(g, shape, index, disjoint)."""
+
+    def rule(n: int, vals: list, bat: list) -> tuple:
+        vals = list(vals)
+        vals[0] = _fold(_front(vals[0], bat[0], n))
+        k = 1 if shape_pos is None else 2
+        vals[k] = _fold(_front(vals[k], bat[k], n))
+        if shape_pos is not None:
+            sh = vals[shape_pos]
+            vals[shape_pos] = (n * sh[0], *sh[1:])
+        return _unfold(prim(*vals), n), True
+
+    return rule
+
+
+def nchw_call(fn: Callable[..., tuple], x: Any, *args: Any) -> tuple:
+    """``fn(x, *args) -> (array, flag)`` for an array function of an NCHW input (no gradient,
+    e.g. the argmax of each pooling window) that may get a batched ``x``: the batch is folded
+    into N and the array result comes back batched.
+
+    Example:
+        >>> t = BatchTrace(2)
+        >>> out, flag = nchw_call(lambda a: (a * 2, True), BatchTracer(t, np.ones((2, 1, 1, 2, 2))))
+        >>> out.shape, flag
+        ((1, 1, 2, 2), True)
+    """
+    if not isinstance(x, BatchTracer):
+        return fn(x, *args)
+    v = x.value
+    out, flag = nchw_call(fn, _fold(v), *args)
+    return BatchTracer(x.trace, _unfold(out, v.shape[0])), flag
+
+
 def _im2col_rule(n: int, vals: list, bat: list) -> tuple:
     x, *rest = vals
     return _cols_unfold(C.im2col(_fold(x), *rest), n), True
@@ -658,6 +692,8 @@ RULES[C.window_spread] = _window_rule(C.window_spread, 1)
 RULES[C.im2col] = _im2col_rule
 RULES[C.col2im] = _col2im_rule
 RULES[C.to_nchw] = _to_nchw_rule
+RULES[C.pool_gather] = _pool_rule(C.pool_gather, None)
+RULES[C.pool_scatter] = _pool_rule(C.pool_scatter, 1)
 RULES[ES.diag_embed] = _diag_embed_rule
 RULES[I.getitem] = _getitem_rule
 RULES[I.index_put] = _index_put_rule
