@@ -88,7 +88,7 @@ class BatchTracer(Tracer):
             "example; compute with tensor ops (torch.where instead of if) or move it out of vmap"
         )
 
-    item = tolist = __bool__ = __float__ = __int__ = __index__ = _concrete
+    item = tolist = any = all = __bool__ = __float__ = __int__ = __index__ = _concrete
 
     def grad_for(self, target: Any, g: Any) -> Any:
         """Sum out the batch of each vmap level that ``target`` (the node the gradient goes to)
