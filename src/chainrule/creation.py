@@ -10,7 +10,7 @@ import numpy as np
 from . import dtypes
 from ._device import target as _target_device
 from .backend import array_module, to_device
-from .random import Generator, default_rng
+from .random import Generator, default_rng, under_vmap
 from .tensor import Tensor, ones_like, tensor, zeros_like  # noqa: F401 (tensor: doctests)
 
 __all__ = [
@@ -166,7 +166,7 @@ def _float_only(dtype: Any, op: str) -> np.dtype:
 
 
 def _rng(generator: Generator | None) -> np.random.Generator:
-    return generator.numpy if generator is not None else default_rng()
+    return under_vmap(generator.numpy) if generator is not None else default_rng()
 
 
 def rand(

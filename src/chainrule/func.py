@@ -26,13 +26,18 @@ from contextlib import contextmanager
 from typing import Any
 
 from . import functions
+from . import random as _random
 from .autograd import engine
 from .autograd.grad_mode import STATE, enable_grad
 from .creation import zeros
 from .ops.elementwise import clone
 from .tensor import Tensor, tensor, zeros_like
+from .utils.pytree import TreeSpec, tree_flatten, tree_unflatten
 
-__all__ = ["grad", "value_and_grad", "vjp", "jvp", "jacrev", "jacobian", "hessian"]
+__all__ = [
+    "grad", "value_and_grad", "vjp", "jvp", "jacrev", "jacobian", "hessian", "vmap",
+    "functional_call",
+]  # fmt: skip
 
 
 def _argnums(argnums: int | Sequence[int], n: int, op: str) -> tuple[int, ...]:
@@ -65,12 +70,46 @@ def _enter(args: tuple, nums: tuple[int, ...], op: str) -> tuple[list, list, boo
         else:
             a = a.detach().requires_grad_()
             _mark_made(a)
+            if _random._VMAP:  # made inside vmap: its gradient stays one per example
+                from .ops.batching import mark_inside
+
+                mark_inside(a, _random._VMAP)
         args[i] = a
         entered.append(a)
     # Keep building graphs whenever grad mode is on: the function may close over tensors of an
     # enclosing graph (``grad(lambda x: grad(lambda y: x * y * y)(y0))``); ``_finish`` cuts
     # the results loose afterwards if nothing outside was reached.
     return args, entered, recording
+
+
+def _enter_tree(args: tuple, nums: tuple[int, ...], op: str) -> tuple[list, list, bool, list]:
+    """:func:`_enter` for arguments that are pytrees of tensors: every leaf of each argument in
+    ``nums`` is entered; returns also each argument's structure (to pack the gradients)."""
+    args = list(args)
+    flat: list = []
+    specs: list[TreeSpec] = []
+    for i in nums:
+        leaves, spec = tree_flatten(args[i])
+        if not leaves:
+            raise TypeError(f"{op}: argument {i} has no tensors to differentiate")
+        specs.append(spec)
+        flat.extend(leaves)
+    pos = tuple(range(len(flat)))
+    entered_args, entered, nested = _enter(tuple(flat), pos, op)
+    k = 0
+    for i, spec in zip(nums, specs):
+        args[i] = tree_unflatten(entered_args[k : k + spec.num_leaves], spec)
+        k += spec.num_leaves
+    return args, entered, nested, specs
+
+
+def _unflat(values: list, specs: list[TreeSpec]) -> list:
+    """Flat per-leaf values back into one pytree per argument."""
+    out, k = [], 0
+    for spec in specs:
+        out.append(tree_unflatten(values[k : k + spec.num_leaves], spec))
+        k += spec.num_leaves
+    return out
 
 
 def _split_aux(out: Any, has_aux: bool, op: str) -> tuple[Any, Any]:
@@ -167,7 +206,7 @@ def value_and_grad(
 
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         nums = _argnums(argnums, len(args), "grad")
-        args2, entered, nested = _enter(args, nums, "grad")
+        args2, entered, nested, specs = _enter_tree(args, nums, "grad")
         with enable_grad():
             with _running(entered):
                 raw = func(*args2, **kwargs)
@@ -175,7 +214,7 @@ def value_and_grad(
                 out = _scalar(out, "grad")
                 gs = _gradients(out, entered, nested)
                 value, *gs = _finish([out, *gs], entered, nested)
-        return ((value, aux) if has_aux else value), _pack(gs, argnums)
+        return ((value, aux) if has_aux else value), _pack(_unflat(gs, specs), argnums)
 
     return wrapper
 
@@ -201,7 +240,8 @@ def grad(
 
 def vjp(func: Callable[..., Any], *primals: Any) -> tuple[Any, Callable[[Any], tuple]]:
     """``func(*primals)`` and a function mapping a cotangent ``v`` (shaped like the output) to
-    ``v^T J``, one gradient per primal: the backward pass as a function.
+    ``v^T J``, one gradient per primal: the backward pass as a function. Primals, output and
+    cotangent may be pytrees (nested tuples, lists, dicts) of tensors.
 
     Example:
         >>> import chainrule as cr
@@ -210,25 +250,43 @@ def vjp(func: Callable[..., Any], *primals: Any) -> tuple[Any, Callable[[Any], t
         (tensor([2., 4.]),)
     """
     nums = tuple(range(len(primals)))
-    args, entered, nested = _enter(primals, nums, "vjp")
+    args, entered, nested, specs = _enter_tree(primals, nums, "vjp")
     with enable_grad():
         with _running(entered):
             out = func(*args)
-    if not isinstance(out, Tensor):
-        raise TypeError(f"vjp: the function must return a Tensor, got {type(out).__name__}")
+    outs, ospec = tree_flatten(out)
+    for o in outs:
+        if not isinstance(o, Tensor):
+            raise TypeError(
+                f"vjp: the function must return Tensors (or a pytree of them), "
+                f"got {type(o).__name__}"
+            )
 
     def back(cotangent: Any) -> tuple:
-        v = cotangent if isinstance(cotangent, Tensor) else tensor(cotangent, dtype=out.dtype)
-        if tuple(v.shape) != tuple(out.shape):
-            raise ValueError(
-                f"vjp: cotangent has shape {tuple(v.shape)} but the output has shape "
-                f"{tuple(out.shape)}"
-            )
-        create = nested or v.requires_grad
+        vs, vspec = tree_flatten(cotangent)
+        if vspec != ospec:
+            raise ValueError(f"vjp: cotangent has structure {vspec} but the output has {ospec}")
+        vs = [v if isinstance(v, Tensor) else tensor(v, dtype=o.dtype) for v, o in zip(vs, outs)]
+        for v, o in zip(vs, outs):
+            if tuple(v.shape) != tuple(o.shape):
+                raise ValueError(
+                    f"vjp: cotangent has shape {tuple(v.shape)} but the output has shape "
+                    f"{tuple(o.shape)}"
+                )
+        create = nested or builtins.any(v.requires_grad for v in vs)
         with enable_grad():
-            return tuple(_finish(_gradients(out, entered, create, v), entered, create))
+            live = [(o, v) for o, v in zip(outs, vs) if o.requires_grad]
+            if not live:
+                gs = [zeros_like(a) for a in entered]
+            else:
+                got = engine.grad(
+                    [o for o, _ in live], entered, grad_outputs=[v for _, v in live],
+                    retain_graph=True, create_graph=create, allow_unused=True,
+                )  # fmt: skip
+                gs = [zeros_like(a) if g is None else g for a, g in zip(entered, got)]
+            return tuple(_unflat(_finish(gs, entered, create), specs))
 
-    (value,) = _finish([out], entered, nested)
+    value = tree_unflatten(_finish(outs, entered, nested), ospec)
     return value, back
 
 
@@ -273,7 +331,8 @@ def jvp(func: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any
 
 def jacrev(func: Callable[..., Any], argnums: int | Sequence[int] = 0) -> Callable[..., Any]:
     """The Jacobian of ``func`` by reverse mode: one backward pass per output element. The
-    result has shape ``output.shape + input.shape`` (a tuple of them for several argnums).
+    result has shape ``output.shape + input.shape`` (a tuple of them for several argnums). With
+    pytrees, as in JAX: the output's structure, each leaf replaced by the inputs' structure.
 
     Example:
         >>> import chainrule as cr
@@ -284,25 +343,31 @@ def jacrev(func: Callable[..., Any], argnums: int | Sequence[int] = 0) -> Callab
 
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         nums = _argnums(argnums, len(args), "jacrev")
-        args2, entered, nested = _enter(args, nums, "jacrev")
+        args2, entered, nested, specs = _enter_tree(args, nums, "jacrev")
         with enable_grad():
             with _running(entered):
                 out = func(*args2, **kwargs)
-            if not isinstance(out, Tensor):
-                raise TypeError(
-                    f"jacrev: the function must return a Tensor, got {type(out).__name__}"
-                )
-            flat = functions.reshape(out, (-1,))
-            rows: list[list] = [[] for _ in entered]
-            for k in range(flat.shape[0]):
-                for r, g in zip(rows, _gradients(flat[k], entered, nested)):
-                    r.append(g)
-            jacs = [
-                functions.reshape(functions.stack(r) if r else zeros((0, *a.shape), dtype=a.dtype),
-                          tuple(out.shape) + tuple(a.shape))
-                for r, a in zip(rows, entered)
-            ]  # fmt: skip
-        return _pack(_finish(jacs, entered, nested), argnums)
+            outs, ospec = tree_flatten(out)
+            per_out = []
+            for o in outs:
+                if not isinstance(o, Tensor):
+                    raise TypeError(
+                        f"jacrev: the function must return Tensors, got {type(o).__name__}"
+                    )
+                flat = functions.reshape(o, (-1,))
+                rows: list[list] = [[] for _ in entered]
+                for k in range(flat.shape[0]):
+                    for r, g in zip(rows, _gradients(flat[k], entered, nested)):
+                        r.append(g)
+                jacs = [
+                    functions.reshape(
+                        functions.stack(r) if r else zeros((0, *a.shape), dtype=a.dtype),
+                        tuple(o.shape) + tuple(a.shape),
+                    )
+                    for r, a in zip(rows, entered)
+                ]
+                per_out.append(_pack(_unflat(_finish(jacs, entered, nested), specs), argnums))
+        return tree_unflatten(per_out, ospec)
 
     return wrapper
 
@@ -322,3 +387,302 @@ def hessian(func: Callable[..., Any], argnums: int = 0) -> Callable[..., Any]:
     if not isinstance(argnums, int):
         raise TypeError(f"hessian: argnums must be one int, got {argnums!r}")
     return jacrev(jacrev(func, argnums), argnums)
+
+
+# ----- vmap ------------------------------------------------------------------------------------
+_RANDOMNESS = ("error", "different", "same")
+
+
+def _dims_tree(dims: Any, tree: Any, where: str, op: str) -> list:
+    """``dims`` (an int/None for the whole ``tree``, or a pytree prefix of it) as one entry per
+    leaf of ``tree``."""
+    if dims is None or isinstance(dims, int) and not isinstance(dims, bool):
+        return [dims] * len(tree_flatten(tree)[0])
+    if isinstance(dims, dict) and isinstance(tree, dict):
+        if set(dims) != set(tree):
+            raise ValueError(
+                f"{op}: {where} has keys {sorted(tree)} but its dims have keys {sorted(dims)}"
+            )
+        return [d for k in tree for d in _dims_tree(dims[k], tree[k], f"{where}[{k!r}]", op)]
+    if isinstance(dims, (tuple, list)) and isinstance(tree, (tuple, list)):
+        if len(dims) != len(tree):
+            raise ValueError(
+                f"{op}: {where} has {len(tree)} entries but its dims {dims!r} have {len(dims)}"
+            )
+        return [
+            d for i, (x, t) in enumerate(zip(dims, tree))
+            for d in _dims_tree(x, t, f"{where}[{i}]", op)
+        ]  # fmt: skip
+    raise ValueError(
+        f"{op}: the dims {dims!r} given for {where} do not match its structure "
+        f"({type(tree).__name__}); give an int, None, or a tree of them shaped like it"
+    )
+
+
+def _paths(tree: Any, prefix: str) -> list[str]:
+    from .utils.pytree import tree_flatten_with_path
+
+    return [prefix + p for p, _ in tree_flatten_with_path(tree)[0]]
+
+
+def vmap(
+    func: Callable[..., Any],
+    in_dims: Any = 0,
+    out_dims: Any = 0,
+    randomness: str = "error",
+    *,
+    chunk_size: int | None = None,
+) -> Callable[..., Any]:
+    """``func`` mapped over a batch dimension of its inputs, as ``torch.func.vmap``: the function
+    is written for one example and runs on all at once, each primitive by its batching rule
+    (:mod:`chainrule.ops.batching`). ``in_dims`` says which dim of each positional argument is
+    the batch (an int, ``None`` for an unbatched argument, or a tuple with one entry per argument,
+    each an int/None or a pytree like that argument); ``out_dims`` where the batch goes in the
+    outputs (pytrees too). Keyword arguments are not batched. ``randomness``: random ops inside
+    raise (``'error'``), draw independently per example (``'different'``) or draw once for the
+    batch (``'same'``). ``chunk_size`` maps that many examples at a time. Composes with
+    ``grad``, ``jacrev``, ``hessian`` and itself in any order.
+
+    Example:
+        >>> import chainrule as cr
+        >>> vmap(lambda x, w: x @ w, in_dims=(0, None))(cr.ones(5, 3), cr.ones(3, 2)).shape
+        (5, 2)
+        >>> x = cr.tensor([[1.0, 2.0], [3.0, 4.0]])
+        >>> vmap(grad(lambda v: (v ** 2).sum()))(x)      # one gradient per row
+        tensor([[2., 4.],
+                [6., 8.]])
+    """
+    if randomness not in _RANDOMNESS:
+        raise ValueError(
+            f"vmap: randomness must be one of {', '.join(map(repr, _RANDOMNESS))}, "
+            f"got {randomness!r}"
+        )
+    if chunk_size is not None and (not isinstance(chunk_size, int) or chunk_size < 1):
+        raise ValueError(f"vmap: chunk_size must be a positive int or None, got {chunk_size!r}")
+    if not callable(func):
+        raise TypeError(f"vmap: func must be callable, got {type(func).__name__}")
+
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if isinstance(in_dims, (tuple, list)):
+            if len(in_dims) != len(args):
+                raise ValueError(
+                    f"vmap: in_dims has {len(in_dims)} entries but the function got "
+                    f"{len(args)} positional arguments"
+                )
+            dims = _dims_tree(tuple(in_dims), args, "args", "vmap")
+        elif in_dims is None or isinstance(in_dims, int):
+            dims = _dims_tree(in_dims, args, "args", "vmap")
+        else:
+            raise ValueError(f"vmap: in_dims must be an int, None or a tuple, got {in_dims!r}")
+        leaves, spec = tree_flatten(args)
+        names = _paths(args, "args")
+        size, first = None, None
+        norm: list = []
+        for leaf, d, name in zip(leaves, dims, names):
+            if d is None:
+                norm.append(None)
+                continue
+            if not isinstance(leaf, Tensor):
+                raise ValueError(
+                    f"vmap: got in_dim={d} for {name}, of type {type(leaf).__name__}; only "
+                    "Tensors can be mapped over (give None for it in in_dims)"
+                )
+            if not -max(leaf.ndim, 1) <= d < max(leaf.ndim, 1) or leaf.ndim == 0:
+                raise ValueError(
+                    f"vmap: in_dim={d} for {name} is out of range for a tensor of shape "
+                    f"{tuple(leaf.shape)}"
+                )
+            d %= leaf.ndim
+            n = leaf.shape[d]
+            if size is None:
+                size, first = n, (name, d)
+            elif n != size:
+                raise ValueError(
+                    f"vmap: expected all mapped inputs to have the same size in their mapped "
+                    f"dim: {first[0]} has size {size} in dim {first[1]} but {name} has size "
+                    f"{n} in dim {d}"
+                )
+            norm.append(d)
+        if size is None:
+            raise ValueError(
+                "vmap: at least one positional argument must be a Tensor mapped over "
+                "(in_dims not None)"
+            )
+        if chunk_size is not None and size > chunk_size:
+            return _chunked(func, leaves, spec, norm, size, kwargs)
+        return _vmap_once(func, leaves, spec, norm, size, kwargs)
+
+    def _vmap_once(func: Any, leaves: list, spec: Any, norm: list, size: int, kwargs: dict):
+        from . import random as _random
+        from .ops.batching import BatchTrace, BatchTracer, _Key, vmap_in, vmap_out
+
+        trace = BatchTrace(size, randomness)
+        key = _Key(trace)
+        inner = [x if d is None else vmap_in(x, key, d) for x, d in zip(leaves, norm)]
+        _random._VMAP.append(trace)
+        try:
+            out = func(*tree_unflatten(inner, spec), **kwargs)
+        finally:
+            _random._VMAP.pop()
+        outs, ospec = tree_flatten(out)
+        odims = _dims_tree(out_dims, out, "the output", "vmap")
+        res = []
+        for o, d, name in zip(outs, odims, _paths(out, "output")):
+            if not isinstance(o, Tensor):
+                raise ValueError(
+                    f"vmap: the function must return Tensors (or pytrees of them); {name} is "
+                    f"a {type(o).__name__}"
+                )
+            batched = isinstance(o._data, BatchTracer) and o._data.trace is trace
+            if d is None:
+                if batched:
+                    raise ValueError(
+                        f"vmap: out_dims is None for {name}, but it depends on the mapped "
+                        "inputs (it has a batch dim)"
+                    )
+                res.append(o)
+                continue
+            r = o.ndim + 1
+            if not -r <= d < r:
+                raise ValueError(
+                    f"vmap: out_dim={d} for {name} is out of range for a batched output of {r} dims"
+                )
+            res.append(vmap_out(o, key, d % r))
+        return tree_unflatten(res, ospec)
+
+    def _chunked(func: Any, leaves: list, spec: Any, norm: list, size: int, kwargs: dict):
+        parts = []
+        for lo in range(0, size, chunk_size):
+            hi = min(lo + chunk_size, size)
+            sub = [
+                x if d is None else functions.narrow(x, d, lo, hi - lo)
+                for x, d in zip(leaves, norm)
+            ]
+            parts.append(_vmap_once(func, sub, spec, norm, hi - lo, kwargs))
+        flat0, ospec = tree_flatten(parts[0])
+        odims = _dims_tree(out_dims, parts[0], "the output", "vmap")
+        flats = [tree_flatten(p)[0] for p in parts]
+        res = []
+        for k, d in enumerate(odims):
+            if d is None:
+                res.append(flats[0][k])
+            else:
+                res.append(functions.cat([f[k] for f in flats], d % (flat0[k].ndim)))
+        return tree_unflatten(res, ospec)
+
+    wrapper.__wrapped__ = func  # type: ignore[attr-defined]
+    return wrapper
+
+
+# ----- functional_call -------------------------------------------------------------------------
+def functional_call(
+    module: Any,
+    parameter_and_buffer_dicts: Any,
+    args: Any = None,
+    kwargs: dict | None = None,
+    *,
+    tie_weights: bool = True,
+    strict: bool = False,
+) -> Any:
+    """Call ``module`` with the given parameters and buffers (by their ``state_dict`` names)
+    standing in for its own, as ``torch.func.functional_call``: they are swapped in for the call
+    and the module's own are put back afterwards, also when the call raises. ``args`` is one
+    argument or a tuple of them; a list of dicts is merged (a key given twice is an error).
+    With ``tie_weights`` a tensor shared by several names (tied weights) follows the one given;
+    ``strict`` requires every parameter and buffer to be given and no other names.
+
+    Example:
+        >>> import chainrule as cr
+        >>> lin = cr.nn.Linear(2, 1)
+        >>> p = {"weight": cr.ones(1, 2), "bias": cr.zeros(1)}
+        >>> functional_call(lin, p, (cr.tensor([[1.0, 2.0]]),))
+        tensor([[3.]])
+        >>> per_example = vmap(grad(lambda p, x: functional_call(lin, p, (x,)).sum()),
+        ...                    in_dims=(None, 0))(p, cr.tensor([[1.0, 2.0], [3.0, 4.0]]))
+        >>> per_example["weight"]
+        tensor([[[1., 2.]],
+        <BLANKLINE>
+                [[3., 4.]]])
+    """
+    if isinstance(parameter_and_buffer_dicts, dict):
+        given = dict(parameter_and_buffer_dicts)
+    elif isinstance(parameter_and_buffer_dicts, (list, tuple)):
+        given = {}
+        for d in parameter_and_buffer_dicts:
+            for k, v in d.items():
+                if k in given:
+                    raise ValueError(
+                        f"functional_call: {k!r} appeared in multiple dictionaries; behavior "
+                        "of functional_call is ambiguous"
+                    )
+                given[k] = v
+    else:
+        raise TypeError(
+            "functional_call: parameter_and_buffer_dicts must be a dict or a sequence of "
+            f"dicts, got {type(parameter_and_buffer_dicts).__name__}"
+        )
+    owned = dict(_all_named(module, "_parameters") + _all_named(module, "_buffers"))
+    if strict:
+        missing = sorted(set(owned) - set(given))
+        unexpected = sorted(set(given) - set(owned))
+        if missing or unexpected:
+            raise RuntimeError(
+                "functional_call: Error(s) in reparametrizing for "
+                f"{type(module).__name__}: missing keys {missing}, unexpected keys {unexpected}"
+            )
+    if tie_weights:  # names sharing one tensor follow the one given
+        by_id: dict[int, list[str]] = {}
+        for n, t in owned.items():
+            by_id.setdefault(id(t), []).append(n)
+        for names in by_id.values():
+            hit = [n for n in names if n in given]
+            if hit:
+                for n in hit[1:]:
+                    if given[n] is not given[hit[0]]:
+                        raise ValueError(
+                            f"functional_call: {hit[0]!r} and {n!r} are tied in the module "
+                            "but were given different values"
+                        )
+                for n in names:
+                    given.setdefault(n, given[hit[0]])
+    saved = []
+    try:
+        for name, value in given.items():
+            owner, attr = _owner(module, name)
+            if owner is None:
+                if strict:
+                    raise RuntimeError(f"functional_call: the module has no {name!r}")
+                continue
+            store = "_parameters" if attr in owner._parameters else "_buffers"
+            saved.append((getattr(owner, store), attr, getattr(owner, store)[attr]))
+            getattr(owner, store)[attr] = value
+        if args is None:
+            args = ()
+        elif not isinstance(args, tuple):
+            args = (args,)
+        return module(*args, **(kwargs or {}))
+    finally:
+        for store, attr, old in reversed(saved):
+            store[attr] = old
+
+
+def _all_named(module: Any, store: str) -> list:
+    """(name, tensor) for every registered parameter or buffer, shared ones under each name."""
+    out = []
+    for prefix, m in module.named_modules(remove_duplicate=False):
+        for n, t in getattr(m, store).items():
+            if t is not None:
+                out.append((f"{prefix}.{n}" if prefix else n, t))
+    return out
+
+
+def _owner(module: Any, name: str) -> tuple[Any, str]:
+    *path, attr = name.split(".")
+    m = module
+    for p in path:
+        m = m._modules.get(p) if hasattr(m, "_modules") else None
+        if m is None:
+            return None, attr
+    if attr in m._parameters or attr in m._buffers:
+        return m, attr
+    return None, attr

@@ -18,6 +18,7 @@ from .ops import index as I
 from .ops import linalg as L
 from .ops import reduce as R
 from .ops import shape as S
+from .ops.primitive import Tracer
 from .tensor import Tensor, as_tensor
 
 
@@ -39,6 +40,8 @@ def _operand(x: Any) -> Any:
         return x.item() if isinstance(x, np.generic) else x
     if isinstance(x, np.ndarray) or type(x).__module__.startswith("cupy"):
         return as_tensor(x)
+    if isinstance(x, Tracer):  # a value inside a transform (a rule's saved non-tensor input)
+        return Tensor._wrap(x)
     if isinstance(x, np.generic):  # a NumPy scalar acts as a Python number, as in PyTorch
         return x.item()
     if isinstance(x, (list, tuple)):

@@ -43,13 +43,79 @@ _default = Generator()
 
 
 def default_rng() -> np.random.Generator:
-    """The NumPy generator behind ``rand``, ``randn``, ``randint``, dropout and initializers.
+    """The NumPy generator behind ``rand``, ``randn``, ``randint``, dropout and initializers
+    (inside ``vmap``, one that follows its ``randomness`` policy: see :func:`under_vmap`).
 
     Example:
         >>> isinstance(default_rng(), np.random.Generator)
         True
     """
-    return _default.numpy
+    return under_vmap(_default.numpy) if _VMAP else _default.numpy
+
+
+# The vmap levels running now (outermost first): random draws follow their randomness policy
+_VMAP: list = []
+
+
+def under_vmap(rng: np.random.Generator) -> Any:
+    """``rng`` as the random ops inside the running ``vmap`` levels see it: itself outside vmap
+    and for ``randomness='same'``; for ``'different'``, draws get one sample per example (a
+    batched value); for ``'error'``, a draw raises.
+
+    Example:
+        >>> under_vmap(default_rng()) is default_rng()
+        True
+    """
+    if not _VMAP:
+        return rng
+    if any(t.randomness == "error" for t in _VMAP):
+        raise RuntimeError(
+            "vmap: called a random operation while in randomness='error' mode. Use "
+            "randomness='same' (one draw for the whole batch) or 'different' (one per example) "
+            "on vmap, or draw the random values outside vmap"
+        )
+    levels = [t for t in _VMAP if t.randomness == "different"]
+    return _BatchedRNG(rng, levels) if levels else rng
+
+
+class _BatchedRNG:
+    """A generator whose draws carry one sample per example of each ``'different'`` level."""
+
+    def __init__(self, rng: np.random.Generator, levels: list) -> None:
+        self.rng = rng
+        self.levels = levels
+
+    def _wrap(self, draw: Any, size: Any) -> Any:
+        from .ops.batching import BatchTracer
+
+        size = () if size is None else (size,) if isinstance(size, int) else tuple(size)
+        lead = tuple(t.size for t in self.levels)
+        v = draw(lead + size)
+        for t in self.levels:  # the outermost level's tracer is the innermost's value
+            v = BatchTracer(t, v)
+        return v
+
+    def random(self, size: Any = None, dtype: Any = np.float64) -> Any:
+        return self._wrap(lambda s: self.rng.random(s, dtype=dtype), size)
+
+    def standard_normal(self, size: Any = None, dtype: Any = np.float64) -> Any:
+        return self._wrap(lambda s: self.rng.standard_normal(s, dtype=dtype), size)
+
+    def normal(self, loc: float = 0.0, scale: float = 1.0, size: Any = None) -> Any:
+        return self._wrap(lambda s: self.rng.normal(loc, scale, s), size)
+
+    def uniform(self, low: float = 0.0, high: float = 1.0, size: Any = None) -> Any:
+        return self._wrap(lambda s: self.rng.uniform(low, high, s), size)
+
+    def integers(self, low: Any, high: Any = None, size: Any = None, dtype: Any = np.int64,
+                 endpoint: bool = False) -> Any:  # fmt: skip
+        return self._wrap(lambda s: self.rng.integers(low, high, s, dtype, endpoint), size)
+
+    def __getattr__(self, name: str) -> Any:
+        raise NotImplementedError(
+            f"vmap(randomness='different'): numpy.random.Generator.{name} is not supported "
+            "inside vmap"
+        )
 
 
 def default_generator() -> Generator:

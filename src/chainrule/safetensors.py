@@ -145,7 +145,10 @@ def _from_raw(data: bytes, op: str, device: str) -> dict[str, Tensor]:
 
 
 def _tensor(arr: np.ndarray, device: str) -> Tensor:
-    arr = np.array(arr, dtype=arr.dtype.newbyteorder("="))  # an owned, writable, native copy
+    # an owned, writable, native copy; bfloat16 widened to float32 also when NumPy knows it
+    # (ml_dtypes, which JAX installs, registers it)
+    dt = np.dtype(np.float32) if arr.dtype.name == "bfloat16" else arr.dtype.newbyteorder("=")
+    arr = np.array(arr, dtype=dt)
     return Tensor._wrap(to_device(arr, str(device)) if str(device) != "cpu" else arr)
 
 

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from ..backend import array_module
+from ..ops.primitive import _LIVE, Tracer
 from ..ops.shape import sum_to
 from ..tensor import Tensor, edge_of, ones_like, tensor
 from .grad_mode import STATE, set_grad_enabled
@@ -214,6 +215,10 @@ class _Walk:
                         in_grads[i] = None
                         continue
                     target, slot, shape = e
+                    if _LIVE[0]:  # a transform may adjust it (sum over a vmap batch)
+                        d = gi._data if isinstance(gi, Tensor) else gi
+                        if isinstance(d, Tracer):
+                            gi = d.grad_for(target, gi)
                     if gi.shape != shape:
                         gi = sum_to(gi, shape)
                         in_grads[i] = gi

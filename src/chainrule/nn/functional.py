@@ -26,6 +26,8 @@ from ..ops import index as I
 from ..ops import linalg as L
 from ..ops import nnops as N
 from ..ops import shape as S
+from ..ops.batching import nchw_call
+from ..ops.primitive import Tracer
 from ..random import default_rng
 from ..tensor import Tensor, as_tensor
 
@@ -226,6 +228,8 @@ def _nll(
         return S.reshape(loss, ()) if reduction == "none" else loss
     c = logp.shape[1]
     ti = target._data
+    if isinstance(ti, Tracer):  # inside vmap: no checks or branches on the target's values
+        return _nll_traced(logp, ti, weight, ignore_index, reduction, op)
     ignored = ti == ignore_index
     has_ignored = bool(ignored.any())
     safe = array_module(ti).where(ignored, 0, ti) if has_ignored else ti
@@ -247,6 +251,23 @@ def _nll(
     if reduction == "mean":
         return -_weighted_mean(picked, wt)
     return _reduce(picked * -wt, reduction, op)
+
+
+def _nll_traced(
+    logp: Tensor, ti: Any, weight: Any, ignore_index: int, reduction: str, op: str
+) -> Tensor:
+    """:func:`_nll` for a target whose values are traced (batched by ``vmap``): ignored targets
+    are masked out arithmetically rather than found first."""
+    keep = E.ne(ti, ignore_index)
+    safe = E.where(keep, ti, 0)
+    picked = N.take_along(logp, 1, safe)
+    wt = I.cast(keep, logp.dtype)
+    if weight is not None:
+        w = _t(weight)
+        wt = wt * I.getitem(w._data.astype(logp.dtype, copy=False), safe)
+    if reduction == "mean":
+        return -E.div(S.sum(E.mul(picked, wt), None, False), S.sum(wt, None, False))
+    return _reduce(E.mul(picked, -wt), reduction, op)
 
 
 def _weighted_mean(terms: Tensor, w: Any) -> Tensor:
@@ -940,7 +961,7 @@ def max_pool2d(
     x, unbatched = _batched(_t(input), "max_pool2d")
     k, s, p, d = _pool_args(kernel_size, stride, padding, dilation, "max_pool2d")
     pads = _pool_geometry(x.shape[2], x.shape[3], k, s, p, d, ceil_mode, "max_pool2d")
-    idx, disjoint = C.window_argmax(x._data, k, s, pads, d)
+    idx, disjoint = _nchw_call(C.window_argmax, x._data, k, s, pads, d)
     out = C.pool_gather(x, idx, disjoint)
     if unbatched:
         out, idx = S.reshape(out, out.shape[1:]), idx[0]
@@ -1112,10 +1133,19 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool 
         return x
     if p == 1.0:
         return _maybe_inplace(x, x * 0, inplace)
-    u = default_rng().random(x.shape, dtype=np.float32)
-    mask = array_module(x._data).asarray(u >= p).astype(x.dtype)
+    keep = default_rng().random(x.shape, dtype=np.float32) >= p
+    if not isinstance(keep, Tracer):  # inside vmap(randomness='different') it is batched
+        keep = array_module(x._data).asarray(keep)
+    mask = keep.astype(x.dtype)
     mask *= 1.0 / (1.0 - p)
     return _maybe_inplace(x, x * mask, inplace)
+
+
+def _nchw_call(fn: Any, a: Any, *args: Any) -> Any:
+    """``fn(a, *args)``; inside ``vmap`` through its batching of NCHW array functions."""
+    if isinstance(a, Tracer):
+        return nchw_call(fn, a, *args)
+    return fn(a, *args)
 
 
 def _maybe_inplace(x: Tensor, out: Tensor, inplace: bool) -> Tensor:

@@ -183,6 +183,13 @@ class Tracer:
     def __repr__(self) -> str:
         return f"{type(self).__name__}(shape={tuple(self.shape)}, dtype={self.dtype})"
 
+    def grad_for(self, target: Any, g: Any) -> Any:
+        """``g`` (this tracer, or a tensor holding it) as the gradient that goes to node
+        ``target``; the engine asks before routing a gradient along an edge. A transform whose
+        tracers can carry more than the target's value has (a vmap batch, for a tensor from
+        outside the vmap) removes it here."""
+        return g
+
     def __array__(self, *args: Any, **kwargs: Any) -> Any:
         raise TypeError(
             f"{type(self).__name__}: a value inside a transform cannot be turned into a NumPy "
