@@ -183,7 +183,7 @@ def test_every_batching_rule_matches_a_loop(case, dim):
 
 
 # rules tested through the functions that use them (conv2d, conv_transpose2d, avg_pool2d)
-CONV = {C.im2col, C.col2im, C.to_nchw, C.window_sum, C.window_spread, C.pool_gather, C.pool_scatter}
+CONV = {C.window_sum, C.window_spread, C.pool_gather, C.pool_scatter}
 
 
 def test_every_rule_has_a_case_and_the_fallback_is_listed():

@@ -509,23 +509,6 @@ def nchw_call(fn: Callable[..., tuple], x: Any, *args: Any) -> tuple:
     return BatchTracer(x.trace, _unfold(out, v.shape[0])), flag
 
 
-def _im2col_rule(n: int, vals: list, bat: list) -> tuple:
-    x, *rest = vals
-    return _cols_unfold(C.im2col(_fold(x), *rest), n), True
-
-
-def _col2im_rule(n: int, vals: list, bat: list) -> tuple:
-    cols, shape, *rest = vals
-    return _unfold(C.col2im(_cols_fold(cols), (n * shape[0], *shape[1:]), *rest), n), True
-
-
-def _to_nchw_rule(n: int, vals: list, bat: list) -> tuple:
-    y, nn, oh, ow, *bias = vals
-    if not bat[0] or builtins_any(_flat(bat[1:])):
-        return fallback(C.to_nchw, n, vals, bat, {})
-    return _unfold(C.to_nchw(_cols_fold(y), n * nn, oh, ow, *bias), n), True
-
-
 # ----- indexing with a key --------------------------------------------------------------------
 def _is_array_index(k: Any) -> bool:
     return isinstance(k, list) or (hasattr(k, "shape") and not isinstance(k, slice))
@@ -689,9 +672,6 @@ RULES[I.scatter] = _scatter_rule
 RULES[ES.einsum_p] = _einsum_rule
 RULES[C.window_sum] = _window_rule(C.window_sum, None)
 RULES[C.window_spread] = _window_rule(C.window_spread, 1)
-RULES[C.im2col] = _im2col_rule
-RULES[C.col2im] = _col2im_rule
-RULES[C.to_nchw] = _to_nchw_rule
 RULES[C.pool_gather] = _pool_rule(C.pool_gather, None)
 RULES[C.pool_scatter] = _pool_rule(C.pool_scatter, 1)
 RULES[ES.diag_embed] = _diag_embed_rule
