@@ -1321,17 +1321,16 @@ def layer_norm(
         raise ValueError(
             f"layer_norm: normalized_shape {ns} does not match the last dimensions of {x.shape}"
         )
+    _floating(x, "layer_norm")
+    w = None if weight is None else _t(weight)
+    b = None if bias is None else _t(bias)
+    for name, p in (("weight", w), ("bias", b)):
+        if p is not None and tuple(p.shape) != ns:
+            raise ValueError(
+                f"layer_norm: {name} of shape {tuple(p.shape)} does not match normalized_shape {ns}"
+            )
     axes = tuple(range(x.ndim - len(ns), x.ndim))
-    n = int(np.prod(ns))
-    mean = S.sum(x, axes, True) / n
-    d = x - mean
-    var = S.sum(d * d, axes, True) / n
-    out = d / E.sqrt(var + eps)
-    if weight is not None:
-        out = out * weight
-    if bias is not None:
-        out = out + bias
-    return out
+    return N.layer_norm(x, w, b, axes=axes, eps=float(eps))
 
 
 def group_norm(
@@ -1540,9 +1539,7 @@ def rms_norm(
         )
     if eps is None:
         eps = float(np.finfo(x.dtype).eps)
+    _floating(x, "rms_norm")
     axes = tuple(range(x.ndim - len(ns), x.ndim))
-    n = int(np.prod(ns))
-    out = x / E.sqrt(S.sum(x * x, axes, True) / n + eps)
-    if weight is not None:
-        out = out * weight
-    return out
+    w = None if weight is None else _t(weight)
+    return N.rms_norm(x, w, axes=axes, eps=float(eps))
