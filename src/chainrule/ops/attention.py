@@ -13,6 +13,7 @@ Rows whose every key is masked out give zeros (output and gradients), as PyTorch
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
@@ -20,7 +21,7 @@ import numpy as np
 from ..tensor import Tensor
 from .elementwise import _xp, where
 from .linalg import matmul
-from .nnops import softmax
+from .nnops import row_max, row_sum, softmax
 from .primitive import Primitive
 from .shape import mT, sum
 
@@ -64,21 +65,32 @@ def _dead_rows(s: Any) -> Any:
     return s.max(axis=-1, keepdims=True) == -np.inf
 
 
+@functools.lru_cache(maxsize=16)
+def _causal_bias(n_query: int, n_key: int, dtype: Any) -> Any:
+    """0 where query ``i`` sees key ``j``, ``-inf`` elsewhere: added in place to the scores."""
+    bias = np.where(causal_keep(n_query, n_key), 0.0, -np.inf).astype(dtype)
+    bias.flags.writeable = False
+    return bias
+
+
 def _probs_arrays(q: Any, k: Any, mask: Any, scale: float, causal: bool) -> Any:
     xp = _xp(q)
     s = q @ xp.swapaxes(k, -1, -2)
     s *= scale
     if causal:
-        s = xp.where(causal_keep(s.shape[-2], s.shape[-1], xp), s, -np.inf)
+        if xp is np:
+            s += _causal_bias(s.shape[-2], s.shape[-1], s.dtype)
+        else:
+            s = xp.where(causal_keep(s.shape[-2], s.shape[-1], xp), s, -np.inf)
     if mask is not None:
         s = xp.where(mask, s, -np.inf) if mask.dtype == bool else s + mask
     if s.shape[-1] == 0:
         return s
-    m = s.max(axis=-1, keepdims=True)
+    m = row_max(s)
     m[m == -np.inf] = 0  # a fully masked row: exp(-inf - 0) = 0 everywhere, no NaN
     s -= m
     xp.exp(s, out=s)
-    den = s.sum(axis=-1, keepdims=True)
+    den = row_sum(s)
     den[den == 0] = 1
     s /= den
     return s
