@@ -245,7 +245,7 @@ def _gelu_backward_fwd(dy: Any, a: Any, approximate: str) -> Any:
     xp.exp(e, out=e)  # e^(-x^2/2)
     k = jit.kernel("gelu_erf_backward", dy, a, e)
     if k is not None:
-        return k(dy, a, e)
+        return k(dy, a, e, out=e)  # no second buffer
     e *= a
     e *= _RSQRT2PI  # x phi(x)
     e += _cdf(a)
@@ -336,7 +336,8 @@ def _layer_norm_fwd(x: Any, w: Any, b: Any, axes: tuple, eps: float) -> Any:
     x2 = x.reshape(-1, n)
     inv = xp.full(n, 1.0 / max(n, 1), dtype=x.dtype)
     out = x2 - (x2 @ inv)[:, None]
-    var = xp.square(out) @ inv
+    var = xp.einsum("ij,ij->i", out, out)  # the row sums of squares, without a temporary
+    var *= 1.0 / max(n, 1)
     var += eps
     out *= (1 / xp.sqrt(var))[:, None]
     out = out.reshape(x.shape)
@@ -369,7 +370,8 @@ def _x_hat_arrays(x: Any, n: int, eps: float) -> tuple:
     x2 = x.reshape(-1, n)
     inv = np.full(n, 1.0 / max(n, 1), dtype=x.dtype)
     xhat = x2 - (x2 @ inv)[:, None]
-    var = np.square(xhat) @ inv
+    var = np.einsum("ij,ij->i", xhat, xhat)
+    var *= inv[0] if n else 1.0
     var += eps
     rstd = (1 / np.sqrt(var))[:, None]
     xhat *= rstd
@@ -377,14 +379,15 @@ def _x_hat_arrays(x: Any, n: int, eps: float) -> tuple:
 
 
 def _layer_norm_grad_x_arrays(g: Any, x: Any, w: Any, axes: tuple, eps: float) -> Any:
-    """The same gradient on arrays with four temporaries instead of fourteen (fresh large
-    allocations cost page faults, as much as the arithmetic here)."""
+    """The same gradient on arrays with two temporaries instead of fourteen (fresh large
+    allocations cost page faults, as much as the arithmetic here, and memory at the peak)."""
     n = _norm_count(x, axes)
     xhat, rstd, inv = _x_hat_arrays(x, n, eps)
     g2 = g.reshape(-1, n)
     dy = g2 * w.reshape(n) if w is not None else g2.copy()
     mean_dy = dy @ inv
-    mean_dyx = (dy * xhat) @ inv
+    mean_dyx = np.einsum("ij,ij->i", dy, xhat)
+    mean_dyx *= inv[0] if n else 1.0
     dy -= mean_dy[:, None]
     xhat *= mean_dyx[:, None]
     dy -= xhat
