@@ -28,6 +28,11 @@ CONFIGS: dict[str, dict[str, int]] = {
     "larger": {"n_layer": 4, "n_embd": 128, "n_head": 4, "block": 64, "batch": 16, "vocab": 65},
 }
 
+GPT_LABELS = {
+    "small": "2 blocks d=64, T=32, b=32",
+    "larger": "4 blocks d=128, T=64, b=16",
+}
+
 Step = Callable[[], Any]
 Config = str | dict[str, int]
 

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from benchmarks.common import dump, interleave, machine, ms, table
+from benchmarks.gpt import GPT_LABELS, gpt_steps, memory_subprocess
 from benchmarks.workloads import (
     cnn_models,
     epoch_runs,
@@ -83,6 +84,11 @@ def main() -> None:
     t = interleave({"cr": cstep, "torch": tstep}, rounds, inner=3)
     rows.append(row("LSTM 64->128, seq 32, batch 32, Adam step", t["cr"], t["torch"], 1.5))
 
+    for config in ("small", "larger"):  # GPT training step: forward, cross-entropy, backward, AdamW
+        cstep, tstep = gpt_steps(config)
+        t = interleave({"cr": cstep, "torch": tstep}, rounds)
+        rows.append(row(f"GPT {GPT_LABELS[config]}, AdamW step", t["cr"], t["torch"], 1.0))
+
     cstep, tstep = per_op_steps()
     t = interleave({"cr": cstep, "torch": tstep}, rounds, inner=5)
     rows.append(row("100 x (mul, add, tanh) on (4,), fwd+bwd", t["cr"], t["torch"], 1.0))
@@ -139,6 +145,13 @@ def main() -> None:
         )
     )
     growth = c["rss_after_1000_mb"] - c["rss_after_10_mb"]
+    for config in ("small", "larger"):  # peak memory of one GPT step, a fresh process each
+        gm = {lib: memory_subprocess(lib, config) for lib in ("chainrule", "torch")}
+        rows.append(
+            row(f"peak memory of one GPT {config} step", gm["chainrule"]["step_peak_mb"],
+                gm["torch"]["step_peak_mb"], 1.0, "mem")
+        )  # fmt: skip
+        mem[f"gpt_{config}"] = gm
 
     print(f"\nmachine: {json.dumps(machine())}\n")
     print(table(rows))
