@@ -71,10 +71,19 @@ def _softmax_fwd(a: Any, axis: int) -> Any:
     return e
 
 
+def _log_softmax_grad(g: Any, ans: Any, a: Any, axis: int) -> Any:
+    if type(g) is np.ndarray and type(ans) is np.ndarray and _last(ans, axis):
+        out = np.exp(ans)  # in place on arrays, the row sum by a GEMV
+        out *= -row_sum(g)
+        out += g
+        return out
+    return g - exp(ans) * sum(g, (axis,), True)
+
+
 log_softmax = Primitive(
     "LogSoftmax",
     _log_softmax_fwd,
-    [lambda g, ans, a, axis: g - exp(ans) * sum(g, (axis,), True)],
+    [_log_softmax_grad],
     ["d log_softmax(a)_i/da_j = [i = j] - softmax(a)_j"],
 )
 softmax = Primitive(
@@ -300,13 +309,20 @@ def _linear_grad_w(g: Any, ans: Any, x: Any, w: Any, b: Any = None) -> Any:
     return matmul(mT(g2), x2)
 
 
+def _linear_grad_b(g: Any, ans: Any, x: Any, w: Any, b: Any = None) -> Any:
+    if type(g) is np.ndarray and g.ndim > 1 and b.ndim == 1:  # row sum as a GEMV (4x sum(0))
+        g2 = g.reshape(-1, g.shape[-1])
+        return np.ones(g2.shape[0], g2.dtype) @ g2
+    return g  # the engine sums it over the rows
+
+
 linear = Primitive(
     "Linear",
     _linear_fwd,
     [
         lambda g, ans, x, w, b=None: matmul(g, w),
         _linear_grad_w,
-        lambda g, ans, x, w, b=None: g,  # the engine sums it over the rows
+        _linear_grad_b,
     ],
     ["d(x W^T + b)/dx = G W", "d(x W^T + b)/dW = G^T x", "d(x W^T + b)/db = 1 (summed over rows)"],
 )
