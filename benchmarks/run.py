@@ -33,6 +33,7 @@ import numpy as np
 import torch
 
 from benchmarks.common import dump, interleave, machine, markdown_table, ms, table
+from benchmarks.gpt import GPT_LABELS, gpt_steps, memory_subprocess
 from benchmarks.resnet import resnet_steps
 from benchmarks.workloads import (
     cnn_models,
@@ -114,15 +115,21 @@ def resnet(rounds: int) -> list[dict]:
     return [row("ResNet 3 blocks, 3x32x32, batch 32, SGD+momentum", t["cr"], t["torch"], 1.0)]
 
 
-# perf-gpt's GPT rows (benchmarks.gpt.gpt_steps(config), target <= 1.0; GPT peak memory,
-# target <= 1.0) go here, each as its own @bench() function.
-
-
 @bench()
 def lstm(rounds: int) -> list[dict]:
     cstep, tstep = lstm_steps()
     t = interleave({"cr": cstep, "torch": tstep}, rounds, inner=3)
     return [row("LSTM 64->128, seq 32, batch 32, Adam step", t["cr"], t["torch"], 1.5)]
+
+
+@bench()
+def gpt(rounds: int) -> list[dict]:
+    rows = []
+    for config in ("small", "larger"):  # GPT training step: forward, cross-entropy, backward, AdamW
+        cstep, tstep = gpt_steps(config)
+        t = interleave({"cr": cstep, "torch": tstep}, rounds)
+        rows.append(row(f"GPT {GPT_LABELS[config]}, AdamW step", t["cr"], t["torch"], 1.0))
+    return rows
 
 
 @bench()
@@ -209,6 +216,18 @@ def mlp_memory(rounds: int) -> list[dict]:
     )
     r["detail"] = mem
     return [r]
+
+
+@bench()
+def gpt_memory(rounds: int) -> list[dict]:
+    rows = []
+    for config in ("small", "larger"):  # peak memory of one GPT step, a fresh process each
+        gm = {lib: memory_subprocess(lib, config) for lib in ("chainrule", "torch")}
+        r = row(f"peak memory of one GPT {config} step", gm["chainrule"]["step_peak_mb"],
+                gm["torch"]["step_peak_mb"], 1.0, "mem")  # fmt: skip
+        r["detail"] = gm
+        rows.append(r)
+    return rows
 
 
 def cr_fashion() -> tuple[np.ndarray, np.ndarray]:

@@ -4,7 +4,9 @@
 in-place softmax) and one backward that writes the softmax derivative out,
 ``dS = P * (dP - rowsum(dP * P))`` with ``rowsum(dP * P) = rowsum(dO * O)`` (the FlashAttention
 identity, dropout included), instead of a chain of a dozen small primitives each saving its own
-``(..., L, S)`` intermediate. Only the attention probabilities are kept for backward.
+``(..., L, S)`` intermediate. Only each row's log-sum-exp is kept for backward, which
+recomputes the probabilities from it (one matmul, one exp), so the ``(..., L, S)`` probabilities
+of every layer are not held between forward and backward (PyTorch's CPU kernel does the same).
 
 The rules are written with primitives, so they are differentiable again: called on tensors
 (``create_graph=True``) they recompute the probabilities from the inputs with primitives.
@@ -13,6 +15,7 @@ Rows whose every key is masked out give zeros (output and gradients), as PyTorch
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
@@ -20,32 +23,33 @@ import numpy as np
 from ..tensor import Tensor
 from .elementwise import _xp, where
 from .linalg import matmul
-from .nnops import softmax
+from .nnops import row_max, row_sum, softmax
 from .primitive import Primitive
 from .shape import mT, sum
 
 
 class Saved:
-    """What one attention call keeps for its backward: the probabilities ``P`` (before dropout),
-    and, during one backward pass, the pieces its rules share (so ``q``, ``k`` and the mask
-    compute ``dS`` once between them). ``last`` is the index of the last input needing a
-    gradient: its rule drops ``P`` and the shared pieces once used, so nothing of size
-    ``(..., L, S)`` outlives the backward pass.
+    """What one attention call keeps for its backward: the log-sum-exp of each row of scores
+    (``(..., L, 1)``, from which backward recomputes the probabilities with one matmul and one
+    exp, as FlashAttention does: nothing of size ``(..., L, S)`` is kept between forward and
+    backward), and, during one backward pass, the pieces its rules share (so ``q``, ``k`` and
+    the mask compute ``dS`` once between them). ``last`` is the index of the last input needing
+    a gradient: its rule drops the shared pieces once used.
 
     Example:
         >>> Saved(last=2)
-        <attention saved: P=no>
+        <attention saved: lse=no>
     """
 
-    __slots__ = ("p", "shared", "last")
+    __slots__ = ("lse", "shared", "last")
 
     def __init__(self, last: int = -1) -> None:
-        self.p: Any = None
+        self.lse: Any = None
         self.shared: Any = None
         self.last = last
 
     def __repr__(self) -> str:
-        return f"<attention saved: P={'no' if self.p is None else 'yes'}>"
+        return f"<attention saved: lse={'no' if self.lse is None else 'yes'}>"
 
 
 def causal_keep(n_query: int, n_key: int, xp: Any = np) -> Any:
@@ -64,23 +68,53 @@ def _dead_rows(s: Any) -> Any:
     return s.max(axis=-1, keepdims=True) == -np.inf
 
 
-def _probs_arrays(q: Any, k: Any, mask: Any, scale: float, causal: bool) -> Any:
+@functools.lru_cache(maxsize=16)
+def _causal_bias(n_query: int, n_key: int, dtype: Any) -> Any:
+    """0 where query ``i`` sees key ``j``, ``-inf`` elsewhere: added in place to the scores."""
+    bias = np.where(causal_keep(n_query, n_key), 0.0, -np.inf).astype(dtype)
+    bias.flags.writeable = False
+    return bias
+
+
+def _scores_arrays(q: Any, k: Any, mask: Any, scale: float, causal: bool) -> Any:
+    """``q k^T * scale`` with the causal and explicit masks applied (``-inf``: masked out)."""
     xp = _xp(q)
     s = q @ xp.swapaxes(k, -1, -2)
     s *= scale
     if causal:
-        s = xp.where(causal_keep(s.shape[-2], s.shape[-1], xp), s, -np.inf)
+        if xp is np:
+            s += _causal_bias(s.shape[-2], s.shape[-1], s.dtype)
+        else:
+            s = xp.where(causal_keep(s.shape[-2], s.shape[-1], xp), s, -np.inf)
     if mask is not None:
         s = xp.where(mask, s, -np.inf) if mask.dtype == bool else s + mask
+    return s
+
+
+def _probs_arrays(q: Any, k: Any, mask: Any, scale: float, causal: bool) -> tuple:
+    """``(P, lse)``: the probabilities and each row's log-sum-exp (finite for a fully masked
+    row, whose probabilities are all 0, so ``exp(s - lse)`` gives them again)."""
+    xp = _xp(q)
+    s = _scores_arrays(q, k, mask, scale, causal)
     if s.shape[-1] == 0:
-        return s
-    m = s.max(axis=-1, keepdims=True)
+        return s, None
+    m = row_max(s)
     m[m == -np.inf] = 0  # a fully masked row: exp(-inf - 0) = 0 everywhere, no NaN
     s -= m
     xp.exp(s, out=s)
-    den = s.sum(axis=-1, keepdims=True)
+    den = row_sum(s)
     den[den == 0] = 1
     s /= den
+    m += xp.log(den)
+    return s, m
+
+
+def _probs_again(q: Any, k: Any, mask: Any, scale: float, causal: bool, lse: Any) -> Any:
+    """The probabilities of the forward pass from its saved row log-sum-exp."""
+    s = _scores_arrays(q, k, mask, scale, causal)
+    if lse is not None:
+        s -= lse
+        _xp(s).exp(s, out=s)
     return s
 
 
@@ -103,8 +137,7 @@ def _probs_tensors(q: Any, k: Any, mask: Any, scale: float, causal: bool) -> Any
 def _sdpa_fwd(
     q: Any, k: Any, v: Any, mask: Any, drop: Any, scale: float, causal: bool, saved: Saved
 ) -> Any:
-    p = _probs_arrays(q, k, mask, scale, causal)
-    saved.p = p
+    p, saved.lse = _probs_arrays(q, k, mask, scale, causal)
     return (p if drop is None else p * drop) @ v
 
 
@@ -116,8 +149,11 @@ def _shared(
     computed once per backward pass (keyed on the incoming gradient ``g``)."""
     sh = saved.shared
     if sh is None or sh["g"] is not g:
-        graph = isinstance(q, Tensor)  # create_graph: recompute with primitives
-        p = _probs_tensors(q, k, mask, scale, causal) if graph or saved.p is None else saved.p
+        if isinstance(q, Tensor) or isinstance(k, Tensor):  # create_graph: with primitives
+            p = _probs_tensors(q, k, mask, scale, causal)
+        else:
+            m = mask._data if isinstance(mask, Tensor) else mask
+            p = _probs_again(q, k, m, scale, causal, saved.lse)
         sh = saved.shared = {"g": g, "p": p, "pd": p if drop is None else p * drop}
     if need_ds and "ds" not in sh:
         p = sh["p"]
@@ -125,7 +161,12 @@ def _shared(
         if drop is not None:
             dp = dp * drop
         # softmax backward: dS = P * (dP - rowsum(dP * P)), and rowsum(dP * P) = rowsum(dO * O)
-        sh["ds"] = p * (dp - sum(g * ans, (ans.ndim - 1,), True))
+        if type(dp) is np.ndarray and type(p) is np.ndarray:  # in place, rows summed by a GEMV
+            dp -= row_sum(g * ans)
+            dp *= p
+            sh["ds"] = dp
+        else:
+            sh["ds"] = p * (dp - sum(g * ans, (ans.ndim - 1,), True))
     return sh
 
 
@@ -143,8 +184,8 @@ def _rule(i: int) -> Any:
             out = matmul(mT(sh["pd"]), g)
         else:
             out = sh["ds"]
-        if i == saved.last:  # backward is done with this node: free P (a retained graph
-            saved.shared = saved.p = None  # recomputes it from the saved inputs)
+        if i == saved.last:  # backward is done with this node: free P and dS
+            saved.shared = None
         return out
 
     return rule

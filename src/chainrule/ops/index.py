@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from ..backend import device_of
 from ..backend import to_device as _move
 from .elementwise import _xp
@@ -26,11 +28,29 @@ def _is_basic(key: Any) -> bool:
     return True
 
 
+def _add_rows(out: Any, idx: Any, g: Any) -> None:
+    """``out[idx] += g`` with repeats adding up (embedding's backward): sort the indices, sum
+    each run with ``add.reduceat``; 5-10x faster than ``add.at`` on rows."""
+    n = idx.size
+    if n == 0:
+        return
+    idx = idx.reshape(-1)
+    if idx.min() < 0:
+        idx = np.where(idx < 0, idx + out.shape[0], idx)
+    rows = g.reshape(n, *out.shape[1:])
+    order = np.argsort(idx, kind="stable")
+    s = idx[order]
+    starts = np.flatnonzero(np.concatenate(([True], s[1:] != s[:-1])))
+    out[s[starts]] = np.add.reduceat(rows[order], starts, axis=0)
+
+
 def _index_put_fwd(g: Any, shape: tuple, key: Any) -> Any:
     xp = _xp(g)
     out = xp.zeros(shape, dtype=g.dtype)
     if _is_basic(key):
         out[key] = g
+    elif type(key) is np.ndarray and type(g) is np.ndarray and key.dtype.kind in "iu":
+        _add_rows(out, key, g)
     else:
         xp.add.at(out, key, g)
     return out

@@ -1,5 +1,6 @@
-"""Fused primitives for neural networks: log-softmax, softmax, erf, linear, binary cross-entropy,
-and ``take_along``/``put_along``, the class-index pick of NLL and its adjoint.
+"""Fused primitives for neural networks: log-softmax, softmax, erf, GELU, linear, layer and RMS
+normalization, binary cross-entropy, and ``take_along``/``put_along``, the class-index pick of
+NLL and its adjoint.
 
 Each rule is written with primitives, so every one of them is differentiable again.
 """
@@ -11,31 +12,78 @@ from typing import Any
 
 import numpy as np
 
-from .elementwise import _xp, exp, log, maximum, sigmoid
+from . import jit
+from .elementwise import _xp, exp, log, maximum, sigmoid, sqrt, tanh
 from .linalg import matmul
 from .primitive import Primitive
 from .shape import mT, reshape, sum
 
 
 # ----- softmax family ------------------------------------------------------------------------
+# NumPy reduces a short last axis one row at a time (a max over rows of 32 costs several passes
+# over the data); these two do it with whole-array operations: the maximum over a transposed
+# copy (one long vectorized loop per column), and a GEMV with a vector of ones.
+def row_max(a: Any) -> Any:
+    """``a.max(axis=-1, keepdims=True)`` (NaN propagates), fast for short rows.
+
+    Example:
+        >>> row_max(np.array([[1.0, 5.0, 2.0], [-np.inf, -1.0, 0.5]])).tolist()
+        [[5.0], [0.5]]
+    """
+    n = a.shape[-1] if a.ndim else 0
+    if type(a) is not np.ndarray or a.ndim < 2 or not 2 < n <= 128 or a.size == 0:
+        return a.max(axis=-1, keepdims=True)
+    columns = np.ascontiguousarray(a.reshape(-1, n).T)
+    return np.maximum.reduce(columns, axis=0).reshape(*a.shape[:-1], 1)
+
+
+def row_sum(a: Any) -> Any:
+    """``a.sum(axis=-1, keepdims=True)``, as a matrix-vector product with ones.
+
+    Example:
+        >>> row_sum(np.array([[1.0, 2.0], [3.0, 4.0]])).tolist()
+        [[3.0], [7.0]]
+    """
+    if type(a) is not np.ndarray or a.ndim < 2 or a.dtype.kind != "f":
+        return a.sum(axis=-1, keepdims=True)
+    return (a @ np.ones(a.shape[-1], a.dtype))[..., None]
+
+
+def _last(a: Any, axis: int) -> bool:
+    return axis == a.ndim - 1 or axis == -1
+
+
 def _log_softmax_fwd(a: Any, axis: int) -> Any:
     xp = _xp(a)
-    s = a - a.max(axis=axis, keepdims=True)  # shift so that exp never overflows
-    s -= xp.log(xp.exp(s).sum(axis=axis, keepdims=True))
+    last = _last(a, axis)
+    s = a - (row_max(a) if last else a.max(axis=axis, keepdims=True))  # exp never overflows
+    e = xp.exp(s)
+    s -= xp.log(row_sum(e) if last else e.sum(axis=axis, keepdims=True))
     return s
 
 
 def _softmax_fwd(a: Any, axis: int) -> Any:
     xp = _xp(a)
-    e = xp.exp(a - a.max(axis=axis, keepdims=True))
-    e /= e.sum(axis=axis, keepdims=True)
+    last = _last(a, axis)
+    e = a - (row_max(a) if last else a.max(axis=axis, keepdims=True))
+    xp.exp(e, out=e)
+    e /= row_sum(e) if last else e.sum(axis=axis, keepdims=True)
     return e
+
+
+def _log_softmax_grad(g: Any, ans: Any, a: Any, axis: int) -> Any:
+    if type(g) is np.ndarray and type(ans) is np.ndarray and _last(ans, axis):
+        out = np.exp(ans)  # in place on arrays, the row sum by a GEMV
+        out *= -row_sum(g)
+        out += g
+        return out
+    return g - exp(ans) * sum(g, (axis,), True)
 
 
 log_softmax = Primitive(
     "LogSoftmax",
     _log_softmax_fwd,
-    [lambda g, ans, a, axis: g - exp(ans) * sum(g, (axis,), True)],
+    [_log_softmax_grad],
     ["d log_softmax(a)_i/da_j = [i = j] - softmax(a)_j"],
 )
 softmax = Primitive(
@@ -89,9 +137,34 @@ def _erfc_scaled_tail(y: Any, xp: Any) -> Any:
     return xp.exp(-ysq * ysq) * xp.exp(-(y - ysq) * (y + ysq)) * out
 
 
+def _erf32(z: Any) -> Any:
+    """``erf`` of a float32 array in float32: the rational approximation of
+    :data:`chainrule.ops.jit.ERF32_P`/``ERF32_Q`` (absolute error about 1e-7), 24 NumPy passes
+    instead of Cody's float64 pieces."""
+    xp = _xp(z)
+    f = np.float32
+    z = xp.clip(z, f(-4.0), f(4.0))
+    z2 = z * z
+    num = z2 * f(jit.ERF32_P[0])
+    for c in jit.ERF32_P[1:-1]:
+        num += f(c)
+        num *= z2
+    num += f(jit.ERF32_P[-1])
+    num *= z
+    den = z2 * f(jit.ERF32_Q[0])
+    for c in jit.ERF32_Q[1:-1]:
+        den += f(c)
+        den *= z2
+    den += f(jit.ERF32_Q[-1])
+    num /= den
+    return num
+
+
 def _erf_fwd(a: Any) -> Any:
     if a.ndim == 0:  # the masked assignments below need an array
         return _erf_fwd(a.reshape(1)).reshape(())
+    if a.dtype == np.float32:
+        return _erf32(a)
     xp = _xp(a)
     x = a.astype(np.float64, copy=False)
     y = xp.abs(x)
@@ -116,9 +189,113 @@ erf = Primitive(
 )
 
 
+# ----- GELU ------------------------------------------------------------------------------------
+_RSQRT2 = 1.0 / math.sqrt(2.0)
+_RSQRT2PI = 1.0 / math.sqrt(2.0 * math.pi)
+_GELU_K = math.sqrt(2.0 / math.pi)  # the tanh form: tanh(K (x + 0.044715 x^3))
+_GELU_C = 0.044715
+
+
+def _cdf(a: Any) -> Any:
+    """``Phi(a)``, the standard normal CDF, ``(1 + erf(a / sqrt 2)) / 2``, in ``a``'s dtype."""
+    e = _erf_fwd(a * a.dtype.type(_RSQRT2))
+    e += 1
+    e *= 0.5
+    return e
+
+
+def _gelu_fwd(a: Any, approximate: str) -> Any:
+    if a.ndim == 0:  # the in-place steps below need an array
+        return _gelu_fwd(a.reshape(1), approximate).reshape(())
+    if approximate == "tanh":  # x/2 (1 + tanh(K (x + C x^3))), in place: 8 passes
+        xp = _xp(a)
+        u = a * a
+        u *= _GELU_C * _GELU_K
+        u += _GELU_K
+        u *= a
+        xp.tanh(u, out=u)
+        u += 1
+        u *= a
+        u *= 0.5
+        return u
+    k = jit.kernel("gelu_erf", a)
+    if k is not None:
+        return k(a)
+    out = _cdf(a)
+    out *= a
+    return out
+
+
+def _gelu_backward_fwd(dy: Any, a: Any, approximate: str) -> Any:
+    """``dy * gelu'(a)``."""
+    if a.ndim == 0:
+        return _gelu_backward_fwd(dy.reshape(1), a.reshape(1), approximate).reshape(())
+    xp = _xp(a)
+    if approximate == "tanh":
+        # gelu' = (1 + t)/2 + x/2 (1 - t^2) K (1 + 3 C x^2), t = tanh(K (x + C x^3))
+        a2 = a * a
+        t = a2 * (_GELU_C * _GELU_K)
+        t += _GELU_K
+        t *= a
+        xp.tanh(t, out=t)
+        d = t * t
+        d -= 1
+        a2 *= 3 * _GELU_C * _GELU_K
+        a2 += _GELU_K
+        a2 *= a
+        d *= a2
+        d -= t
+        d -= 1
+        d *= -0.5
+        d *= dy
+        return d
+    e = a * a
+    e *= -0.5
+    xp.exp(e, out=e)  # e^(-x^2/2)
+    k = jit.kernel("gelu_erf_backward", dy, a, e)
+    if k is not None:
+        return k(dy, a, e)  # (out=e would be 10x slower: an output overlapping an input)
+    e *= a
+    e *= _RSQRT2PI  # x phi(x)
+    e += _cdf(a)
+    e *= dy
+    return e
+
+
+def _gelu_second(a: Any, approximate: str) -> Any:
+    """``gelu''(a)`` with primitives (differentiable again, for any order of derivative)."""
+    if approximate == "tanh":
+        a2 = a * a
+        t = tanh((a + a2 * a * _GELU_C) * _GELU_K)
+        du = (a2 * (3 * _GELU_C) + 1) * _GELU_K
+        return (1 - t * t) * (du - a * t * du * du + a2 * (3 * _GELU_C * _GELU_K))
+    a2 = a * a
+    return exp(a2 * -0.5) * _RSQRT2PI * (2 - a2)
+
+
+gelu = Primitive(
+    "Gelu",
+    _gelu_fwd,
+    [lambda g, ans, a, approximate: gelu_backward(g, a, approximate)],
+    ["d gelu(a)/da = Phi(a) + a phi(a) (tanh form: its derivative)"],
+)
+gelu_backward = Primitive(  # dy * gelu'(a): one fused pass on arrays, a node on tensors
+    "GeluBackward",
+    _gelu_backward_fwd,
+    [
+        lambda g, ans, dy, a, approximate: gelu_backward(g, a, approximate),
+        lambda g, ans, dy, a, approximate: g * dy * _gelu_second(a, approximate),
+    ],
+    ["d (dy gelu'(a))/d dy = gelu'(a)", "d (dy gelu'(a))/da = dy gelu''(a)"],
+)
+
+
 # ----- linear --------------------------------------------------------------------------------
 def _linear_fwd(x: Any, w: Any, b: Any = None) -> Any:
-    out = x @ w.T
+    if x.ndim > 2:  # one 2-D GEMM: NumPy runs (B, T, k) @ (k, n) as B small ones, ~1.7x slower
+        out = (x.reshape(-1, x.shape[-1]) @ w.T).reshape(*x.shape[:-1], w.shape[0])
+    else:
+        out = x @ w.T
     if b is not None:
         out += b
     return out
@@ -141,6 +318,145 @@ linear = Primitive(
         lambda g, ans, x, w, b=None: g,  # the engine sums it over the rows
     ],
     ["d(x W^T + b)/dx = G W", "d(x W^T + b)/dW = G^T x", "d(x W^T + b)/db = 1 (summed over rows)"],
+)
+
+
+# ----- layer and RMS normalization ----------------------------------------------------------
+# Row statistics as a matrix-vector product with a vector of 1/n: BLAS does it ~6x faster than
+# NumPy's reduction along a short last axis, and it is a primitive (matmul), so differentiable.
+def _norm_count(x: Any, axes: tuple) -> int:
+    n = 1
+    for ax in axes:
+        n *= x.shape[ax]
+    return n
+
+
+def _row_mean(a: Any, axes: tuple) -> Any:
+    """The mean of ``a`` over its trailing ``axes``, kept as size-1 dimensions, by a GEMV."""
+    n = _norm_count(a, axes)
+    lead = a.shape[: a.ndim - len(axes)]
+    inv = _xp(a).full(n, 1.0 / max(n, 1), dtype=a.dtype)
+    return reshape(matmul(reshape(a, (-1, n)), inv), lead + (1,) * len(axes))
+
+
+def _layer_norm_fwd(x: Any, w: Any, b: Any, axes: tuple, eps: float) -> Any:
+    xp = _xp(x)
+    n = _norm_count(x, axes)
+    x2 = x.reshape(-1, n)
+    inv = xp.full(n, 1.0 / max(n, 1), dtype=x.dtype)
+    out = x2 - (x2 @ inv)[:, None]
+    var = xp.einsum("ij,ij->i", out, out)  # the row sums of squares, without a temporary
+    var *= 1.0 / max(n, 1)
+    var += eps
+    out *= (1 / xp.sqrt(var))[:, None]
+    out = out.reshape(x.shape)
+    if w is not None:
+        out *= w
+    if b is not None:
+        out += b
+    return out
+
+
+def _normalized(x: Any, axes: tuple, eps: float) -> tuple:
+    """``(x_hat, 1/std)`` of a layer norm, with primitives (arrays in: arrays out)."""
+    d = x - _row_mean(x, axes)
+    rstd = 1 / sqrt(_row_mean(d * d, axes) + eps)
+    return d * rstd, rstd
+
+
+def _layer_norm_grad_x(g: Any, ans: Any, x: Any, w: Any, b: Any, axes: tuple, eps: float) -> Any:
+    # dx = rstd (dy - mean(dy) - x_hat mean(dy x_hat)), dy = g w: the means and the mean's own
+    # derivative folded in, so no (..., n, n) Jacobian and one pass per term
+    if type(g) is np.ndarray and type(x) is np.ndarray:
+        return _layer_norm_grad_x_arrays(g, x, w, axes, eps)
+    xhat, rstd = _normalized(x, axes, eps)
+    dy = g if w is None else g * w
+    return (dy - _row_mean(dy, axes) - xhat * _row_mean(dy * xhat, axes)) * rstd
+
+
+def _x_hat_arrays(x: Any, n: int, eps: float) -> tuple:
+    """``(x_hat, 1/std, 1/n vector)`` of ``x`` as ``(rows, n)`` arrays, in place where it can."""
+    x2 = x.reshape(-1, n)
+    inv = np.full(n, 1.0 / max(n, 1), dtype=x.dtype)
+    xhat = x2 - (x2 @ inv)[:, None]
+    var = np.einsum("ij,ij->i", xhat, xhat)
+    var *= inv[0] if n else 1.0
+    var += eps
+    rstd = (1 / np.sqrt(var))[:, None]
+    xhat *= rstd
+    return xhat, rstd, inv
+
+
+def _layer_norm_grad_x_arrays(g: Any, x: Any, w: Any, axes: tuple, eps: float) -> Any:
+    """The same gradient on arrays with two temporaries instead of fourteen (fresh large
+    allocations cost page faults, as much as the arithmetic here, and memory at the peak)."""
+    n = _norm_count(x, axes)
+    xhat, rstd, inv = _x_hat_arrays(x, n, eps)
+    g2 = g.reshape(-1, n)
+    dy = g2 * w.reshape(n) if w is not None else g2.copy()
+    mean_dy = dy @ inv
+    mean_dyx = np.einsum("ij,ij->i", dy, xhat)
+    mean_dyx *= inv[0] if n else 1.0
+    dy -= mean_dy[:, None]
+    xhat *= mean_dyx[:, None]
+    dy -= xhat
+    dy *= rstd
+    return dy.reshape(x.shape)
+
+
+def _layer_norm_grad_w(g: Any, ans: Any, x: Any, w: Any, b: Any, axes: tuple, eps: float) -> Any:
+    if type(g) is np.ndarray and type(x) is np.ndarray:  # summed over the rows here
+        n = _norm_count(x, axes)
+        xhat = _x_hat_arrays(x, n, eps)[0]
+        xhat *= g.reshape(-1, n)
+        return xhat.sum(axis=0).reshape(w.shape)  # pairwise: as accurate as PyTorch's sum
+    return g * _normalized(x, axes, eps)[0]
+
+
+layer_norm = Primitive(  # the statistics are recomputed in backward: nothing but x and w kept
+    "LayerNorm",
+    _layer_norm_fwd,
+    [_layer_norm_grad_x, _layer_norm_grad_w, lambda g, ans, x, w, b, axes, eps: g],
+    [
+        "d ln/dx = (dy - mean(dy) - x_hat mean(dy x_hat)) / std, dy = G w",
+        "d ln/dw = G x_hat (summed over the rows)",
+        "d ln/db = G (summed over the rows)",
+    ],
+)
+
+
+def _rms_norm_fwd(x: Any, w: Any, axes: tuple, eps: float) -> Any:
+    xp = _xp(x)
+    n = _norm_count(x, axes)
+    x2 = x.reshape(-1, n)
+    ms = xp.square(x2) @ xp.full(n, 1.0 / max(n, 1), dtype=x.dtype)
+    ms += eps
+    out = (x2 * (1 / xp.sqrt(ms))[:, None]).reshape(x.shape)
+    if w is not None:
+        out *= w
+    return out
+
+
+def _rms_scaled(x: Any, axes: tuple, eps: float) -> tuple:
+    """``(x / rms, 1 / rms)`` of an RMS norm, with primitives."""
+    r = 1 / sqrt(_row_mean(x * x, axes) + eps)
+    return x * r, r
+
+
+def _rms_norm_grad_x(g: Any, ans: Any, x: Any, w: Any, axes: tuple, eps: float) -> Any:
+    xhat, r = _rms_scaled(x, axes, eps)
+    dy = g if w is None else g * w
+    return (dy - xhat * _row_mean(dy * xhat, axes)) * r
+
+
+rms_norm = Primitive(
+    "RMSNorm",
+    _rms_norm_fwd,
+    [_rms_norm_grad_x, lambda g, ans, x, w, axes, eps: g * _rms_scaled(x, axes, eps)[0]],
+    [
+        "d rms/dx = (dy - x_hat mean(dy x_hat)) / rms, dy = G w",
+        "d rms/dw = G x / rms (summed over the rows)",
+    ],
 )
 
 

@@ -286,7 +286,7 @@ class RMSNorm(Module):
         >>> rms
         RMSNorm((2,), eps=None, elementwise_affine=True)
         >>> rms(cr.tensor([[3.0, -3.0]]))
-        tensor([[ 1., -1.]], grad_fn=<MulBackward>)
+        tensor([[ 1., -1.]], grad_fn=<RMSNormBackward>)
     """
 
     def __init__(
