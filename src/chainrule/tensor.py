@@ -458,7 +458,8 @@ class Tensor:
 
     # ----- display --------------------------------------------------------------------
     def __repr__(self) -> str:
-        if getattr(self._data, "trace", None) is not None:  # inside a transform (jvp, vmap)
+        trace = getattr(self._data, "trace", None)  # a Tracer's Trace; ndarray.trace is a method
+        if trace is not None and not callable(trace):  # inside a transform (jvp, vmap)
             return f"tensor({self._data!r})"
         arr = to_device(self._data, "cpu")
         body = np.array2string(arr, separator=", ", prefix="tensor(", precision=4)

@@ -21,7 +21,7 @@ from ..tensor import Tensor
 from .elementwise import _xp, where
 from .linalg import matmul
 from .nnops import softmax
-from .primitive import Primitive
+from .primitive import Primitive, Tracer, tangent_sum
 from .shape import mT, sum
 
 
@@ -116,7 +116,8 @@ def _shared(
     computed once per backward pass (keyed on the incoming gradient ``g``)."""
     sh = saved.shared
     if sh is None or sh["g"] is not g:
-        graph = isinstance(q, Tensor)  # create_graph: recompute with primitives
+        # create_graph, or a transform's tracers (forward over reverse): recompute with primitives
+        graph = isinstance(q, (Tensor, Tracer)) or isinstance(k, (Tensor, Tracer))
         p = _probs_tensors(q, k, mask, scale, causal) if graph or saved.p is None else saved.p
         sh = saved.shared = {"g": g, "p": p, "pd": p if drop is None else p * drop}
     if need_ds and "ds" not in sh:
@@ -154,6 +155,30 @@ def _mask_rule(i: int) -> Any:
     return _rule(i) if i < 4 else None
 
 
+def _sdpa_jvp(
+    ts: list, ans: Any, q: Any, k: Any, v: Any, mask: Any, drop: Any, scale: float,
+    causal: bool, saved: Saved,
+) -> Any:  # fmt: skip
+    """``dO = dP_d V + P_d dV`` with ``dP = P * (dS - rowsum(P * dS))`` and
+    ``dS = (dQ K^T + Q dK^T) * scale + dmask``; rows with every key masked stay 0 (P is 0)."""
+    tq, tk, tv, tm = ts[:4]
+    if tq is None and tk is None and tv is None and tm is None:
+        return None
+    plain = not any(isinstance(x, (Tensor, Tracer)) for x in (q, k, mask))
+    p = saved.p if plain and saved.p is not None else _probs_tensors(q, k, mask, scale, causal)
+    pd = p if drop is None else p * drop
+    out = None if tv is None else matmul(pd, tv)
+    ds = tangent_sum(
+        p, [tq, tk, tm], lambda t: matmul(t, mT(k)) * scale, lambda t: matmul(q, mT(t)) * scale,
+        lambda t: t,
+    )  # fmt: skip
+    if ds is not None:
+        dp = p * (ds - sum(p * ds, (p.ndim - 1,), True))
+        dp = matmul(dp if drop is None else dp * drop, v)
+        out = dp if out is None else out + dp
+    return out
+
+
 sdpa = Primitive(
     "ScaledDotProductAttention",
     _sdpa_fwd,
@@ -164,4 +189,5 @@ sdpa = Primitive(
         "dV = P^T dO",
         "d mask = dS",
     ],
+    jvp=_sdpa_jvp,
 )

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from .elementwise import _xp
-from .primitive import Primitive
+from .primitive import Primitive, tangent_sum
 from .shape import permute, reshape
 from .shape import sum as sum_
 
@@ -110,6 +110,16 @@ def _to_nchw_rule_b(g: Any, ans: Any, y: Any, n: int, oh: int, ow: int, b: Any =
     return sum_(g, (0, 2, 3), False)
 
 
+def _to_nchw_jvp(ts: list, ans: Any, y: Any, n: int, oh: int, ow: int, b: Any = None) -> Any:
+    return tangent_sum(
+        ans,
+        ts,
+        lambda t: to_nchw(t, n, oh, ow),
+        *[None] * 3,
+        lambda t: reshape(t, (1, t.shape[0], 1, 1)),
+    )
+
+
 to_nchw = Primitive(
     "ToNCHW",
     _to_nchw_fwd,
@@ -121,6 +131,7 @@ to_nchw = Primitive(
         "",
         "d (y + b)/db = 1 (summed over batch and pixels)",
     ],
+    jvp=_to_nchw_jvp,
 )
 
 
@@ -133,6 +144,9 @@ im2col = Primitive(
         )
     ],
     ["d im2col(x)/dx: each window's gradient is added back where the window read (col2im)"],
+    jvp=lambda ts, ans, x, kernel, stride, pads, dilation, value: (
+        None if ts[0] is None else im2col(ts[0], kernel, stride, pads, dilation, 0.0)
+    ),
 )
 col2im = Primitive(
     "Col2im",
@@ -143,6 +157,7 @@ col2im = Primitive(
         )
     ],
     ["d col2im(c)/dc: read the windows back out (im2col)"],
+    jvp="linear",
 )
 
 
@@ -179,6 +194,7 @@ window_sum = Primitive(
         )
     ],
     ["d window_sum(x)/dx_p = 1 for each window that covers p"],
+    jvp="linear",
 )
 window_spread = Primitive(
     "WindowSpread",
@@ -189,6 +205,7 @@ window_spread = Primitive(
         )
     ],
     ["d window_spread(a)/da: sum the gradient over each window (window_sum)"],
+    jvp="linear",
 )
 
 
@@ -260,10 +277,12 @@ pool_gather = Primitive(
     _pool_gather_fwd,
     [lambda g, ans, x, index, disjoint: pool_scatter(g, x.shape, index, disjoint)],
     ["d max_pool(x)/dx = 1 at each window's (first) maximum, else 0"],
+    jvp="linear",
 )
 pool_scatter = Primitive(
     "PoolScatter",
     _pool_scatter_fwd,
     [lambda g, ans, a, shape, index, disjoint: pool_gather(g, index, disjoint)],
     ["d pool_scatter(a)/da: read the gradient back at the picked elements"],
+    jvp="linear",
 )

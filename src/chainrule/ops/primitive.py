@@ -220,7 +220,7 @@ class Primitive:
         array([9.])
     """
 
-    __slots__ = ("name", "forward", "rules", "formulas", "_plans", "_variadic")
+    __slots__ = ("name", "forward", "rules", "formulas", "_plans", "_variadic", "jvp", "traced")
 
     def __init__(
         self,
@@ -228,12 +228,27 @@ class Primitive:
         forward: Callable[..., Any],
         rules: Sequence[Rule | None] | Callable[[int], Rule],
         formulas: Sequence[str] | Callable[[int], str] = (),
+        jvp: Rule | str | None = None,
+        traced: bool = True,
     ) -> None:
         self.name = name
         self.forward = forward
         self.rules = rules
         self.formulas = formulas
         self._variadic = callable(rules)
+        # The forward-mode rule ``jvp(tangents, ans, *args, **params)`` -> the output's tangent
+        # (``tangents`` aligned with ``args``, ``None`` where an argument has none; returns
+        # ``None`` when the output has no tangent). "elementwise": the Jacobian is diagonal, so
+        # the jvp is the sum of the reverse rules applied to the tangents; "linear": the op is
+        # linear in its first argument (the others static), so the jvp is the op on its tangent.
+        if jvp == "elementwise":
+            jvp = self._elementwise_jvp
+        elif jvp == "linear":
+            jvp = self._linear_jvp
+        self.jvp = jvp
+        # False: the forward takes tracers as they are (the ops that build and take apart a
+        # transform's values); no trace intercepts it
+        self.traced = traced
         # n | mask << 8 | tmask << 32 (number of arguments, which need a gradient, which are
         # tensors) -> what a node keeps; see _plan
         self._plans: dict[int, tuple] = {}
@@ -251,6 +266,22 @@ class Primitive:
         if callable(f):
             return f(i)
         return f[i] if i < len(f) else ""
+
+    def _elementwise_jvp(self, tangents: Sequence[Any], ans: Any, *args: Any, **params: Any) -> Any:
+        out = None
+        for i, t in enumerate(tangents):
+            if t is None:
+                continue
+            r = self.rule(i)
+            if r is None:
+                raise RuntimeError(f"{self.name}: input {i} is not differentiable")
+            term = r(t, ans, *args, **params)
+            out = term if out is None else out + term
+        return broadcast_tangent(out, ans)
+
+    def _linear_jvp(self, tangents: Sequence[Any], ans: Any, *args: Any, **params: Any) -> Any:
+        t = tangents[0]
+        return None if t is None else self(t, *args[1:], **params)
 
     def _plan(self, n: int, mask: int, tmask: int) -> tuple:
         """What a node keeps for ``n`` arguments, those in ``tmask`` tensors and those in
@@ -297,7 +328,7 @@ class Primitive:
             else:
                 arrays.append(a)
             bit <<= 1
-        if _LIVE[0] and (top := top_tracer(arrays)) is not None:
+        if _LIVE[0] and self.traced and (top := top_tracer(arrays)) is not None:
             out = top.trace.process(self, arrays, params)
         else:
             out = self.forward(*arrays, **params)
@@ -384,6 +415,63 @@ class Primitive:
 
     def __repr__(self) -> str:
         return f"<primitive {self.name}>"
+
+
+def broadcast_tangent(t: Any, ans: Any) -> Any:
+    """``t`` broadcast to the shape of ``ans`` (a jvp rule's sum of terms may have the shape of
+    one input only); ``None`` stays ``None``.
+
+    Example:
+        >>> import numpy as np
+        >>> broadcast_tangent(np.ones(3), np.zeros((2, 3))).shape
+        (2, 3)
+    """
+    if t is None or tuple(t.shape) == tuple(ans.shape):
+        return t
+    from .shape import expand
+
+    return expand(t, tuple(ans.shape))
+
+
+def tangent_sum(ans: Any, tangents: Sequence[Any], *terms: Callable[[Any], Any]) -> Any:
+    """The jvp of an op linear in each argument: ``sum_i terms[i](tangents[i])`` over the
+    arguments that have a tangent, broadcast to the output's shape; ``None`` if none has.
+
+    Example:
+        >>> import numpy as np
+        >>> tangent_sum(np.zeros(2), [None, np.ones(2)], lambda t: 2 * t, lambda t: 3 * t)
+        array([3., 3.])
+    """
+    out = None
+    for t, term in zip(tangents, terms):
+        if t is not None and term is not None:  # None: an integer argument
+            v = term(t)
+            out = v if out is None else out + v
+    return broadcast_tangent(out, ans)
+
+
+def zeros_of(a: Any) -> Any:
+    """Zeros shaped like ``a`` (an array or a tracer): the tangent of an argument that has none.
+
+    Example:
+        >>> import numpy as np
+        >>> zeros_of(np.ones(2, np.float32))
+        array([0., 0.], dtype=float32)
+    """
+    import numpy
+
+    return numpy.zeros_like(a)
+
+
+def no_tangent(tangents: Sequence[Any], ans: Any, *args: Any, **params: Any) -> None:
+    """The jvp rule of an op whose output has no tangent (comparisons, argmax: integers and
+    booleans).
+
+    Example:
+        >>> no_tangent([1.0], True) is None
+        True
+    """
+    return None
 
 
 def saved_tensors(node: Node) -> tuple[list, Any]:

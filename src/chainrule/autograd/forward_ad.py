@@ -1,0 +1,180 @@
+"""Forward-mode automatic differentiation: a :class:`JVPTrace` of dual numbers below the tape.
+
+A :class:`JVPTracer` holds a primal value and its tangent. Every primitive called on one runs
+twice in :meth:`JVPTrace.process`: its forward on the primals, then its ``jvp`` rule on the
+tangents (rules are written with primitives, so they are traced again by any transform below,
+and recorded by the tape above). No reverse pass runs, and nothing is recorded unless a tensor
+requiring grad is involved.
+
+The values enter and leave through three primitives that no trace intercepts:
+:data:`make_dual`, :data:`primal_of` and :data:`tangent_of`. Their reverse rules make forward
+mode compose with the tape in both orders:
+
+- reverse over forward (``grad`` of ``jvp``): the tape records ops on dual arrays, so its
+  cotangents are dual too. A pair ``(p, t)`` of cotangents ``(c_p, c_t)`` travels as the dual
+  number ``c_t + c_p e``: the transpose of multiplying by ``a + a' e`` is multiplying by it, so
+  the reverse rules, run on dual numbers, carry both parts. Hence ``primal_of``'s rule sends
+  ``g`` to ``dual(0, g)``, ``tangent_of``'s to ``dual(g, 0)``, and ``make_dual``'s takes the
+  parts back apart.
+- forward over reverse (``jvp`` of ``grad``, :func:`chainrule.func.hvp`): the reverse rules run
+  on dual arrays and are differentiated in forward mode like any other function.
+
+Example:
+    >>> import numpy as np
+    >>> trace = JVPTrace()
+    >>> x = make_dual(np.array([1.0, 2.0]), np.array([1.0, 0.0]), trace)
+    >>> y = np.sin(x) * x
+    >>> tangent_of(y, trace)            # d(x sin x) = (sin x + x cos x) dx
+    array([1.38177329, 0.        ])
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..ops.primitive import Primitive, Trace, Tracer
+from ..tensor import Tensor, zeros_like
+
+
+class JVPTracer(Tracer):
+    """A dual number: ``primal + tangent * e`` with ``e^2 = 0``, of one :class:`JVPTrace`.
+
+    Example:
+        >>> JVPTracer(JVPTrace(), np.zeros((2, 3)), np.ones((2, 3)))
+        JVPTracer(shape=(2, 3), dtype=float64)
+    """
+
+    __slots__ = ("primal", "tangent")
+
+    def __init__(self, trace: JVPTrace, primal: Any, tangent: Any) -> None:
+        super().__init__(trace)
+        self.primal = primal
+        self.tangent = tangent
+
+    @property
+    def shape(self) -> tuple:
+        return self.primal.shape
+
+    @property
+    def dtype(self) -> Any:
+        return self.primal.dtype
+
+
+class JVPTrace(Trace):
+    """One level of forward mode. ``record`` (a list, or ``None``) keeps each step's primals
+    and output, so :func:`chainrule.func.linearize` can run the tangents again without the
+    primal computation.
+
+    Example:
+        >>> from chainrule.ops.elementwise import mul
+        >>> t = JVPTrace()
+        >>> y = mul(JVPTracer(t, np.array(3.0), np.array(1.0)), 2.0)
+        >>> y.primal, y.tangent
+        (array(6.), array(2.))
+    """
+
+    __slots__ = ("record",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.record: list | None = None
+
+    def _split(self, a: Any) -> tuple[Any, Any]:
+        if isinstance(a, JVPTracer) and a.trace is self:
+            return a.primal, a.tangent
+        if a.__class__ in (list, tuple) and any(
+            isinstance(b, JVPTracer) and b.trace is self for b in a
+        ):
+            return type(a)(
+                b.primal if isinstance(b, JVPTracer) and b.trace is self else b for b in a
+            ), None
+        return a, None
+
+    def process(self, prim: Primitive, args: list, params: dict) -> Any:
+        primals, tangents = [], []
+        for a in args:
+            p, t = self._split(a)
+            primals.append(p)
+            tangents.append(t)
+        ans = prim(*primals, **params)
+        rule = prim.jvp
+        if rule is None:
+            raise NotImplementedError(
+                f"{prim.name}: this primitive has no forward-mode (jvp) rule; give it one with "
+                "Primitive(..., jvp=...)"
+            )
+        t = rule(tangents, ans, *primals, **params)
+        if t is None:  # integers, booleans: no tangent
+            return ans
+        if tuple(t.shape) != tuple(ans.shape):
+            raise RuntimeError(
+                f"{prim.name}: its jvp rule gave a tangent of shape {tuple(t.shape)} for an "
+                f"output of shape {tuple(ans.shape)}"
+            )
+        out = JVPTracer(self, ans, t)
+        if self.record is not None:
+            ids = [id(a) if isinstance(a, JVPTracer) and a.trace is self else None for a in args]
+            self.record.append((prim, primals, params, ids, out))
+        return out
+
+
+def _own(a: Any, trace: JVPTrace) -> bool:
+    d = a._data if isinstance(a, Tensor) else a
+    return isinstance(d, JVPTracer) and d.trace is trace
+
+
+def _zeros(a: Any) -> Any:
+    return zeros_like(a) if isinstance(a, Tensor) else np.zeros_like(a)
+
+
+def _make_dual_fwd(p: Any, t: Any, trace: JVPTrace) -> Any:
+    return JVPTracer(trace, p, t)
+
+
+def _primal_fwd(d: Any, trace: JVPTrace) -> Any:
+    return d.primal if isinstance(d, JVPTracer) and d.trace is trace else d
+
+
+def _tangent_fwd(d: Any, trace: JVPTrace) -> Any:
+    if isinstance(d, JVPTracer) and d.trace is trace:
+        return d.tangent
+    return np.zeros_like(d)
+
+
+# The cotangent of a dual value is the dual number (cotangent of its tangent) + (cotangent of
+# its primal) e: see the module's docstring.
+make_dual = Primitive(
+    "MakeDual",
+    _make_dual_fwd,
+    [
+        lambda g, ans, p, t, trace: tangent_of(g, trace),
+        lambda g, ans, p, t, trace: primal_of(g, trace),
+    ],
+    ["d dual(p, t)/dp: the e part of the gradient", "d dual(p, t)/dt: its real part"],
+    jvp=lambda ts, ans, p, t, trace: (
+        None if ts[0] is None and ts[1] is None else make_dual(_tz(ts[0], p), _tz(ts[1], t), trace)
+    ),
+    traced=False,
+)
+primal_of = Primitive(
+    "PrimalOf",
+    _primal_fwd,
+    [lambda g, ans, d, trace: make_dual(_zeros(g), g, trace) if _own(d, trace) else g],
+    ["d primal(d)/dd = dual(0, 1)"],
+    jvp=lambda ts, ans, d, trace: None if ts[0] is None else primal_of(ts[0], trace),
+    traced=False,
+)
+tangent_of = Primitive(
+    "TangentOf",
+    _tangent_fwd,
+    [lambda g, ans, d, trace: make_dual(g, _zeros(g), trace) if _own(d, trace) else _zeros(g)],
+    ["d tangent(d)/dd = dual(1, 0)"],
+    jvp=lambda ts, ans, d, trace: None if ts[0] is None else tangent_of(ts[0], trace),
+    traced=False,
+)
+
+
+def _tz(t: Any, like: Any) -> Any:
+    return _zeros(like) if t is None else t
