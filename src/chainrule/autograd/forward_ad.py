@@ -34,6 +34,7 @@ from typing import Any
 
 import numpy as np
 
+from ..ops.index import setitem
 from ..ops.primitive import Primitive, Trace, Tracer
 from ..tensor import Tensor, zeros_like
 
@@ -60,6 +61,13 @@ class JVPTracer(Tracer):
     @property
     def dtype(self) -> Any:
         return self.primal.dtype
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        """An in-place assignment into a tensor holding this dual value (``t[key] = v``):
+        both parts are replaced by their assigned copies."""
+        p, t = self.trace._split(value)
+        self.primal = setitem(self.primal, p, key)
+        self.tangent = setitem(self.tangent, 0.0 if t is None else t, key)
 
 
 class JVPTrace(Trace):

@@ -60,7 +60,7 @@ def _setitem_fwd(a: Any, v: Any, key: Any) -> Any:
 
 
 def _setitem_jvp(ts: list, ans: Any, a: Any, v: Any, key: Any) -> Any:
-    ta, tv = ts
+    ta, tv = ts[:2]
     if ta is None and tv is None:
         return None
     return setitem(zeros_of(a) if ta is None else ta, 0.0 if tv is None else tv, key)
