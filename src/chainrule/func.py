@@ -481,7 +481,7 @@ def linearize(func: Callable[..., Any], *primals: Any) -> tuple[Any, Callable[..
         >>> import chainrule as cr
         >>> out, f_jvp = linearize(lambda x: x.sin(), cr.tensor([0.0, 1.0]))
         >>> f_jvp(cr.tensor([1.0, 1.0]))
-        tensor([1.0000, 0.5403])
+        tensor([1.    , 0.5403])
     """
     ps, _ = _tensors(primals, "linearize", "primal")
     zs = tuple(zeros_like(p) for p in ps)

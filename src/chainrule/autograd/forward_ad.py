@@ -79,8 +79,8 @@ class JVPTrace(Trace):
         >>> from chainrule.ops.elementwise import mul
         >>> t = JVPTrace()
         >>> y = mul(JVPTracer(t, np.array(3.0), np.array(1.0)), 2.0)
-        >>> y.primal, y.tangent
-        (array(6.), array(2.))
+        >>> float(y.primal), float(y.tangent)
+        (6.0, 2.0)
     """
 
     __slots__ = ("record",)

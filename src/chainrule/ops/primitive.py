@@ -218,6 +218,15 @@ class Primitive:
         ...                    ["d(a^2)/da = 2a"])
         >>> square(np.array([3.0]))        # raw arrays in, raw array out
         array([9.])
+
+    ``jvp`` is the forward-mode rule, ``jvp(tangents, ans, *args, **params)`` -> the output's
+    tangent (see :mod:`chainrule.autograd.forward_ad`); ``"elementwise"`` and ``"linear"``
+    name the two common forms. Without one, forward mode raises naming the primitive.
+
+        >>> cube = Primitive("Cube", lambda a: a ** 3, [lambda g, ans, a: 3 * a * a * g],
+        ...                  jvp="elementwise")
+        >>> cube.jvp([np.array([1.0])], None, np.array([2.0]))
+        array([12.])
     """
 
     __slots__ = ("name", "forward", "rules", "formulas", "_plans", "_variadic", "jvp", "traced")
