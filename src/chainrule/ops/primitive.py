@@ -225,7 +225,7 @@ class Primitive:
 
         >>> cube = Primitive("Cube", lambda a: a ** 3, [lambda g, ans, a: 3 * a * a * g],
         ...                  jvp="elementwise")
-        >>> cube.jvp([np.array([1.0])], None, np.array([2.0]))
+        >>> cube.jvp([np.array([1.0])], np.array([8.0]), np.array([2.0]))
         array([12.])
     """
 
