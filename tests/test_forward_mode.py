@@ -447,3 +447,25 @@ def test_bad_input_names_the_transform_and_the_shapes():
     _, f_jvp = linearize(cr.sin, cr.zeros(3))
     with pytest.raises(ValueError, match=r"linearize: tangent 0 has shape \(4,\)"):
         f_jvp(cr.zeros(4))
+
+
+def test_the_forward_ad_api_matches_torch():
+    import torch.autograd.forward_ad as tfw
+
+    from chainrule.autograd.forward_ad import dual_level, make_dual, unpack_dual
+
+    with dual_level():
+        d = make_dual(T(A34), T(B34))
+        y = F.softmax(d * 2, dim=1).log()
+        p, t = unpack_dual(y)
+        assert unpack_dual(T(A34)).tangent is None
+    with tfw.dual_level():
+        td = tfw.make_dual(torch.from_numpy(A34), torch.from_numpy(B34))
+        tp, tt = tfw.unpack_dual(torch.softmax(td * 2, dim=1).log())
+    np.testing.assert_allclose(p.numpy(), tp.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(t.numpy(), tt.numpy(), rtol=1e-12)
+    assert unpack_dual(y).tangent is None  # the level is closed
+    with pytest.raises(RuntimeError, match="make_dual: enter a forward AD level first"):
+        make_dual(T(A34), T(B34))
+    with dual_level(), pytest.raises(ValueError, match=r"make_dual: the tangent \(float64 \[4\]\)"):
+        make_dual(T(A34), T(B4))

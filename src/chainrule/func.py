@@ -327,7 +327,7 @@ def _check_tangents(primals: tuple, tangents: tuple, op: str) -> None:
 
 def _unpack_out(out: Any, trace: Any, op: str) -> tuple[Any, Any]:
     """The primal and tangent parts of ``func``'s output (a tensor or a tuple of tensors)."""
-    from .autograd.forward_ad import primal_of, tangent_of
+    from .autograd.forward_ad import primal_p, tangent_p
 
     if isinstance(out, (tuple, list)):
         parts = [_unpack_out(o, trace, op) for o in out]
@@ -337,21 +337,21 @@ def _unpack_out(out: Any, trace: Any, op: str) -> tuple[Any, Any]:
             f"{op}: the function must return a Tensor or a tuple of Tensors, got "
             f"{type(out).__name__}"
         )
-    return primal_of(out, trace), tangent_of(out, trace)
+    return primal_p(out, trace), tangent_p(out, trace)
 
 
 def _run_jvp(func: Callable[..., Any], primals: tuple, tangents: tuple, has_aux: bool,
              op: str, record: list | None = None) -> tuple:  # fmt: skip
-    from .autograd.forward_ad import JVPTrace, make_dual, primal_of
+    from .autograd.forward_ad import JVPTrace, dual_p, primal_p
 
     trace = JVPTrace()
     trace.record = record
-    duals = [make_dual(p, t, trace) for p, t in zip(primals, tangents)]
+    duals = [dual_p(p, t, trace) for p, t in zip(primals, tangents)]
     out, aux = _split_aux(func(*duals), has_aux, op)
     trace.record = None
     value, tangent = _unpack_out(out, trace, op)
     if has_aux:
-        aux = _map_tensors(aux, lambda a: primal_of(a, trace))
+        aux = _map_tensors(aux, lambda a: primal_p(a, trace))
     return value, tangent, aux, duals, out
 
 

@@ -7,14 +7,15 @@ and recorded by the tape above). No reverse pass runs, and nothing is recorded u
 requiring grad is involved.
 
 The values enter and leave through three primitives that no trace intercepts:
-:data:`make_dual`, :data:`primal_of` and :data:`tangent_of`. Their reverse rules make forward
-mode compose with the tape in both orders:
+:data:`dual_p`, :data:`primal_p` and :data:`tangent_p` (``torch.autograd.forward_ad``'s
+:func:`dual_level`, :func:`make_dual` and :func:`unpack_dual` are built on them). Their reverse
+rules make forward mode compose with the tape in both orders:
 
 - reverse over forward (``grad`` of ``jvp``): the tape records ops on dual arrays, so its
   cotangents are dual too. A pair ``(p, t)`` of cotangents ``(c_p, c_t)`` travels as the dual
   number ``c_t + c_p e``: the transpose of multiplying by ``a + a' e`` is multiplying by it, so
-  the reverse rules, run on dual numbers, carry both parts. Hence ``primal_of``'s rule sends
-  ``g`` to ``dual(0, g)``, ``tangent_of``'s to ``dual(g, 0)``, and ``make_dual``'s takes the
+  the reverse rules, run on dual numbers, carry both parts. Hence ``primal_p``'s rule sends
+  ``g`` to ``dual(0, g)``, ``tangent_p``'s to ``dual(g, 0)``, and ``dual_p``'s takes the
   parts back apart.
 - forward over reverse (``jvp`` of ``grad``, :func:`chainrule.func.hvp`): the reverse rules run
   on dual arrays and are differentiated in forward mode like any other function.
@@ -22,15 +23,17 @@ mode compose with the tape in both orders:
 Example:
     >>> import numpy as np
     >>> trace = JVPTrace()
-    >>> x = make_dual(np.array([1.0, 2.0]), np.array([1.0, 0.0]), trace)
+    >>> x = dual_p(np.array([1.0, 2.0]), np.array([1.0, 0.0]), trace)
     >>> y = np.sin(x) * x
-    >>> tangent_of(y, trace)            # d(x sin x) = (sin x + x cos x) dx
+    >>> tangent_p(y, trace)            # d(x sin x) = (sin x + x cos x) dx
     array([1.38177329, 0.        ])
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -83,11 +86,12 @@ class JVPTrace(Trace):
         (6.0, 2.0)
     """
 
-    __slots__ = ("record",)
+    __slots__ = ("record", "closed")
 
     def __init__(self) -> None:
         super().__init__()
         self.record: list | None = None
+        self.closed = False  # its dual_level has exited: its duals compute as their primals
 
     def _split(self, a: Any) -> tuple[Any, Any]:
         if isinstance(a, JVPTracer) and a.trace is self:
@@ -107,6 +111,8 @@ class JVPTrace(Trace):
             primals.append(p)
             tangents.append(t)
         ans = prim(*primals, **params)
+        if self.closed:
+            return ans
         rule = prim.jvp
         if rule is None:
             raise NotImplementedError(
@@ -153,36 +159,122 @@ def _tangent_fwd(d: Any, trace: JVPTrace) -> Any:
 
 # The cotangent of a dual value is the dual number (cotangent of its tangent) + (cotangent of
 # its primal) e: see the module's docstring.
-make_dual = Primitive(
+dual_p = Primitive(
     "MakeDual",
     _make_dual_fwd,
     [
-        lambda g, ans, p, t, trace: tangent_of(g, trace),
-        lambda g, ans, p, t, trace: primal_of(g, trace),
+        lambda g, ans, p, t, trace: tangent_p(g, trace),
+        lambda g, ans, p, t, trace: primal_p(g, trace),
     ],
     ["d dual(p, t)/dp: the e part of the gradient", "d dual(p, t)/dt: its real part"],
     jvp=lambda ts, ans, p, t, trace: (
-        None if ts[0] is None and ts[1] is None else make_dual(_tz(ts[0], p), _tz(ts[1], t), trace)
+        None if ts[0] is None and ts[1] is None else dual_p(_tz(ts[0], p), _tz(ts[1], t), trace)
     ),
     traced=False,
 )
-primal_of = Primitive(
+primal_p = Primitive(
     "PrimalOf",
     _primal_fwd,
-    [lambda g, ans, d, trace: make_dual(_zeros(g), g, trace) if _own(d, trace) else g],
+    [lambda g, ans, d, trace: dual_p(_zeros(g), g, trace) if _own(d, trace) else g],
     ["d primal(d)/dd = dual(0, 1)"],
-    jvp=lambda ts, ans, d, trace: None if ts[0] is None else primal_of(ts[0], trace),
+    jvp=lambda ts, ans, d, trace: None if ts[0] is None else primal_p(ts[0], trace),
     traced=False,
 )
-tangent_of = Primitive(
+tangent_p = Primitive(
     "TangentOf",
     _tangent_fwd,
-    [lambda g, ans, d, trace: make_dual(g, _zeros(g), trace) if _own(d, trace) else _zeros(g)],
+    [lambda g, ans, d, trace: dual_p(g, _zeros(g), trace) if _own(d, trace) else _zeros(g)],
     ["d tangent(d)/dd = dual(1, 0)"],
-    jvp=lambda ts, ans, d, trace: None if ts[0] is None else tangent_of(ts[0], trace),
+    jvp=lambda ts, ans, d, trace: None if ts[0] is None else tangent_p(ts[0], trace),
     traced=False,
 )
 
 
 def _tz(t: Any, like: Any) -> Any:
     return _zeros(like) if t is None else t
+
+
+# ----- torch.autograd.forward_ad's API ---------------------------------------------------------
+_LEVELS: list[JVPTrace] = []
+
+
+@contextmanager
+def dual_level() -> Iterator[int]:
+    """A forward-mode level, as ``torch.autograd.forward_ad.dual_level``: :func:`make_dual`
+    inside it makes dual tensors whose ops carry tangents. On exit the level closes: its dual
+    tensors compute as their primals from then on, and :func:`unpack_dual` gives no tangent.
+
+    Example:
+        >>> import chainrule as cr
+        >>> with dual_level():
+        ...     y = make_dual(cr.tensor([2.0]), cr.tensor([1.0])) ** 3
+        ...     unpack_dual(y).tangent
+        tensor([12.])
+    """
+    trace = JVPTrace()
+    _LEVELS.append(trace)
+    try:
+        yield len(_LEVELS) - 1
+    finally:
+        _LEVELS.remove(trace)
+        trace.closed = True
+
+
+def _level(level: int | None, op: str) -> JVPTrace:
+    if not _LEVELS:
+        raise RuntimeError(f"{op}: enter a forward AD level first (with dual_level(): ...)")
+    if level is None:
+        return _LEVELS[-1]
+    if not 0 <= level < len(_LEVELS):
+        raise RuntimeError(f"{op}: level {level} is not an active dual level")
+    return _LEVELS[level]
+
+
+def make_dual(tensor: Tensor, tangent: Tensor, *, level: int | None = None) -> Tensor:
+    """A dual tensor of ``tensor`` with ``tangent`` at the innermost (or the given) level, as
+    ``torch.autograd.forward_ad.make_dual``; shapes and dtypes must match.
+
+    Example:
+        >>> import chainrule as cr
+        >>> with dual_level():
+        ...     unpack_dual(make_dual(cr.tensor([1.0]), cr.tensor([5.0])).sin()).tangent
+        tensor([2.7015])
+    """
+    trace = _level(level, "make_dual")
+    if tuple(tensor.shape) != tuple(tangent.shape) or tensor.dtype != tangent.dtype:
+        raise ValueError(
+            f"make_dual: the tangent ({tangent.dtype} {list(tangent.shape)}) must have the "
+            f"shape and dtype of the primal ({tensor.dtype} {list(tensor.shape)})"
+        )
+    if tensor.dtype.kind != "f":
+        raise TypeError(f"make_dual: expected a floating-point primal, got {tensor.dtype}")
+    return dual_p(tensor, tangent, trace)
+
+
+class UnpackedDualTensor(NamedTuple):
+    """``(primal, tangent)`` of a dual tensor; ``tangent`` is ``None`` for a plain one.
+
+    Example:
+        >>> UnpackedDualTensor(1, None).tangent is None
+        True
+    """
+
+    primal: Any
+    tangent: Any
+
+
+def unpack_dual(tensor: Tensor, *, level: int | None = None) -> UnpackedDualTensor:
+    """The primal and tangent of ``tensor`` at the innermost (or the given) level, as
+    ``torch.autograd.forward_ad.unpack_dual`` (a view of both, differentiable by the tape).
+
+    Example:
+        >>> import chainrule as cr
+        >>> unpack_dual(cr.tensor([1.0]))
+        UnpackedDualTensor(primal=tensor([1.]), tangent=None)
+    """
+    if not _LEVELS:
+        return UnpackedDualTensor(tensor, None)
+    trace = _level(level, "unpack_dual")
+    if not _own(tensor, trace):
+        return UnpackedDualTensor(tensor, None)
+    return UnpackedDualTensor(primal_p(tensor, trace), tangent_p(tensor, trace))
