@@ -469,3 +469,24 @@ def test_the_forward_ad_api_matches_torch():
         make_dual(T(A34), T(B34))
     with dual_level(), pytest.raises(ValueError, match=r"make_dual: the tangent \(float64 \[4\]\)"):
         make_dual(T(A34), T(B4))
+
+
+def test_in_place_ops_inside_a_transform_change_the_dual_value():
+    def f(x):
+        y = x.clone()
+        y.mul_(2)
+        y += x
+        y[0] = 5.0
+        y.exp_()
+        return y
+
+    def jf(x):
+        return jnp.exp((3 * x).at[0].set(5.0))
+
+    o, t = jvp(f, (T(X),), (T(VX),))
+    jo, jt = jax.jvp(jf, (X,), (VX,))
+    np.testing.assert_allclose(o.numpy(), np.asarray(jo), rtol=1e-12)
+    np.testing.assert_allclose(t.numpy(), np.asarray(jt), rtol=1e-12)
+    got = grad(lambda x: jvp(f, (x,), (T(VX),))[1].sum())(T(X))
+    want = jax.grad(lambda x: jax.jvp(jf, (x,), (VX,))[1].sum())(X)
+    np.testing.assert_allclose(got.numpy(), np.asarray(want), rtol=1e-10)

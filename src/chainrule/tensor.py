@@ -550,6 +550,11 @@ class Tensor:
                     f"with grad mode enabled; this is ambiguous and error-prone, and forbidden "
                     f"(as in PyTorch). Make the view outside no_grad, or modify it under no_grad"
                 )
+        trace = getattr(self._data, "trace", None)
+        if trace is not None and not callable(trace):  # a transform's value (jvp, vmap): the
+            res = out_of_place(self)  # in-place form would change only a copy; assign it whole
+            self._mutate(lambda a: a.__setitem__(..., res._data))
+            return self
         try:
             self._mutate(in_place)
         except (ValueError, TypeError) as e:
