@@ -5,7 +5,9 @@ Each transform takes a function of tensors and returns a new function; they comp
 on the same engine as ``backward``: an input is entered into the graph as a fresh node, the
 function runs, and :func:`chainrule.autograd.grad` reads the gradient off, keeping the graph
 (``create_graph``) whenever an enclosing transform will differentiate the result again. No
-``.grad`` is touched.
+``.grad`` is touched. ``jvp``, ``jacfwd``, ``hvp`` and ``linearize`` are forward mode: dual
+numbers that run below the tape (:mod:`chainrule.autograd.forward_ad`), so they compose with the
+reverse transforms in either order.
 
 Example:
     >>> import chainrule as cr
