@@ -490,3 +490,22 @@ def test_in_place_ops_inside_a_transform_change_the_dual_value():
     got = grad(lambda x: jvp(f, (x,), (T(VX),))[1].sum())(T(X))
     want = jax.grad(lambda x: jax.jvp(jf, (x,), (VX,))[1].sum())(X)
     np.testing.assert_allclose(got.numpy(), np.asarray(want), rtol=1e-10)
+
+
+def test_closed_over_tensors_in_both_orders():
+    w0 = R.standard_normal(5)
+
+    def f(w, y):
+        return (w * cr.sin(y) * y).sum()
+
+    def jf(w, y):
+        return (w * jnp.sin(y) * y).sum()
+
+    # reverse over forward: grad in w of a jvp in y that closes over w
+    got = grad(lambda w: jvp(lambda y: f(w, y), (T(X),), (T(VX),))[1])(T(w0))
+    want = jax.grad(lambda w: jax.jvp(lambda y: jf(w, y), (X,), (VX,))[1])(w0)
+    np.testing.assert_allclose(got.numpy(), np.asarray(want), rtol=1e-10)
+    # forward over reverse: jvp in y of a grad in w that closes over y
+    got = jvp(lambda y: grad(lambda w: f(w, y))(T(w0)), (T(X),), (T(VX),))[1]
+    want = jax.jvp(lambda y: jax.grad(lambda w: jf(w, y))(w0), (X,), (VX,))[1]
+    np.testing.assert_allclose(got.numpy(), np.asarray(want), rtol=1e-10)

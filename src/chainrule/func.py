@@ -349,8 +349,11 @@ def _run_jvp(func: Callable[..., Any], primals: tuple, tangents: tuple, has_aux:
     trace = JVPTrace()
     trace.record = record
     duals = [dual_p(p, t, trace) for p, t in zip(primals, tangents)]
-    out, aux = _split_aux(func(*duals), has_aux, op)
-    trace.record = None
+    try:
+        out, aux = _split_aux(func(*duals), has_aux, op)
+    finally:
+        trace.record = None
+        trace.finished = True
     value, tangent = _unpack_out(out, trace, op)
     if has_aux:
         aux = _map_tensors(aux, lambda a: primal_p(a, trace))
@@ -490,7 +493,7 @@ def linearize(func: Callable[..., Any], *primals: Any) -> tuple[Any, Callable[..
     _check_tangents(ps, zs, "linearize")
     record: list = []
     value, _, _, duals, out = _run_jvp(func, ps, zs, False, "linearize", record)
-    from .autograd.forward_ad import JVPTracer
+    from .autograd.forward_ad import JVPTracer, fit_tangent
 
     in_ids = [id(d._data) for d in duals]  # duals stay alive with jvp_fn: the ids stay theirs
     outs = out if isinstance(out, (tuple, list)) else (out,)
@@ -506,7 +509,7 @@ def linearize(func: Callable[..., Any], *primals: Any) -> tuple[Any, Callable[..
                 continue
             t = prim.jvp(tin, res.primal, *prim_args, **params)
             if t is not None:
-                env[id(res)] = t
+                env[id(res)] = fit_tangent(t, res.primal, prim.name)
         result = []
         for o in outs:
             d = o._data

@@ -39,11 +39,13 @@ import numpy as np
 
 from ..ops.index import setitem
 from ..ops.primitive import Primitive, Trace, Tracer
+from ..ops.shape import expand
 from ..tensor import Tensor, zeros_like
 
 
 class JVPTracer(Tracer):
-    """A dual number: ``primal + tangent * e`` with ``e^2 = 0``, of one :class:`JVPTrace`.
+    """A dual number: ``primal + tangent * e`` with ``e^2 = 0``, of one :class:`JVPTrace`
+    (``tangent`` ``None``: a known zero, as for a tensor of the tape entered by ``lift``).
 
     Example:
         >>> JVPTracer(JVPTrace(), np.zeros((2, 3)), np.ones((2, 3)))
@@ -69,8 +71,9 @@ class JVPTracer(Tracer):
         """An in-place assignment into a tensor holding this dual value (``t[key] = v``):
         both parts are replaced by their assigned copies."""
         p, t = self.trace._split(value)
+        mine = np.zeros_like(self.primal) if self.tangent is None else self.tangent
         self.primal = setitem(self.primal, p, key)
-        self.tangent = setitem(self.tangent, 0.0 if t is None else t, key)
+        self.tangent = setitem(mine, 0.0 if t is None else t, key)
 
 
 class JVPTrace(Trace):
@@ -86,12 +89,27 @@ class JVPTrace(Trace):
         (6.0, 2.0)
     """
 
-    __slots__ = ("record", "closed")
+    __slots__ = ("record", "closed", "finished")
 
     def __init__(self) -> None:
         super().__init__()
         self.record: list | None = None
         self.closed = False  # its dual_level has exited: its duals compute as their primals
+        # the transform has returned: a backward pass through its duals now is reverse over
+        # forward, whose cotangents are pairs coded as dual numbers (see the module docstring)
+        self.finished = False
+
+    def lift(self, args: tuple) -> list | None:
+        """The tensors among ``args`` that need a gradient but hold no dual of this trace
+        (closed over by the function), entered as duals with a zero tangent, through the
+        recorded :data:`dual_p`: its reverse rule reads their gradient off the coded
+        cotangent. ``None`` if there are none."""
+        out = None
+        for i, a in enumerate(args):
+            if isinstance(a, Tensor) and a._requires_grad and not _own(a, self):
+                out = list(args) if out is None else out
+                out[i] = dual_p(a, None, self)
+        return out
 
     def _split(self, a: Any) -> tuple[Any, Any]:
         if isinstance(a, JVPTracer) and a.trace is self:
@@ -120,18 +138,35 @@ class JVPTrace(Trace):
                 "Primitive(..., jvp=...)"
             )
         t = rule(tangents, ans, *primals, **params)
-        if t is None:  # integers, booleans: no tangent
+        if t is None:  # integers, booleans, known zeros: no tangent
             return ans
-        if tuple(t.shape) != tuple(ans.shape):
-            raise RuntimeError(
-                f"{prim.name}: its jvp rule gave a tangent of shape {tuple(t.shape)} for an "
-                f"output of shape {tuple(ans.shape)}"
-            )
+        t = fit_tangent(t, ans, prim.name)
         out = JVPTracer(self, ans, t)
         if self.record is not None:
             ids = [id(a) if isinstance(a, JVPTracer) and a.trace is self else None for a in args]
             self.record.append((prim, primals, params, ids, out))
         return out
+
+
+def fit_tangent(t: Any, ans: Any, op: str) -> Any:
+    """A jvp rule's tangent ``t`` broadcast to the shape of the output ``ans`` (a sum of terms
+    may have one input's shape); an error naming ``op`` if it does not broadcast.
+
+    Example:
+        >>> fit_tangent(np.ones(3), np.zeros((2, 3)), "Add").shape
+        (2, 3)
+    """
+    if tuple(t.shape) == tuple(ans.shape):
+        return t
+    shape = tuple(ans.shape)
+    if len(t.shape) > len(shape) or any(
+        n != 1 and n != m for n, m in zip(reversed(t.shape), reversed(shape))
+    ):
+        raise RuntimeError(
+            f"{op}: its jvp rule gave a tangent of shape {tuple(t.shape)} for an output of "
+            f"shape {shape}"
+        )
+    return expand(t, shape)
 
 
 def _own(a: Any, trace: JVPTrace) -> bool:
@@ -152,9 +187,15 @@ def _primal_fwd(d: Any, trace: JVPTrace) -> Any:
 
 
 def _tangent_fwd(d: Any, trace: JVPTrace) -> Any:
-    if isinstance(d, JVPTracer) and d.trace is trace:
+    if isinstance(d, JVPTracer) and d.trace is trace and d.tangent is not None:
         return d.tangent
-    return np.zeros_like(d)
+    return np.zeros_like(d.primal if isinstance(d, JVPTracer) and d.trace is trace else d)
+
+
+def _dual_p_rule(g: Any, ans: Any, p: Any, t: Any, trace: JVPTrace) -> Any:
+    # after the transform returned (reverse over forward): the e part of the coded cotangent;
+    # inside it (a backward pass inside jvp, forward over reverse): the cotangent itself
+    return tangent_p(g, trace) if trace.finished else g
 
 
 # The cotangent of a dual value is the dual number (cotangent of its tangent) + (cotangent of
@@ -163,7 +204,7 @@ dual_p = Primitive(
     "MakeDual",
     _make_dual_fwd,
     [
-        lambda g, ans, p, t, trace: tangent_p(g, trace),
+        _dual_p_rule,
         lambda g, ans, p, t, trace: primal_p(g, trace),
     ],
     ["d dual(p, t)/dp: the e part of the gradient", "d dual(p, t)/dt: its real part"],

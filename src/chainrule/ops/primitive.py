@@ -23,6 +23,8 @@ import itertools
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import numpy as np
+
 from ..autograd.grad_mode import STATE
 from ..autograd.node import AccumulateGrad, Node, Version
 from ..tensor import Tensor, _root, edge_of
@@ -130,6 +132,10 @@ class Trace:
     """
 
     __slots__ = ("level", "__weakref__")
+    # lift(args) -> args or None: a trace may replace the tensors of a recorded op that are
+    # not its own values (forward mode enters them as duals, so the tape's cotangents for them
+    # are read off correctly)
+    lift = None
 
     def __init__(self) -> None:
         self.level = next(_LEVELS)
@@ -286,7 +292,7 @@ class Primitive:
                 raise RuntimeError(f"{self.name}: input {i} is not differentiable")
             term = r(t, ans, *args, **params)
             out = term if out is None else out + term
-        return broadcast_tangent(out, ans)
+        return out  # the trace broadcasts it to the output's shape
 
     def _linear_jvp(self, tangents: Sequence[Any], ans: Any, *args: Any, **params: Any) -> Any:
         t = tangents[0]
@@ -338,6 +344,10 @@ class Primitive:
                 arrays.append(a)
             bit <<= 1
         if _LIVE[0] and self.traced and (top := top_tracer(arrays)) is not None:
+            if mask and STATE.enabled and top.trace.lift is not None:
+                lifted = top.trace.lift(args)  # tensors of the tape entered into the trace
+                if lifted is not None:
+                    return self(*lifted, **params)
             out = top.trace.process(self, arrays, params)
         else:
             out = self.forward(*arrays, **params)
@@ -426,25 +436,10 @@ class Primitive:
         return f"<primitive {self.name}>"
 
 
-def broadcast_tangent(t: Any, ans: Any) -> Any:
-    """``t`` broadcast to the shape of ``ans`` (a jvp rule's sum of terms may have the shape of
-    one input only); ``None`` stays ``None``.
-
-    Example:
-        >>> import numpy as np
-        >>> broadcast_tangent(np.ones(3), np.zeros((2, 3))).shape
-        (2, 3)
-    """
-    if t is None or tuple(t.shape) == tuple(ans.shape):
-        return t
-    from .shape import expand
-
-    return expand(t, tuple(ans.shape))
-
-
 def tangent_sum(ans: Any, tangents: Sequence[Any], *terms: Callable[[Any], Any]) -> Any:
     """The jvp of an op linear in each argument: ``sum_i terms[i](tangents[i])`` over the
-    arguments that have a tangent, broadcast to the output's shape; ``None`` if none has.
+    arguments that have a tangent (the trace broadcasts it to the output's shape); ``None`` if
+    none has.
 
     Example:
         >>> import numpy as np
@@ -456,7 +451,7 @@ def tangent_sum(ans: Any, tangents: Sequence[Any], *terms: Callable[[Any], Any])
         if t is not None and term is not None:  # None: an integer argument
             v = term(t)
             out = v if out is None else out + v
-    return broadcast_tangent(out, ans)
+    return out
 
 
 def zeros_of(a: Any) -> Any:
@@ -467,9 +462,7 @@ def zeros_of(a: Any) -> Any:
         >>> zeros_of(np.ones(2, np.float32))
         array([0., 0.], dtype=float32)
     """
-    import numpy
-
-    return numpy.zeros_like(a)
+    return np.zeros_like(a)
 
 
 def no_tangent(tangents: Sequence[Any], ans: Any, *args: Any, **params: Any) -> None:
