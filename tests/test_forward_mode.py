@@ -509,3 +509,15 @@ def test_closed_over_tensors_in_both_orders():
     got = jvp(lambda y: grad(lambda w: f(w, y))(T(w0)), (T(X),), (T(VX),))[1]
     want = jax.jvp(lambda y: jax.grad(lambda w: jf(w, y))(w0), (X,), (VX,))[1]
     np.testing.assert_allclose(got.numpy(), np.asarray(want), rtol=1e-10)
+
+
+def test_an_in_place_update_of_a_view_inside_jvp_raises_rather_than_being_lost():
+    def f(x):
+        y = x.clone()
+        y[1:].mul_(10)
+        return y
+
+    with pytest.raises(
+        RuntimeError, match=r"mul_: in-place update of a view .* inside a transform"
+    ):
+        jvp(f, (T(X),), (T(VX),))

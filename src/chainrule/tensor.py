@@ -552,7 +552,14 @@ class Tensor:
                 )
         trace = getattr(self._data, "trace", None)
         if trace is not None and not callable(trace):  # a transform's value (jvp, vmap): the
-            res = out_of_place(self)  # in-place form would change only a copy; assign it whole
+            if self._base is not None:  # in-place form would change only a copy: assign it whole
+                raise RuntimeError(
+                    f"{op}: in-place update of a view (a tensor of shape {tuple(self.shape)} "
+                    f"that shares memory with another) inside a transform is not supported: "
+                    f"the tensor it views would not change; use the out-of-place form "
+                    f"(y = y + ...), or .clone() the view first"
+                )
+            res = out_of_place(self)
             self._mutate(lambda a: a.__setitem__(..., res._data))
             return self
         try:

@@ -52,12 +52,13 @@ class JVPTracer(Tracer):
         JVPTracer(shape=(2, 3), dtype=float64)
     """
 
-    __slots__ = ("primal", "tangent")
+    __slots__ = ("primal", "tangent", "base")
 
     def __init__(self, trace: JVPTrace, primal: Any, tangent: Any) -> None:
         super().__init__(trace)
         self.primal = primal
         self.tangent = tangent
+        self.base = None  # the dual this one is a view of (its primal views that one's)
 
     @property
     def shape(self) -> tuple:
@@ -142,6 +143,13 @@ class JVPTrace(Trace):
             return ans
         t = fit_tangent(t, ans, prim.name)
         out = JVPTracer(self, ans, t)
+        b = getattr(ans, "base", None)
+        if b is not None:  # a view: so the tensor holding it is known as one (see Tensor._update)
+            for a in args:
+                if isinstance(a, JVPTracer) and a.trace is self:
+                    if a.primal is b or getattr(a.primal, "base", None) is b:
+                        out.base = a
+                        break
         if self.record is not None:
             ids = [id(a) if isinstance(a, JVPTracer) and a.trace is self else None for a in args]
             self.record.append((prim, primals, params, ids, out))
