@@ -146,6 +146,8 @@ def _from_raw(data: bytes, op: str, device: str) -> dict[str, Tensor]:
 
 def _tensor(arr: np.ndarray, device: str) -> Tensor:
     arr = np.array(arr, dtype=arr.dtype.newbyteorder("="))  # an owned, writable, native copy
+    if arr.dtype.name == "bfloat16":  # NumPy got one from ml_dtypes (imported by jax): widen
+        arr = arr.astype(np.float32)
     return Tensor._wrap(to_device(arr, str(device)) if str(device) != "cpu" else arr)
 
 
