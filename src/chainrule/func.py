@@ -5,7 +5,9 @@ Each transform takes a function of tensors and returns a new function; they comp
 on the same engine as ``backward``: an input is entered into the graph as a fresh node, the
 function runs, and :func:`chainrule.autograd.grad` reads the gradient off, keeping the graph
 (``create_graph``) whenever an enclosing transform will differentiate the result again. No
-``.grad`` is touched.
+``.grad`` is touched. ``jvp``, ``jacfwd``, ``hvp`` and ``linearize`` are forward mode: dual
+numbers that run below the tape (:mod:`chainrule.autograd.forward_ad`), so they compose with the
+reverse transforms in either order.
 
 Example:
     >>> import chainrule as cr
@@ -25,6 +27,8 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+import numpy as np
+
 from . import functions
 from . import random as _random
 from .autograd import engine
@@ -36,7 +40,7 @@ from .utils.pytree import TreeSpec, tree_flatten, tree_unflatten
 
 __all__ = [
     "grad", "value_and_grad", "vjp", "jvp", "jacrev", "jacobian", "hessian", "vmap",
-    "functional_call",
+    "functional_call", "jacfwd", "hvp", "linearize",
 ]  # fmt: skip
 
 
@@ -288,45 +292,6 @@ def vjp(func: Callable[..., Any], *primals: Any) -> tuple[Any, Callable[[Any], t
 
     value = tree_unflatten(_finish(outs, entered, nested), ospec)
     return value, back
-
-
-def jvp(func: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any]) -> tuple:
-    """``(func(*primals), J @ tangents)``: a forward-mode derivative, computed as the derivative
-    of a vector-Jacobian product with respect to its cotangent (the double-vjp trick).
-
-    Example:
-        >>> import chainrule as cr
-        >>> jvp(lambda x: x ** 2, (cr.tensor([3.0]),), (cr.tensor([1.0]),))
-        (tensor([9.]), tensor([6.]))
-    """
-    primals, tangents = tuple(primals), tuple(tangents)
-    if len(primals) != len(tangents):
-        raise ValueError(f"jvp: got {len(primals)} primals but {len(tangents)} tangents")
-    for i, (p, t) in enumerate(zip(primals, tangents)):
-        if tuple(getattr(p, "shape", ())) != tuple(getattr(t, "shape", ())):
-            raise ValueError(
-                f"jvp: tangent {i} has shape {tuple(t.shape)} but its primal has shape "
-                f"{tuple(p.shape)}"
-            )
-    args, entered, nested = _enter(primals, tuple(range(len(primals))), "jvp")
-    with enable_grad():
-        with _running(entered):
-            out = func(*args)
-        if not isinstance(out, Tensor):
-            raise TypeError(f"jvp: the function must return a Tensor, got {type(out).__name__}")
-        u = zeros_like(out).requires_grad_()
-        _mark_made(u)
-        gs = _gradients(out, entered, True, u)  # J^T u, linear in u
-        inner = sum(((g * t).sum() for g, t in zip(gs, tangents)), zeros_like(out).sum())
-        if not inner.requires_grad:
-            tangent_out = zeros_like(out)
-        else:
-            (tangent_out,) = engine.grad(
-                inner, [u], retain_graph=nested, create_graph=nested, allow_unused=True
-            )
-            tangent_out = zeros_like(out) if tangent_out is None else tangent_out
-    out, tangent_out = _finish([out, tangent_out], entered, nested)
-    return out, tangent_out
 
 
 def jacrev(func: Callable[..., Any], argnums: int | Sequence[int] = 0) -> Callable[..., Any]:
@@ -686,3 +651,237 @@ def _owner(module: Any, name: str) -> tuple[Any, str]:
     if attr in m._parameters or attr in m._buffers:
         return m, attr
     return None, attr
+
+
+# ----- forward mode: a JVPTrace of dual numbers below the tape (chainrule.autograd.forward_ad) ---
+def _tensors(xs: Any, op: str, what: str) -> tuple[tuple, bool]:
+    """``xs`` (a tensor or a tuple/list of them) as a tuple of tensors, and whether it was one."""
+    single = not isinstance(xs, (tuple, list))
+    items = (xs,) if single else tuple(xs)
+    out = []
+    for i, x in enumerate(items):
+        if not isinstance(x, Tensor):
+            try:
+                x = tensor(x)
+            except Exception:
+                raise TypeError(
+                    f"{op}: {what} {i} must be a Tensor, got {type(x).__name__}"
+                ) from None
+        out.append(x)
+    return tuple(out), single
+
+
+def _check_tangents(primals: tuple, tangents: tuple, op: str) -> None:
+    if len(primals) != len(tangents):
+        raise ValueError(f"{op}: got {len(primals)} primals but {len(tangents)} tangents")
+    for i, (p, t) in enumerate(zip(primals, tangents)):
+        if p.dtype.kind != "f":
+            raise TypeError(f"{op}: primal {i} must be a floating-point tensor, got {p.dtype}")
+        if tuple(p.shape) != tuple(t.shape):
+            raise ValueError(
+                f"{op}: tangent {i} has shape {tuple(t.shape)} but its primal has shape "
+                f"{tuple(p.shape)}"
+            )
+        if p.dtype != t.dtype:
+            raise TypeError(
+                f"{op}: tangent {i} has dtype {t.dtype} but its primal has dtype {p.dtype}"
+            )
+
+
+def _unpack_out(out: Any, trace: Any, op: str) -> tuple[Any, Any]:
+    """The primal and tangent parts of ``func``'s output (a tensor or a tuple of tensors)."""
+    from .autograd.forward_ad import primal_p, tangent_p
+
+    if isinstance(out, (tuple, list)):
+        parts = [_unpack_out(o, trace, op) for o in out]
+        return type(out)(p for p, _ in parts), type(out)(t for _, t in parts)
+    if not isinstance(out, Tensor):
+        raise TypeError(
+            f"{op}: the function must return a Tensor or a tuple of Tensors, got "
+            f"{type(out).__name__}"
+        )
+    return primal_p(out, trace), tangent_p(out, trace)
+
+
+def _run_jvp(func: Callable[..., Any], primals: tuple, tangents: tuple, has_aux: bool,
+             op: str, record: list | None = None) -> tuple:  # fmt: skip
+    from .autograd.forward_ad import JVPTrace, dual_p, primal_p
+
+    trace = JVPTrace()
+    trace.record = record
+    duals = [dual_p(p, t, trace) for p, t in zip(primals, tangents)]
+    try:
+        out, aux = _split_aux(func(*duals), has_aux, op)
+    finally:
+        trace.record = None
+        trace.finished = True
+    value, tangent = _unpack_out(out, trace, op)
+    if has_aux:
+        aux = _map_tensors(aux, lambda a: primal_p(a, trace))
+    return value, tangent, aux, duals, out
+
+
+def _map_tensors(x: Any, fn: Callable[[Tensor], Any]) -> Any:
+    if isinstance(x, Tensor):
+        return fn(x)
+    if isinstance(x, (tuple, list)):
+        return type(x)(_map_tensors(v, fn) for v in x)
+    if isinstance(x, dict):
+        return {k: _map_tensors(v, fn) for k, v in x.items()}
+    return x
+
+
+def jvp(func: Callable[..., Any], primals: Any, tangents: Any, *, has_aux: bool = False) -> tuple:
+    """``(func(*primals), J @ tangents)`` by forward mode, as ``torch.func.jvp``/``jax.jvp``:
+    one pass of dual numbers (each primitive's ``jvp`` rule runs beside its forward), no
+    reverse pass. ``primals`` and ``tangents`` are tuples of tensors of the same shapes and
+    dtypes; ``func`` returns a tensor or a tuple of tensors (``(output, aux)`` with
+    ``has_aux``, giving ``(output, jvp_out, aux)``). Composes with the other transforms:
+    ``jvp(grad(f))`` is forward over reverse, ``grad`` of a jvp reverse over forward.
+
+    Example:
+        >>> import chainrule as cr
+        >>> jvp(lambda x: x ** 2, (cr.tensor([3.0]),), (cr.tensor([1.0]),))
+        (tensor([9.]), tensor([6.]))
+    """
+    if not isinstance(primals, (tuple, list)) or not isinstance(tangents, (tuple, list)):
+        raise TypeError("jvp: primals and tangents must be tuples (of tensors)")
+    ps, _ = _tensors(primals, "jvp", "primal")
+    ts, _ = _tensors(tangents, "jvp", "tangent")
+    _check_tangents(ps, ts, "jvp")
+    value, tangent, aux, _, _ = _run_jvp(func, ps, ts, has_aux, "jvp")
+    return (value, tangent, aux) if has_aux else (value, tangent)
+
+
+def jacfwd(
+    func: Callable[..., Any], argnums: int | Sequence[int] = 0, has_aux: bool = False
+) -> Callable[..., Any]:
+    """The Jacobian of ``func`` by forward mode, as ``torch.func.jacfwd``: one jvp per input
+    element (a basis tangent each), so it suits functions with fewer inputs than outputs. The
+    result has shape ``output.shape + input.shape`` (a tuple of them for several argnums); with
+    ``has_aux`` the result is ``(jacobian, aux)``.
+
+    Example:
+        >>> import chainrule as cr
+        >>> jacfwd(lambda x: x * x)(cr.tensor([1.0, 2.0]))
+        tensor([[2., 0.],
+                [0., 4.]])
+    """
+
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        nums = _argnums(argnums, len(args), "jacfwd")
+        args = list(args)
+        for i in nums:
+            a = args[i] if isinstance(args[i], Tensor) else tensor(args[i])
+            if a.dtype.kind != "f":
+                raise TypeError(
+                    f"jacfwd: argument {i} must be a floating-point tensor, got {a.dtype}"
+                )
+            args[i] = a
+        cols: list[list] = [[] for _ in nums]
+        out = aux = None
+        for slot, i in enumerate(nums):
+            x = args[i]
+            n = x.numel()
+            for k in range(n):
+                basis = functions.reshape(_basis(x, k), tuple(x.shape))
+
+                def f(xi: Tensor, i: int = i) -> Any:
+                    return func(*args[:i], xi, *args[i + 1 :], **kwargs)
+
+                value, tangent, aux, _, _ = _run_jvp(f, (x,), (basis,), has_aux, "jacfwd")
+                out = value
+                if not isinstance(tangent, Tensor):
+                    raise TypeError("jacfwd: the function must return one Tensor")
+                cols[slot].append(tangent)
+            if n == 0:
+                out = func(*args, **kwargs)
+                out = out[0] if has_aux else out
+        jacs = []
+        for slot, i in enumerate(nums):
+            x, c = args[i], cols[slot]
+            oshape = tuple(out.shape)
+            if c:
+                j = functions.stack(c, dim=-1)  # out.shape + (n,)
+            else:
+                j = zeros(oshape + (0,), dtype=x.dtype)
+            jacs.append(functions.reshape(j, oshape + tuple(x.shape)))
+        res = _pack(jacs, argnums)
+        return (res, aux) if has_aux else res
+
+    return wrapper
+
+
+def _basis(x: Tensor, k: int) -> Tensor:
+    e = zeros(x.numel(), dtype=x.dtype)
+    e._mutate(lambda a: a.__setitem__(k, 1))
+    return e
+
+
+def hvp(func: Callable[..., Any], primals: Any, tangents: Any) -> Any:
+    """The Hessian of a scalar ``func`` times ``tangents``, by forward over reverse:
+    ``jvp(grad(func), primals, tangents)[1]`` (the ``torch.func`` recipe; JAX's cookbook), one
+    forward and one backward pass of dual numbers, never the Hessian itself. ``primals`` and
+    ``tangents`` are tuples; one tensor comes back for one primal, else a tuple.
+
+    Example:
+        >>> import chainrule as cr
+        >>> hvp(lambda x: (x ** 3).sum(), (cr.tensor([1.0, 2.0]),), (cr.tensor([1.0, 1.0]),))
+        tensor([ 6., 12.])
+    """
+    if not isinstance(primals, (tuple, list)) or not isinstance(tangents, (tuple, list)):
+        raise TypeError("hvp: primals and tangents must be tuples (of tensors)")
+    nums = 0 if len(primals) == 1 else tuple(range(len(primals)))
+    return jvp(grad(func, argnums=nums), tuple(primals), tuple(tangents))[1]
+
+
+def linearize(func: Callable[..., Any], *primals: Any) -> tuple[Any, Callable[..., Any]]:
+    """``(func(*primals), jvp_fn)`` as ``torch.func.linearize``/``jax.linearize``:
+    ``jvp_fn(*tangents)`` is ``J @ tangents`` at ``primals``. The primal computation runs once:
+    each primitive's primals and output are kept, and ``jvp_fn`` runs only the ``jvp`` rules
+    again on new tangents (the rules may recompute local derivatives such as ``cos(x)`` from
+    the kept primals; there is no compiled linear graph). The kept values live as long as
+    ``jvp_fn``; ``func``'s Python control flow must not depend on the tangents (it cannot).
+
+    Example:
+        >>> import chainrule as cr
+        >>> out, f_jvp = linearize(lambda x: x.sin(), cr.tensor([0.0, 1.0]))
+        >>> f_jvp(cr.tensor([1.0, 1.0]))
+        tensor([1.    , 0.5403])
+    """
+    ps, _ = _tensors(primals, "linearize", "primal")
+    zs = tuple(zeros_like(p) for p in ps)
+    _check_tangents(ps, zs, "linearize")
+    record: list = []
+    value, _, _, duals, out = _run_jvp(func, ps, zs, False, "linearize", record)
+    from .autograd.forward_ad import JVPTracer, fit_tangent
+
+    in_ids = [id(d._data) for d in duals]  # duals stay alive with jvp_fn: the ids stay theirs
+    outs = out if isinstance(out, (tuple, list)) else (out,)
+
+    def jvp_fn(*tangents: Any) -> Any:
+        ts, _ = _tensors(tangents, "linearize", "tangent")
+        _check_tangents(ps, ts, "linearize")
+        env: dict[int, Any] = dict(zip(in_ids, ts))
+        assert len(duals) == len(in_ids)
+        for prim, prim_args, params, ids, res in record:
+            tin = [None if i is None else env.get(i) for i in ids]
+            if all(t is None for t in tin):
+                continue
+            t = prim.jvp(tin, res.primal, *prim_args, **params)
+            if t is not None:
+                env[id(res)] = fit_tangent(t, res.primal, prim.name)
+        result = []
+        for o in outs:
+            d = o._data
+            t = env.get(id(d)) if isinstance(d, JVPTracer) else None
+            if t is None:
+                t = (
+                    zeros_like(o)
+                    if not isinstance(d, JVPTracer)
+                    else Tensor._wrap(np.zeros_like(d.primal))
+                )
+            result.append(t if isinstance(t, Tensor) else Tensor._wrap(t))
+        return type(out)(result) if isinstance(out, (tuple, list)) else result[0]
+
+    return value, jvp_fn

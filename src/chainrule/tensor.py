@@ -549,6 +549,18 @@ class Tensor:
                     f"with grad mode enabled; this is ambiguous and error-prone, and forbidden "
                     f"(as in PyTorch). Make the view outside no_grad, or modify it under no_grad"
                 )
+        trace = getattr(self._data, "trace", None)
+        if trace is not None and not callable(trace):  # a transform's value (jvp, vmap): the
+            if self._base is not None:  # in-place form would change only a copy: assign it whole
+                raise RuntimeError(
+                    f"{op}: in-place update of a view (a tensor of shape {tuple(self.shape)} "
+                    f"that shares memory with another) inside a transform is not supported: "
+                    f"the tensor it views would not change; use the out-of-place form "
+                    f"(y = y + ...), or .clone() the view first"
+                )
+            res = out_of_place(self)
+            self._mutate(lambda a: a.__setitem__(..., res._data))
+            return self
         try:
             self._mutate(in_place)
         except (ValueError, TypeError) as e:

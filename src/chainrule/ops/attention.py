@@ -24,7 +24,7 @@ from ..tensor import Tensor
 from .elementwise import _xp, where
 from .linalg import matmul
 from .nnops import row_max, row_sum, softmax
-from .primitive import Primitive
+from .primitive import Primitive, Tracer, tangent_sum
 from .shape import mT, sum
 
 
@@ -149,7 +149,8 @@ def _shared(
     computed once per backward pass (keyed on the incoming gradient ``g``)."""
     sh = saved.shared
     if sh is None or sh["g"] is not g:
-        if isinstance(q, Tensor) or isinstance(k, Tensor):  # create_graph: with primitives
+        # create_graph, or a transform's tracers (forward over reverse): recompute with primitives
+        if isinstance(q, (Tensor, Tracer)) or isinstance(k, (Tensor, Tracer)):
             p = _probs_tensors(q, k, mask, scale, causal)
         else:
             m = mask._data if isinstance(mask, Tensor) else mask
@@ -195,6 +196,29 @@ def _mask_rule(i: int) -> Any:
     return _rule(i) if i < 4 else None
 
 
+def _sdpa_jvp(
+    ts: list, ans: Any, q: Any, k: Any, v: Any, mask: Any, drop: Any, scale: float,
+    causal: bool, saved: Saved,
+) -> Any:  # fmt: skip
+    """``dO = dP_d V + P_d dV`` with ``dP = P * (dS - rowsum(P * dS))`` and
+    ``dS = (dQ K^T + Q dK^T) * scale + dmask``; rows with every key masked stay 0 (P is 0)."""
+    tq, tk, tv, tm = ts[:4]
+    if tq is None and tk is None and tv is None and tm is None:
+        return None
+    p = _probs_tensors(q, k, mask, scale, causal)  # primitives: arrays, tensors or tracers
+    pd = p if drop is None else p * drop
+    out = None if tv is None else matmul(pd, tv)
+    ds = tangent_sum(
+        p, [tq, tk, tm], lambda t: matmul(t, mT(k)) * scale, lambda t: matmul(q, mT(t)) * scale,
+        lambda t: t,
+    )  # fmt: skip
+    if ds is not None:
+        dp = p * (ds - sum(p * ds, (p.ndim - 1,), True))
+        dp = matmul(dp if drop is None else dp * drop, v)
+        out = dp if out is None else out + dp
+    return out
+
+
 sdpa = Primitive(
     "ScaledDotProductAttention",
     _sdpa_fwd,
@@ -205,4 +229,5 @@ sdpa = Primitive(
         "dV = P^T dO",
         "d mask = dS",
     ],
+    jvp=_sdpa_jvp,
 )

@@ -100,6 +100,7 @@ window_sum = Primitive(
         )
     ],
     ["d window_sum(x)/dx_p = 1 for each window that covers p"],
+    jvp="linear",
 )
 window_spread = Primitive(
     "WindowSpread",
@@ -110,6 +111,7 @@ window_spread = Primitive(
         )
     ],
     ["d window_spread(a)/da: sum the gradient over each window (window_sum)"],
+    jvp="linear",
 )
 
 
@@ -128,6 +130,8 @@ def window_argmax(
         (array([[[[ 5,  7],
                  [13, 15]]]]), True)
     """
+    while getattr(x, "primal", None) is not None:  # a dual number: the maxima of its values
+        x = x.primal
     xp = _xp(x)
     n, c, h, w = x.shape
     oh, ow = _out_hw(h, w, kernel, stride, pads, dilation)
@@ -185,12 +189,14 @@ pool_gather = Primitive(
     _pool_gather_fwd,
     [lambda g, ans, x, index, disjoint: pool_scatter(g, x.shape, index, disjoint)],
     ["d max_pool(x)/dx = 1 at each window's (first) maximum, else 0"],
+    jvp="linear",
 )
 pool_scatter = Primitive(
     "PoolScatter",
     _pool_scatter_fwd,
     [lambda g, ans, a, shape, index, disjoint: pool_gather(g, index, disjoint)],
     ["d pool_scatter(a)/da: read the gradient back at the picked elements"],
+    jvp="linear",
 )
 
 

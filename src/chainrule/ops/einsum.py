@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from .elementwise import _xp
-from .primitive import Primitive, per_input
+from .primitive import Primitive, per_input, tangent_sum
 from .shape import expand, reshape
 
 Spec = tuple  # (tuple of per-operand label tuples, output label tuple)
@@ -147,6 +147,7 @@ diag_embed = Primitive(
     _diag_embed_fwd,
     [lambda g, ans, a, labels, shape: einsum_p(g, spec=((labels,), _unique(labels)))],
     ["d diag_embed(a)/da: read the gradient's diagonal back"],
+    jvp="linear",
 )
 
 
@@ -167,11 +168,21 @@ def _einsum_rule(i: int, g: Any, ans: Any, *operands: Any, spec: Spec) -> Any:
     return r
 
 
+def _einsum_jvp(ts: list, ans: Any, *operands: Any, spec: Spec) -> Any:
+    """Multilinear: one einsum per operand that has a tangent, the tangent in its place."""
+    terms = [
+        (lambda t, i=i: einsum_p(*operands[:i], t, *operands[i + 1 :], spec=spec))
+        for i in range(len(operands))
+    ]
+    return tangent_sum(ans, ts, *terms)
+
+
 einsum_p = Primitive(
     "Einsum",
     _einsum_fwd,
     per_input(_einsum_rule),
     lambda i: f"d einsum/d operand{i}: einsum of the output gradient with the other operands",
+    jvp=_einsum_jvp,
 )
 
 

@@ -11,7 +11,7 @@ from typing import Any
 import numpy
 
 from ..backend import array_module
-from .primitive import Primitive
+from .primitive import Primitive, no_tangent
 
 _LN2 = 0.6931471805599453
 _LN10 = 2.302585092994046
@@ -53,6 +53,7 @@ where = Primitive(
         lambda g, ans, c, a, b: where(c, 0, g),
     ],
     ["", "d where(c, a, b)/da = c", "d where(c, a, b)/db = not c"],
+    jvp="elementwise",
 )
 
 add = Primitive(
@@ -60,26 +61,30 @@ add = Primitive(
     lambda a, b: a + b,
     [lambda g, ans, a, b: g, lambda g, ans, a, b: g],
     ["d(a+b)/da = 1", "d(a+b)/db = 1"],
+    jvp="elementwise",
 )
 sub = Primitive(
     "Sub",
     lambda a, b: a - b,
     [lambda g, ans, a, b: g, lambda g, ans, a, b: -g],
     ["d(a-b)/da = 1", "d(a-b)/db = -1"],
+    jvp="elementwise",
 )
 mul = Primitive(
     "Mul",
     lambda a, b: a * b,
     [lambda g, ans, a, b: g * b, lambda g, ans, a, b: g * a],
     ["d(a*b)/da = b", "d(a*b)/db = a"],
+    jvp="elementwise",
 )
 div = Primitive(
     "Div",
     lambda a, b: a / b,
     [lambda g, ans, a, b: g / b, lambda g, ans, a, b: -g * a / (b * b)],
     ["d(a/b)/da = 1/b", "d(a/b)/db = -a/b^2"],
+    jvp="elementwise",
 )
-neg = Primitive("Neg", lambda a: -a, [lambda g, ans, a: -g], ["d(-a)/da = -1"])
+neg = Primitive("Neg", lambda a: -a, [lambda g, ans, a: -g], ["d(-a)/da = -1"], jvp="elementwise")
 
 
 def _pow_base_rule(g: Any, ans: Any, a: Any, b: Any) -> Any:
@@ -99,39 +104,57 @@ pow = Primitive(  # noqa: A001 - PyTorch's name
     lambda a, b: a**b,
     [_pow_base_rule, _pow_exp_rule],
     ["d(a^b)/da = b*a^(b-1)", "d(a^b)/db = a^b*ln(a)"],
+    jvp="elementwise",
 )
 
-exp = Primitive("Exp", lambda a: _xp(a).exp(a), [lambda g, ans, a: g * ans], ["d(e^a)/da = e^a"])
+exp = Primitive(
+    "Exp",
+    lambda a: _xp(a).exp(a),
+    [lambda g, ans, a: g * ans],
+    ["d(e^a)/da = e^a"],
+    jvp="elementwise",
+)
 expm1 = Primitive(
     "Expm1",
     lambda a: _xp(a).expm1(a),
     [lambda g, ans, a: g * (ans + 1)],
     ["d(e^a - 1)/da = e^a"],
+    jvp="elementwise",
 )
-log = Primitive("Log", lambda a: _xp(a).log(a), [lambda g, ans, a: g / a], ["d ln(a)/da = 1/a"])
+log = Primitive(
+    "Log",
+    lambda a: _xp(a).log(a),
+    [lambda g, ans, a: g / a],
+    ["d ln(a)/da = 1/a"],
+    jvp="elementwise",
+)
 log1p = Primitive(
     "Log1p",
     lambda a: _xp(a).log1p(a),
     [lambda g, ans, a: g / (a + 1)],
     ["d ln(1+a)/da = 1/(1+a)"],
+    jvp="elementwise",
 )
 log2 = Primitive(
     "Log2",
     lambda a: _xp(a).log2(a),
     [lambda g, ans, a: g / (a * _LN2)],
     ["d log2(a)/da = 1/(a ln 2)"],
+    jvp="elementwise",
 )
 log10 = Primitive(
     "Log10",
     lambda a: _xp(a).log10(a),
     [lambda g, ans, a: g / (a * _LN10)],
     ["d log10(a)/da = 1/(a ln 10)"],
+    jvp="elementwise",
 )
 sqrt = Primitive(
     "Sqrt",
     lambda a: _xp(a).sqrt(a),
     [lambda g, ans, a: g / (2 * ans)],
     ["d sqrt(a)/da = 1/(2 sqrt(a))"],
+    jvp="elementwise",
 )
 
 
@@ -139,7 +162,9 @@ def _sign_fwd(a: Any) -> Any:
     return _xp(a).sign(a)
 
 
-sign = Primitive("Sign", _sign_fwd, [lambda g, ans, a: g * 0], ["d sign(a)/da = 0"])
+sign = Primitive(
+    "Sign", _sign_fwd, [lambda g, ans, a: g * 0], ["d sign(a)/da = 0"], jvp="elementwise"
+)
 
 
 def _step_fn(name: str, np_name: str) -> Primitive:
@@ -149,6 +174,7 @@ def _step_fn(name: str, np_name: str) -> Primitive:
         lambda a: getattr(_xp(a), np_name)(a) if a.dtype.kind == "f" else a.copy(),
         [lambda g, ans, a: g * 0],
         [f"d {np_name}(a)/da = 0"],
+        jvp="elementwise",
     )
 
 
@@ -161,30 +187,42 @@ remainder = Primitive(
     lambda a, b: _xp(a, b).mod(a, b),  # the sign of the divisor, as Python's % and torch
     [lambda g, ans, a, b: g, lambda g, ans, a, b: -g * floor(a / b)],
     ["d (a mod b)/da = 1", "d (a mod b)/db = -floor(a/b)"],
+    jvp="elementwise",
 )
 fmod = Primitive(
     "Fmod",
     lambda a, b: _xp(a, b).fmod(a, b),  # the sign of the dividend, as C's fmod
     [lambda g, ans, a, b: g, lambda g, ans, a, b: -g * trunc(a / b)],
     ["d fmod(a, b)/da = 1", "d fmod(a, b)/db = -trunc(a/b)"],
+    jvp="elementwise",
 )
 abs = Primitive(  # noqa: A001 - PyTorch's name
     "Abs",
     lambda a: _xp(a).abs(a),
     [lambda g, ans, a: g * sign(a)],
     ["d|a|/da = sign(a)"],
+    jvp="elementwise",
 )
 sin = Primitive(
-    "Sin", lambda a: _xp(a).sin(a), [lambda g, ans, a: g * cos(a)], ["d sin(a)/da = cos(a)"]
+    "Sin",
+    lambda a: _xp(a).sin(a),
+    [lambda g, ans, a: g * cos(a)],
+    ["d sin(a)/da = cos(a)"],
+    jvp="elementwise",
 )
 cos = Primitive(
-    "Cos", lambda a: _xp(a).cos(a), [lambda g, ans, a: -g * sin(a)], ["d cos(a)/da = -sin(a)"]
+    "Cos",
+    lambda a: _xp(a).cos(a),
+    [lambda g, ans, a: -g * sin(a)],
+    ["d cos(a)/da = -sin(a)"],
+    jvp="elementwise",
 )
 tanh = Primitive(
     "Tanh",
     lambda a: _xp(a).tanh(a),
     [lambda g, ans, a: g * (1 - ans * ans)],
     ["d tanh(a)/da = 1 - tanh(a)^2"],
+    jvp="elementwise",
 )
 
 
@@ -200,6 +238,7 @@ sigmoid = Primitive(
     _sigmoid_fwd,
     [lambda g, ans, a: g * ans * (1 - ans)],
     ["d sigma(a)/da = sigma(a)*(1 - sigma(a))"],
+    jvp="elementwise",
 )
 
 
@@ -222,6 +261,7 @@ relu = Primitive(
     lambda a: _xp(a).maximum(a, 0),
     [lambda g, ans, a: masked(g, ans > 0)],
     ["d relu(a)/da = 1 if a > 0 else 0"],
+    jvp="elementwise",
 )
 
 
@@ -241,7 +281,11 @@ def _clamp_rule(g: Any, ans: Any, a: Any, lo: Any, hi: Any) -> Any:
 
 
 clamp = Primitive(
-    "Clamp", _clamp_fwd, [_clamp_rule], ["d clamp(a)/da = 1 inside [min, max], else 0"]
+    "Clamp",
+    _clamp_fwd,
+    [_clamp_rule],
+    ["d clamp(a)/da = 1 inside [min, max], else 0"],
+    jvp="elementwise",
 )
 
 maximum = Primitive(
@@ -252,6 +296,7 @@ maximum = Primitive(
         lambda g, ans, a, b: where(b > a, g, where(a == b, g / 2, 0)),
     ],
     ["d max(a,b)/da = 1 if a > b (1/2 on ties)", "d max(a,b)/db = 1 if b > a (1/2 on ties)"],
+    jvp="elementwise",
 )
 minimum = Primitive(
     "Minimum",
@@ -261,6 +306,7 @@ minimum = Primitive(
         lambda g, ans, a, b: where(b < a, g, where(a == b, g / 2, 0)),
     ],
     ["d min(a,b)/da = 1 if a < b (1/2 on ties)", "d min(a,b)/db = 1 if b < a (1/2 on ties)"],
+    jvp="elementwise",
 )
 
 
@@ -268,14 +314,14 @@ def _clone_fwd(a: Any) -> Any:
     return a.copy()
 
 
-clone = Primitive("Clone", _clone_fwd, [lambda g, ans, a: g], ["d a/da = 1"])
+clone = Primitive("Clone", _clone_fwd, [lambda g, ans, a: g], ["d a/da = 1"], jvp="elementwise")
 
 
 # Comparisons give bools and no gradient. Tensors compare their arrays directly (fast, in
 # chainrule.functions); these primitives are what a comparison becomes on a transform's tracer.
-eq = Primitive("Eq", lambda a, b: a == b, [None, None])
-ne = Primitive("Ne", lambda a, b: a != b, [None, None])
-lt = Primitive("Lt", lambda a, b: a < b, [None, None])
-le = Primitive("Le", lambda a, b: a <= b, [None, None])
-gt = Primitive("Gt", lambda a, b: a > b, [None, None])
-ge = Primitive("Ge", lambda a, b: a >= b, [None, None])
+eq = Primitive("Eq", lambda a, b: a == b, [None, None], jvp=no_tangent)
+ne = Primitive("Ne", lambda a, b: a != b, [None, None], jvp=no_tangent)
+lt = Primitive("Lt", lambda a, b: a < b, [None, None], jvp=no_tangent)
+le = Primitive("Le", lambda a, b: a <= b, [None, None], jvp=no_tangent)
+gt = Primitive("Gt", lambda a, b: a > b, [None, None], jvp=no_tangent)
+ge = Primitive("Ge", lambda a, b: a >= b, [None, None], jvp=no_tangent)

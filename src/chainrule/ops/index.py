@@ -13,7 +13,7 @@ import numpy as np
 from ..backend import device_of
 from ..backend import to_device as _move
 from .elementwise import _xp
-from .primitive import Primitive
+from .primitive import Primitive, zeros_of
 
 
 def _is_basic(key: Any) -> bool:
@@ -61,6 +61,7 @@ index_put = Primitive(
     _index_put_fwd,
     [lambda g, ans, a, shape, key: getitem(g, key)],
     ["d index_put(a)/da: read the gradient back at the same indices"],
+    jvp="linear",
 )
 
 getitem = Primitive(
@@ -68,6 +69,7 @@ getitem = Primitive(
     lambda a, key: a[key],
     [lambda g, ans, a, key: index_put(g, a.shape, key)],
     ["d a[idx]/da = 1 at idx (repeats add up)"],
+    jvp="linear",
 )
 
 
@@ -75,6 +77,13 @@ def _setitem_fwd(a: Any, v: Any, key: Any) -> Any:
     out = a.copy()
     out[key] = v
     return out
+
+
+def _setitem_jvp(ts: list, ans: Any, a: Any, v: Any, key: Any) -> Any:
+    ta, tv = ts[:2]
+    if ta is None and tv is None:
+        return None
+    return setitem(zeros_of(a) if ta is None else ta, 0.0 if tv is None else tv, key)
 
 
 setitem = Primitive(
@@ -85,6 +94,7 @@ setitem = Primitive(
         lambda g, ans, a, v, key: getitem(g, key),
     ],
     ["d setitem(a, v)/da = 1 outside idx, 0 at idx", "d setitem(a, v)/dv = 1 at idx"],
+    jvp=_setitem_jvp,
 )
 
 
@@ -111,12 +121,14 @@ scatter_add = Primitive(
     _scatter_add_fwd,
     [lambda g, ans, a, shape, axis, index: gather(g, axis, index)],
     ["d scatter_add(a)/da: gather the gradient at the same indices"],
+    jvp="linear",
 )
 gather = Primitive(
     "Gather",
     _gather_fwd,
     [lambda g, ans, a, axis, index: scatter_add(g, a.shape, axis, index)],
     ["d gather(a)/da: the gradient is scattered (added) back to the gathered places"],
+    jvp="linear",
 )
 
 
@@ -153,6 +165,17 @@ def _scatter_src_rule(g: Any, ans: Any, a: Any, src: Any, axis: int, index: Any,
     return gather(getitem(g, _region(index, axis)), axis, index)
 
 
+def _scatter_jvp(ts: list, ans: Any, a: Any, src: Any, axis: int, index: Any, reduce: Any):
+    ta, tsrc = ts[:2]
+    if ta is None and tsrc is None:
+        return None
+    if reduce == "multiply":
+        raise RuntimeError("jvp for scatter with reduce='multiply' is not implemented")
+    return scatter(
+        zeros_of(a) if ta is None else ta, 0.0 if tsrc is None else tsrc, axis, index, reduce
+    )
+
+
 scatter = Primitive(
     "Scatter",
     _scatter_fwd,
@@ -161,6 +184,7 @@ scatter = Primitive(
         "d scatter(a, src)/da = 1 where nothing was scattered, else 0 (1 with reduce='add')",
         "d scatter(a, src)/dsrc: gather the gradient at the scattered places",
     ],
+    jvp=_scatter_jvp,
 )
 
 
@@ -168,11 +192,18 @@ def _cast_rule(g: Any, ans: Any, a: Any, dtype: Any) -> Any:
     return cast(g, dtype=a.dtype) if a.dtype.kind == "f" else None
 
 
+def _cast_jvp(ts: list, ans: Any, a: Any, dtype: Any) -> Any:
+    if ts[0] is None or ans.dtype.kind not in "fc":  # to an integer: no tangent
+        return None
+    return cast(ts[0], dtype)
+
+
 cast = Primitive(
     "Cast",
     lambda a, dtype: a.astype(dtype),
     [_cast_rule],
     ["d cast(a)/da = 1 (cast back)"],
+    jvp=_cast_jvp,
 )
 
 
@@ -185,4 +216,5 @@ to_device = Primitive(
     lambda a, device: _move(a, device),
     [_device_rule],
     ["d to(a)/da = 1 (moved back)"],
+    jvp="linear",
 )

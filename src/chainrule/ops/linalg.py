@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .primitive import Primitive
+from .primitive import Primitive, tangent_sum
 from .shape import mT, reshape
 
 
@@ -46,4 +46,5 @@ matmul = Primitive(
     _matmul_fwd,
     [_grad_a, _grad_b],
     ["d(A@B)/dA = G @ B^T", "d(A@B)/dB = A^T @ G"],
+    jvp=lambda ts, ans, a, b: tangent_sum(ans, ts, lambda t: matmul(t, b), lambda t: matmul(a, t)),
 )

@@ -15,7 +15,7 @@ import numpy as np
 from . import jit
 from .elementwise import _xp, exp, log, maximum, sigmoid, sqrt, tanh
 from .linalg import matmul
-from .primitive import Primitive
+from .primitive import Primitive, tangent_sum
 from .shape import mT, reshape, sum
 
 
@@ -85,12 +85,18 @@ log_softmax = Primitive(
     _log_softmax_fwd,
     [_log_softmax_grad],
     ["d log_softmax(a)_i/da_j = [i = j] - softmax(a)_j"],
+    jvp=lambda ts, ans, a, axis: (
+        None if ts[0] is None else ts[0] - sum(exp(ans) * ts[0], (axis,), True)
+    ),
 )
 softmax = Primitive(
     "Softmax",
     _softmax_fwd,
     [lambda g, ans, a, axis: ans * (g - sum(g * ans, (axis,), True))],
     ["d softmax(a)_i/da_j = s_i ([i = j] - s_j)"],
+    jvp=lambda ts, ans, a, axis: (
+        None if ts[0] is None else ans * (ts[0] - sum(ans * ts[0], (axis,), True))
+    ),
 )
 
 
@@ -186,6 +192,7 @@ erf = Primitive(
     _erf_fwd,
     [lambda g, ans, a: g * (exp(-(a * a)) * _TWO_OVER_SQRT_PI)],
     ["d erf(a)/da = 2/sqrt(pi) e^(-a^2)"],
+    jvp="elementwise",
 )
 
 
@@ -309,6 +316,10 @@ def _linear_grad_w(g: Any, ans: Any, x: Any, w: Any, b: Any = None) -> Any:
     return matmul(mT(g2), x2)
 
 
+def _linear_jvp(ts: list, ans: Any, x: Any, w: Any, b: Any = None) -> Any:
+    return tangent_sum(ans, ts, lambda t: linear(t, w), lambda t: linear(x, t), lambda t: t)
+
+
 linear = Primitive(
     "Linear",
     _linear_fwd,
@@ -318,6 +329,7 @@ linear = Primitive(
         lambda g, ans, x, w, b=None: g,  # the engine sums it over the rows
     ],
     ["d(x W^T + b)/dx = G W", "d(x W^T + b)/dW = G^T x", "d(x W^T + b)/db = 1 (summed over rows)"],
+    jvp=_linear_jvp,
 )
 
 
@@ -475,6 +487,7 @@ bce = Primitive(  # PyTorch's binary_cross_entropy: logs clamped at -100, the sa
         lambda g, ans, x, t: g * (maximum(log(1 - x), -100) - maximum(log(x), -100)),
     ],
     ["d bce/dx = (x - t) / (x (1 - x))", "d bce/dt = ln(1 - x) - ln(x)"],
+    jvp="elementwise",
 )
 
 
@@ -488,6 +501,7 @@ log_sigmoid = Primitive(  # one smooth primitive: its pieces have kinks at 0 tha
     _log_sigmoid_fwd,
     [lambda g, ans, a: g * sigmoid(-a)],
     ["d log(sigma(a))/da = 1 - sigma(a) = sigma(-a)"],
+    jvp="elementwise",
 )
 
 
@@ -522,10 +536,12 @@ take_along = Primitive(
     _take_along_fwd,
     [lambda g, ans, a, axis, index: put_along(g, a.shape, axis, index)],
     ["d a[.., index, ..]/da = 1 at the picked position (one per row)"],
+    jvp="linear",
 )
 put_along = Primitive(
     "PutAlong",
     _put_along_fwd,
     [lambda g, ans, a, shape, axis, index: take_along(g, axis, index)],
     ["d put_along(a)/da: read the gradient back at the same positions"],
+    jvp="linear",
 )

@@ -23,6 +23,8 @@ import itertools
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import numpy as np
+
 from ..autograd.grad_mode import STATE, WATCHERS
 from ..autograd.node import AccumulateGrad, Node, Version
 from ..tensor import Tensor, _root, edge_of
@@ -130,6 +132,10 @@ class Trace:
     """
 
     __slots__ = ("level", "__weakref__")
+    # lift(args) -> args or None: a trace may replace the tensors of a recorded op that are
+    # not its own values (forward mode enters them as duals, so the tape's cotangents for them
+    # are read off correctly)
+    lift = None
 
     def __init__(self) -> None:
         self.level = next(_LEVELS)
@@ -226,9 +232,18 @@ class Primitive:
         ...                    ["d(a^2)/da = 2a"])
         >>> square(np.array([3.0]))        # raw arrays in, raw array out
         array([9.])
+
+    ``jvp`` is the forward-mode rule, ``jvp(tangents, ans, *args, **params)`` -> the output's
+    tangent (see :mod:`chainrule.autograd.forward_ad`); ``"elementwise"`` and ``"linear"``
+    name the two common forms. Without one, forward mode raises naming the primitive.
+
+        >>> cube = Primitive("Cube", lambda a: a ** 3, [lambda g, ans, a: 3 * a * a * g],
+        ...                  jvp="elementwise")
+        >>> cube.jvp([np.array([1.0])], np.array([8.0]), np.array([2.0]))
+        array([12.])
     """
 
-    __slots__ = ("name", "forward", "rules", "formulas", "_plans", "_variadic")
+    __slots__ = ("name", "forward", "rules", "formulas", "_plans", "_variadic", "jvp", "traced")
 
     def __init__(
         self,
@@ -236,12 +251,27 @@ class Primitive:
         forward: Callable[..., Any],
         rules: Sequence[Rule | None] | Callable[[int], Rule],
         formulas: Sequence[str] | Callable[[int], str] = (),
+        jvp: Rule | str | None = None,
+        traced: bool = True,
     ) -> None:
         self.name = name
         self.forward = forward
         self.rules = rules
         self.formulas = formulas
         self._variadic = callable(rules)
+        # The forward-mode rule ``jvp(tangents, ans, *args, **params)`` -> the output's tangent
+        # (``tangents`` aligned with ``args``, ``None`` where an argument has none; returns
+        # ``None`` when the output has no tangent). "elementwise": the Jacobian is diagonal, so
+        # the jvp is the sum of the reverse rules applied to the tangents; "linear": the op is
+        # linear in its first argument (the others static), so the jvp is the op on its tangent.
+        if jvp == "elementwise":
+            jvp = self._elementwise_jvp
+        elif jvp == "linear":
+            jvp = self._linear_jvp
+        self.jvp = jvp
+        # False: the forward takes tracers as they are (the ops that build and take apart a
+        # transform's values); no trace intercepts it
+        self.traced = traced
         # n | mask << 8 | tmask << 32 (number of arguments, which need a gradient, which are
         # tensors) -> what a node keeps; see _plan
         self._plans: dict[int, tuple] = {}
@@ -259,6 +289,22 @@ class Primitive:
         if callable(f):
             return f(i)
         return f[i] if i < len(f) else ""
+
+    def _elementwise_jvp(self, tangents: Sequence[Any], ans: Any, *args: Any, **params: Any) -> Any:
+        out = None
+        for i, t in enumerate(tangents):
+            if t is None:
+                continue
+            r = self.rule(i)
+            if r is None:
+                raise RuntimeError(f"{self.name}: input {i} is not differentiable")
+            term = r(t, ans, *args, **params)
+            out = term if out is None else out + term
+        return out  # the trace broadcasts it to the output's shape
+
+    def _linear_jvp(self, tangents: Sequence[Any], ans: Any, *args: Any, **params: Any) -> Any:
+        t = tangents[0]
+        return None if t is None else self(t, *args[1:], **params)
 
     def _plan(self, n: int, mask: int, tmask: int) -> tuple:
         """What a node keeps for ``n`` arguments, those in ``tmask`` tensors and those in
@@ -312,7 +358,11 @@ class Primitive:
             else:
                 arrays.append(a)
             bit <<= 1
-        if _LIVE[0] and (top := top_tracer(arrays)) is not None:
+        if _LIVE[0] and self.traced and (top := top_tracer(arrays)) is not None:
+            if mask and STATE.enabled and top.trace.lift is not None:
+                lifted = top.trace.lift(args)  # tensors of the tape entered into the trace
+                if lifted is not None:
+                    return self(*lifted, **params)
             out = top.trace.process(self, arrays, params)
         else:
             out = self.forward(*arrays, **params)
@@ -397,6 +447,46 @@ class Primitive:
 
     def __repr__(self) -> str:
         return f"<primitive {self.name}>"
+
+
+def tangent_sum(ans: Any, tangents: Sequence[Any], *terms: Callable[[Any], Any]) -> Any:
+    """The jvp of an op linear in each argument: ``sum_i terms[i](tangents[i])`` over the
+    arguments that have a tangent (the trace broadcasts it to the output's shape); ``None`` if
+    none has.
+
+    Example:
+        >>> import numpy as np
+        >>> tangent_sum(np.zeros(2), [None, np.ones(2)], lambda t: 2 * t, lambda t: 3 * t)
+        array([3., 3.])
+    """
+    out = None
+    for t, term in zip(tangents, terms):
+        if t is not None and term is not None:  # None: an integer argument
+            v = term(t)
+            out = v if out is None else out + v
+    return out
+
+
+def zeros_of(a: Any) -> Any:
+    """Zeros shaped like ``a`` (an array or a tracer): the tangent of an argument that has none.
+
+    Example:
+        >>> import numpy as np
+        >>> zeros_of(np.ones(2, np.float32))
+        array([0., 0.], dtype=float32)
+    """
+    return np.zeros_like(a)
+
+
+def no_tangent(tangents: Sequence[Any], ans: Any, *args: Any, **params: Any) -> None:
+    """The jvp rule of an op whose output has no tangent (comparisons, argmax: integers and
+    booleans).
+
+    Example:
+        >>> no_tangent([1.0], True) is None
+        True
+    """
+    return None
 
 
 def saved_tensors(node: Node) -> tuple[list, Any]:

@@ -6,10 +6,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from ..tensor import Tensor
 from .elementwise import _xp, where
 from .index import getitem
-from .primitive import Primitive
+from .primitive import Primitive, Tracer, no_tangent
 from .shape import cat, expand, flip, keepdims_shape, permute, reshape, sum
 
 
@@ -23,17 +25,26 @@ def _extreme_rule(g: Any, ans: Any, a: Any, axis: tuple | None, keepdims: bool) 
     return expand(g / count, a.shape) * mask
 
 
+def _extreme_jvp(ts: list, ans: Any, a: Any, axis: tuple | None, keepdims: bool) -> Any:
+    if ts[0] is None:
+        return None
+    mask = a == (ans if keepdims else reshape(ans, keepdims_shape(a.shape, axis)))
+    return sum(ts[0] * mask, axis, keepdims) / sum(mask, axis, keepdims)  # ties share
+
+
 amax = Primitive(
     "Amax",
     lambda a, axis, keepdims: a.max(axis=axis, keepdims=keepdims),
     [_extreme_rule],
     ["d max(a)/da_i = 1 where a_i is the max (shared among ties), else 0"],
+    jvp=_extreme_jvp,
 )
 amin = Primitive(
     "Amin",
     lambda a, axis, keepdims: a.min(axis=axis, keepdims=keepdims),
     [_extreme_rule],
     ["d min(a)/da_i = 1 where a_i is the min (shared among ties), else 0"],
+    jvp=_extreme_jvp,
 )
 
 
@@ -47,6 +58,7 @@ cumsum = Primitive(
     _cumsum_fwd,
     [lambda g, ans, a, axis: flip(cumsum(flip(g, axis), axis), axis)],
     ["d cumsum(a)_j/da_i = 1 for j >= i: the gradient summed from the end"],
+    jvp="linear",
 )
 
 
@@ -108,11 +120,36 @@ def _cumprod_rule_pairwise(g: Any, a: Any, axis: int) -> Any:
     return permute(excl * inner, back)
 
 
+def _cumprod_jvp(ts: list, ans: Any, a: Any, axis: int) -> Any:
+    """``d cumprod(a)_j = sum_{i <= j} t_i prod_{k <= j, k != i} a_k``: ``ans * cumsum(t / a)``
+    without zeros; else, exactly, ``sum_{i <= j} t_i E_i prod_{i < k <= j} a_k`` over pairs
+    (``E_i = prod_{k < i} a_k``), O(n^2) per slice."""
+    t = ts[0]
+    if t is None:
+        return None
+    if not isinstance(a, Tracer) and not (a == 0).any():
+        return ans * cumsum(t / a, axis)
+    nd = a.ndim
+    perm = tuple(d for d in range(nd) if d != axis) + (axis,)
+    back = tuple(perm.index(d) for d in range(nd))
+    x, tl = permute(a, perm), permute(t, perm)
+    n = x.shape[-1]
+    lead = x.shape[:-1]
+    i, k = np.arange(n)[:, None], np.arange(n)[None, :]
+    rows = expand(reshape(x, lead + (1, n)), lead + (n, n))  # rows[..., i, k] = a_k
+    span = cumprod(where(k > i, rows, 1.0), nd)  # span[..., i, j] = prod_{i < k <= j} a_k
+    ones = np.ones(lead + (1,), dtype=a.dtype)
+    excl = cumprod(cat(ones, getitem(x, (Ellipsis, slice(0, n - 1))), axis=nd - 1), nd - 1)
+    te = reshape(tl * excl, lead + (n, 1))  # t_i E_i
+    return permute(sum(where(k >= i, te * span, 0.0), (nd - 1,), False), back)
+
+
 cumprod = Primitive(
     "Cumprod",
     _cumprod_fwd,
     [_cumprod_rule],
     ["d cumprod(a)_j/da_i = prod_{k <= j, k != i} a_k for j >= i (exact at zeros)"],
+    jvp=_cumprod_jvp,
 )
 
 
@@ -143,11 +180,24 @@ def _prod_others_rule(g: Any, ans: Any, a: Any, axis: int) -> Any:
     return (sum(g * ans, (axis,), True) - g * ans) / a
 
 
+def _prod_others_jvp(ts: list, ans: Any, a: Any, axis: int) -> Any:
+    if ts[0] is None:
+        return None
+    if not isinstance(a, Tracer) and (a == 0).any():
+        raise RuntimeError(
+            "prod: the second derivative at an input that contains zeros is not supported"
+        )
+    # d prod_{k != i} a_k = ans_i (sum_j t_j / a_j - t_i / a_i)
+    r = ts[0] / a
+    return ans * (sum(r, (axis,), True) - r)
+
+
 prod_others = Primitive(
     "ProdOthers",
     _prod_others_fwd,
     [_prod_others_rule],
     ["d prod_{k != i} a_k / da_j = prod_{k != i, j} a_k"],
+    jvp=_prod_others_jvp,
 )
 
 
@@ -157,11 +207,16 @@ def _prod_rule(g: Any, ans: Any, a: Any, axis: int, keepdims: bool) -> Any:
     return expand(g, a.shape) * prod_others(a, axis)
 
 
+def _prod_jvp(ts: list, ans: Any, a: Any, axis: int, keepdims: bool) -> Any:
+    return None if ts[0] is None else sum(ts[0] * prod_others(a, axis), (axis,), keepdims)
+
+
 prod = Primitive(
     "Prod",
     lambda a, axis, keepdims: a.prod(axis=axis, keepdims=keepdims),
     [_prod_rule],
     ["d prod(a)/da_i = prod of the others"],
+    jvp=_prod_jvp,
 )
 
 
@@ -174,15 +229,22 @@ def _norm2_rule(g: Any, ans: Any, a: Any, axis: tuple | None, keepdims: bool) ->
     return expand(g, a.shape) * (a / safe)
 
 
+def _norm2_jvp(ts: list, ans: Any, a: Any, axis: tuple | None, keepdims: bool) -> Any:
+    if ts[0] is None:
+        return None
+    return sum(a * ts[0], axis, keepdims) / where(ans == 0, 1, ans)  # 0 at the origin
+
+
 norm2 = Primitive(
     "Norm2",
     lambda a, axis, keepdims: _xp(a).sqrt((a * a).sum(axis=axis, keepdims=keepdims)),
     [_norm2_rule],
     ["d ||a||/da = a / ||a|| (0 at a = 0)"],
+    jvp=_norm2_jvp,
 )
 
 
 # Indices of the extremes: integers, no gradient. Tensors call NumPy's argmax on their arrays
 # directly; these are what argmax becomes on a transform's tracer.
-argmax = Primitive("Argmax", lambda a, axis=None: a.argmax(axis=axis), [None])
-argmin = Primitive("Argmin", lambda a, axis=None: a.argmin(axis=axis), [None])
+argmax = Primitive("Argmax", lambda a, axis=None: a.argmax(axis=axis), [None], jvp=no_tangent)
+argmin = Primitive("Argmin", lambda a, axis=None: a.argmin(axis=axis), [None], jvp=no_tangent)

@@ -7,7 +7,7 @@ from typing import Any
 
 from .elementwise import _xp
 from .index import getitem
-from .primitive import Primitive, per_input
+from .primitive import Primitive, per_input, zeros_of
 
 
 def _dim_index(dim: Any, op: str, name: str) -> int:
@@ -83,6 +83,7 @@ reshape = Primitive(
     lambda a, shape: a.reshape(shape),
     [lambda g, ans, a, shape: reshape(g, a.shape)],
     ["reshape moves each gradient back to its element"],
+    jvp="linear",
 )
 
 
@@ -98,6 +99,7 @@ permute = Primitive(
     lambda a, axes: a.transpose(axes),
     [lambda g, ans, a, axes: permute(g, _inverse(axes))],
     ["permute sends each gradient back through the inverse permutation"],
+    jvp="linear",
 )
 
 
@@ -123,6 +125,7 @@ expand = Primitive(
     _expand_fwd,
     [lambda g, ans, a, shape: sum_to(g, a.shape)],
     ["d expand(a)/da: sum the gradient over the broadcast dimensions"],
+    jvp="linear",
 )
 
 
@@ -149,7 +152,11 @@ def _sum_rule(g: Any, ans: Any, a: Any, axis: tuple | None, keepdims: bool) -> A
 
 
 sum = Primitive(  # noqa: A001 - PyTorch's name
-    "Sum", _sum_fwd, [_sum_rule], ["d sum(a)/da_i = 1 (the gradient is copied to every input)"]
+    "Sum",
+    _sum_fwd,
+    [_sum_rule],
+    ["d sum(a)/da_i = 1 (the gradient is copied to every input)"],
+    jvp="linear",
 )
 
 
@@ -182,6 +189,7 @@ flip = Primitive(
     lambda a, axis: _xp(a).flip(a, axis).copy(),  # a copy, as torch: never an alias
     [lambda g, ans, a, axis: flip(g, axis)],
     ["flip sends each gradient back to the mirrored position"],
+    jvp="linear",
 )
 
 
@@ -194,7 +202,13 @@ def _pad_rule(g: Any, ans: Any, a: Any, widths: tuple, value: float) -> Any:
     return getitem(g, key)
 
 
-pad = Primitive("Pad", _pad_fwd, [_pad_rule], ["d pad(a)/da: the gradient of the unpadded region"])
+pad = Primitive(
+    "Pad",
+    _pad_fwd,
+    [_pad_rule],
+    ["d pad(a)/da: the gradient of the unpadded region"],
+    jvp=lambda ts, ans, a, widths, value: None if ts[0] is None else pad(ts[0], widths, 0.0),
+)
 
 
 def _cat_fwd(*arrays: Any, axis: int) -> Any:
@@ -209,9 +223,16 @@ def _cat_rule(i: int, g: Any, ans: Any, *arrays: Any, axis: int) -> Any:
     return getitem(g, key)
 
 
+def _cat_jvp(ts: list, ans: Any, *arrays: Any, axis: int) -> Any:
+    if all(t is None for t in ts):
+        return None
+    return cat(*[zeros_of(a) if t is None else t for t, a in zip(ts, arrays)], axis=axis)
+
+
 cat = Primitive(
     "Cat",
     _cat_fwd,
     per_input(_cat_rule),
     lambda i: f"d cat/d input{i}: the slice of the gradient where input {i} was placed",
+    jvp=_cat_jvp,
 )

@@ -115,6 +115,13 @@ def _squeeze(a: Any, axis: Any = None) -> Any:
     return S.reshape(a, tuple(s for i, s in enumerate(a.shape) if i not in drop))
 
 
+def _arg(prim: Any, a: Any, axis: Any, keepdims: bool) -> Any:
+    out = prim(a, axis)
+    if not keepdims:
+        return out
+    return S.reshape(out, (1,) * a.ndim) if axis is None else _expand_dims(out, axis)
+
+
 def _rev(prim: Any) -> Any:
     return lambda a, b: prim(b, a)
 
@@ -137,8 +144,8 @@ _METHODS = {
     "__getitem__": I.getitem,
     "sum": _sum, "mean": _mean, "max": _extreme(R.amax), "min": _extreme(R.amin),
     "reshape": _reshape, "transpose": _transpose, "swapaxes": _swapaxes,
-    "argmax": lambda a, axis=None: R.argmax(a, axis),
-    "argmin": lambda a, axis=None: R.argmin(a, axis),
+    "argmax": lambda a, axis=None, keepdims=False: _arg(R.argmax, a, axis, keepdims),
+    "argmin": lambda a, axis=None, keepdims=False: _arg(R.argmin, a, axis, keepdims),
     "squeeze": _squeeze, "astype": _astype, "copy": E.clone, "conj": lambda a: a,
     "T": property(lambda a: _transpose(a)), "mT": property(lambda a: S.mT(a)),
 }  # fmt: skip
