@@ -14,7 +14,8 @@ import torch
 import chainrule as cr
 import chainrule.nn.functional as F
 from chainrule.autograd import forward_ad
-from chainrule.func import grad, hessian, hvp, jacfwd, jacrev, jvp, linearize
+from chainrule.func import grad, hessian, hvp, jacfwd, jacrev, jvp, linearize, vmap
+from chainrule.ops import nnops as N
 from chainrule.ops.primitive import Primitive
 
 jax = pytest.importorskip("jax")
@@ -83,6 +84,17 @@ def _jax_sdpa(q, k, v):
 def _jax_conv(x, w, b):
     y = jax.lax.conv_general_dilated(x, w, (1, 1), ((1, 1), (1, 1)))
     return y + b.reshape(1, -1, 1, 1)
+
+
+def _jax_norm(x, w, b, axes, eps=1e-5, rms=False):
+    d = x if rms else x - x.mean(axes, keepdims=True)
+    y = d / jnp.sqrt((d * d).mean(axes, keepdims=True) + eps)
+    return y * (1 if w is None else w) + (0 if b is None else b)
+
+
+def _jax_bn(x, w, b):
+    y = _jax_norm(x, None, None, (0, 2, 3))
+    return y * w.reshape(1, -1, 1, 1) + b.reshape(1, -1, 1, 1)
 
 
 def _jax_pool(x, op, init):
@@ -182,6 +194,27 @@ CASES = [
     ("einsum_diag", lambda a: cr.einsum("ii->i", a[:, :3]), lambda a: jnp.einsum("ii->i", a[:, :3]),
      (A34,)),
     ("sdpa", F.scaled_dot_product_attention, _jax_sdpa, (Q, K, V)),
+    # the fused ops (one primitive each)
+    ("gelu_tanh", lambda a: F.gelu(a, approximate="tanh"), lambda a: jnn.gelu(a, approximate=True),
+     (A34,)),
+    ("gelu_backward", lambda g, a: N.gelu_backward(g, a, "none"),
+     lambda g, a: jax.jvp(lambda z: jnn.gelu(z, approximate=False), (a,), (g,))[1], (B34, A34)),
+    ("gelu_backward_tanh", lambda g, a: N.gelu_backward(g, a, "tanh"),
+     lambda g, a: jax.jvp(lambda z: jnn.gelu(z, approximate=True), (a,), (g,))[1], (B34, A34)),
+    ("erf", N.erf, jax.scipy.special.erf, (A34,)),
+    ("layer_norm", lambda a, w, b: F.layer_norm(a, (4,), w, b),
+     lambda a, w, b: _jax_norm(a, w, b, (-1,)), (A34, B4, B4 * 2)),
+    ("layer_norm_2d_plain", lambda q: F.layer_norm(q, (3, 4)),
+     lambda q: _jax_norm(q, None, None, (-2, -1)), (Q,)),
+    ("rms_norm", lambda a, w: F.rms_norm(a, (4,), w, eps=1e-6),
+     lambda a, w: _jax_norm(a, w, None, (-1,), 1e-6, rms=True), (A34, B4)),
+    ("rms_norm_2d_plain", lambda q: F.rms_norm(q, (3, 4), eps=1e-6),
+     lambda q: _jax_norm(q, None, None, (-2, -1), 1e-6, rms=True), (Q,)),
+    ("batch_norm", lambda x, w, b: F.batch_norm(x, None, None, w, b, training=True), _jax_bn,
+     (IMG, BIAS[:3], BIAS[1:])),
+    ("conv2d_groups_stride", lambda x, w: F.conv2d(x, w, stride=2, groups=3),
+     lambda x, w: jax.lax.conv_general_dilated(x, w, (2, 2), "VALID", feature_group_count=3),
+     (IMG, R.standard_normal((6, 1, 3, 3)))),
 ]  # fmt: skip
 
 
@@ -265,6 +298,9 @@ def test_the_cases_reach_every_primitive(monkeypatch):
     # second order of prod reaches ProdOthers' jvp; nested jvp reaches the dual primitives'
     x = T(P34)
     jvp(lambda y: jvp(lambda z: cr.prod(z, dim=1), (y,), (y,))[1], (x,), (x,))
+    # dual numbers of a forward mode begun inside a vmap cross its boundary: vmap_in/vmap_out's
+    _vmap_of_jvp_of_grad_of_outside()
+    _vjp_of_vmap_with_a_dual_cotangent()
     exempt = {"MakeDual", "PrimalOf", "TangentOf", "ToDevice"}  # no trace sees them; CPU
     missing = sorted(set(_all_primitives()) - seen - exempt)
     assert not missing, f"primitives whose jvp rule no test case reaches: {missing}"
@@ -521,3 +557,66 @@ def test_an_in_place_update_of_a_view_inside_jvp_raises_rather_than_being_lost()
         RuntimeError, match=r"mul_: in-place update of a view .* inside a transform"
     ):
         jvp(f, (T(X),), (T(VX),))
+
+
+# ----- forward mode and vmap composed -----------------------------------------------------------
+XB = R.standard_normal((3, 4))
+TB = R.standard_normal((3, 4))
+W0 = R.standard_normal(4)
+
+
+def _per_example(x):  # uses the fused ops, so their jvp and batching rules meet
+    return F.layer_norm(F.gelu(x * T(W0)), (4,)).exp().sum()
+
+
+def _jax_per_example(x):
+    return jnp.exp(_jax_norm(jnn.gelu(x * W0, approximate=False), None, None, (-1,))).sum()
+
+
+def _vmap_of_jvp_of_grad_of_outside():
+    """Per example, the jvp of a gradient in a tensor from outside the vmap: the gradient leaves
+    the batch (vmap_out) on a dual number of the forward mode inside the vmap."""
+    w = T(W0, requires_grad=True)
+
+    def one(x, t):
+        def g(y):
+            return cr.autograd.grad((cr.sin(y * w) * y).sum(), w)[0]
+
+        return jvp(g, (x,), (t,))[1]
+
+    return vmap(one)(T(XB), T(TB))
+
+
+def _vjp_of_vmap_with_a_dual_cotangent():
+    """A vjp of a vmapped function taken inside jvp in its cotangent: the dual cotangent enters
+    the batch (vmap_in) in the backward pass."""
+    x = T(XB, requires_grad=True)
+    y = vmap(lambda r: cr.tanh(r) * r.sum())(x)
+    return jvp(lambda c: cr.autograd.grad(y, x, c, retain_graph=True)[0], (T(TB),), (T(XB),))
+
+
+def test_jvp_of_vmap_and_vmap_of_jvp_match_jax():
+    want_o, want_t = jax.jvp(jax.vmap(_jax_per_example), (XB,), (TB,))
+    o, t = jvp(vmap(_per_example), (T(XB),), (T(TB),))
+    np.testing.assert_allclose(o.numpy(), np.asarray(want_o), rtol=1e-12)
+    np.testing.assert_allclose(t.numpy(), np.asarray(want_t), rtol=1e-10)
+    o, t = vmap(lambda x, v: jvp(_per_example, (x,), (v,)))(T(XB), T(TB))
+    np.testing.assert_allclose(o.numpy(), np.asarray(want_o), rtol=1e-12)
+    np.testing.assert_allclose(t.numpy(), np.asarray(want_t), rtol=1e-10)
+    # forward over reverse, per example: vmap of hvp
+    got = vmap(lambda x, v: hvp(_per_example, (x,), (v,)))(T(XB), T(TB))
+    want = jax.vmap(lambda x, v: jax.jvp(jax.grad(_jax_per_example), (x,), (v,))[1])(XB, TB)
+    np.testing.assert_allclose(got.numpy(), np.asarray(want), rtol=1e-10)
+
+
+def test_vmap_in_and_out_carry_dual_numbers_of_an_inner_forward_mode():
+    def jg(x, t):
+        return jax.jvp(lambda y: jax.grad(lambda w: (jnp.sin(y * w) * y).sum())(W0), (x,), (t,))[1]
+
+    np.testing.assert_allclose(
+        _vmap_of_jvp_of_grad_of_outside().numpy(), np.asarray(jax.vmap(jg)(XB, TB)), rtol=1e-10
+    )
+    (o, t) = _vjp_of_vmap_with_a_dual_cotangent()
+    _, pull = jax.vjp(jax.vmap(lambda r: jnp.tanh(r) * r.sum()), XB)
+    np.testing.assert_allclose(o.numpy(), np.asarray(pull(TB)[0]), rtol=1e-12)
+    np.testing.assert_allclose(t.numpy(), np.asarray(pull(XB)[0]), rtol=1e-12)  # linear in c

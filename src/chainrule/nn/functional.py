@@ -606,7 +606,8 @@ def conv2d(
     if b is not None and b.shape != (o,):
         raise ValueError(f"conv2d: bias must have shape ({o},) for weight {w.shape}, got {b.shape}")
     cols = None
-    if w._requires_grad and is_grad_enabled():  # built once, kept for the weight gradient
+    # built once, kept for the weight gradient (on arrays: a traced x goes through primitives)
+    if w._requires_grad and is_grad_enabled() and not getattr(x._data, "_is_tracer", False):
         cols = C.columns(x._data, (kh, kw), stride_, pads, dilation_, groups)
     y = C.conv2d(x, w, stride_, pads, dilation_, groups, b, cols)
     return S.reshape(y, y.shape[1:]) if unbatched else y

@@ -205,12 +205,14 @@ vmap_in = Primitive(
     _no_forward,
     [lambda g, ans, a, key, dim: vmap_out(g, key, dim)],
     ["d vmap_in(a)/da: the batched gradient, its batch dim moved back to in_dim"],
+    jvp="linear",  # a dual number of a forward mode begun inside the vmap: batch both parts
 )
 vmap_out = Primitive(
     "VmapOut",
     _no_forward,
     [lambda g, ans, a, key, dim: vmap_in(g, key, dim)],
     ["d vmap_out(a)/da: the gradient, its out_dim taken as the batch dim"],
+    jvp="linear",
 )
 
 

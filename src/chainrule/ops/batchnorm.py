@@ -16,11 +16,12 @@ recomputed from ``x``, so higher derivatives are exact.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from ..tensor import Tensor
 from .elementwise import _xp, sqrt
-from .primitive import Primitive
+from .primitive import Primitive, Tracer, tangent_sum
 from .shape import reshape
 from .shape import sum as sum_
 
@@ -55,6 +56,8 @@ def batch_stats(x: Any, eps: float) -> tuple[Any, Any, Any]:
         >>> m, v, s
         (array([2.]), array([1.]), array([1.]))
     """
+    while getattr(x, "primal", None) is not None:  # a dual number: the statistics of its value
+        x = x.primal  # (the rules differentiate through them, recomputed from x)
     xp = _xp(x)
     n = x.size // x.shape[1]
     mean = _channel_sum(x) / n
@@ -79,18 +82,24 @@ def _sums(g: Any, x: Any) -> tuple[Any, Any]:
     return _channel_sum(g), _channel_sum(g, x)
 
 
-def _composed(g: Tensor, x: Tensor, weight: Any, eps: float) -> tuple:
+def _composed(g: Any, x: Any, weight: Any, eps: float) -> tuple:
     """The statistics and ``xhat`` recomputed from ``x`` with primitives (differentiable)."""
     axes = _axes(x.ndim)
-    m = x.numel() // x.shape[1]
+    m = math.prod(x.shape) // x.shape[1]
     mean = sum_(x, axes, True) / m
     d = x - mean
     inv = 1.0 / sqrt(sum_(d * d, axes, True) / m + eps)
     return axes, m, d * inv, inv
 
 
+def _composing(*args: Any) -> bool:
+    """Whether the rules must be written with primitives: a tensor (``create_graph``) or a
+    transform's value (a dual number, a batch) among ``args``."""
+    return any(isinstance(a, (Tensor, Tracer)) for a in args)
+
+
 def _bn_x(g: Any, ans: Any, x: Any, weight: Any, bias: Any, mean: Any, invstd: Any, eps: float):
-    if isinstance(g, Tensor) or isinstance(x, Tensor) or isinstance(weight, Tensor):
+    if _composing(g, x, weight):
         axes, m, xhat, inv = _composed(g, x, weight, eps)
         gw = g if weight is None else g * reshape(weight, (1, -1) + (1,) * (x.ndim - 2))
         mg = sum_(gw, axes, True) / m
@@ -109,7 +118,7 @@ def _bn_x(g: Any, ans: Any, x: Any, weight: Any, bias: Any, mean: Any, invstd: A
 
 
 def _bn_w(g: Any, ans: Any, x: Any, weight: Any, bias: Any, mean: Any, invstd: Any, eps: float):
-    if isinstance(g, Tensor) or isinstance(x, Tensor):
+    if _composing(g, x):
         axes, _, xhat, _ = _composed(g, x, weight, eps)
         return sum_(g * xhat, axes, False)
     sg, sgx = _sums(g, x)
@@ -118,6 +127,23 @@ def _bn_w(g: Any, ans: Any, x: Any, weight: Any, bias: Any, mean: Any, invstd: A
 
 def _bn_b(g: Any, ans: Any, x: Any, weight: Any, bias: Any, mean: Any, invstd: Any, eps: float):
     return sum_(g, _axes(g.ndim), False)
+
+
+def _bn_jvp(ts: list, ans: Any, x: Any, weight: Any, bias: Any, mean: Any, invstd: Any, eps: float):
+    # the Jacobian in x (through the statistics) is symmetric, so its jvp is the reverse rule
+    # on the tangent; the statistics' own tangents are in it already
+    def xhat() -> Any:
+        if _composing(x):
+            return _composed(None, x, weight, eps)[2]
+        return (x - _col(mean, x.ndim)) * _col(invstd, x.ndim)
+
+    return tangent_sum(
+        ans,
+        ts,
+        lambda t: _bn_x(t, ans, x, weight, bias, mean, invstd, eps),
+        lambda t: reshape(t, (1, -1) + (1,) * (x.ndim - 2)) * xhat(),
+        lambda t: reshape(t, (1, -1) + (1,) * (x.ndim - 2)),
+    )
 
 
 batch_norm_train = Primitive(
@@ -129,4 +155,5 @@ batch_norm_train = Primitive(
         "d bn(x)/dw = sum(g xhat)",
         "d bn(x)/db = sum(g)",
     ],
+    jvp=_bn_jvp,
 )

@@ -22,7 +22,8 @@ import numpy as np
 
 from ..tensor import Tensor
 from .elementwise import _xp
-from .primitive import Primitive
+from .primitive import Primitive, tangent_sum
+from .shape import reshape
 from .shape import sum as sum_
 
 
@@ -414,6 +415,43 @@ def _conv_b(g: Any, ans: Any, x: Any, w: Any, stride, pads, dilation, groups, b=
     return sum_(g, (0, 2, 3), False)
 
 
+# All three are linear in each argument: a jvp is the op on one tangent plus the op on the other.
+def _conv_jvp(
+    ts: list, ans: Any, x: Any, w: Any, stride, pads, dilation, groups, b=None, cols=None
+):
+    return tangent_sum(
+        ans,
+        ts,
+        lambda t: conv2d(t, w, stride, pads, dilation, groups),
+        lambda t: conv2d(x, t, stride, pads, dilation, groups),
+        None,
+        None,
+        None,
+        None,
+        lambda t: reshape(t, (t.shape[0], 1, 1)),
+    )
+
+
+def _conv_input_grad_jvp(ts: list, ans: Any, g: Any, w: Any, shape, stride, pads, dilation, groups):
+    return tangent_sum(
+        ans,
+        ts,
+        lambda t: conv2d_input_grad(t, w, shape, stride, pads, dilation, groups),
+        lambda t: conv2d_input_grad(g, t, shape, stride, pads, dilation, groups),
+    )
+
+
+def _conv_weight_grad_jvp(
+    ts: list, ans: Any, g: Any, x: Any, shape, stride, pads, dilation, groups
+):
+    return tangent_sum(
+        ans,
+        ts,
+        lambda t: conv2d_weight_grad(t, x, shape, stride, pads, dilation, groups),
+        lambda t: conv2d_weight_grad(g, t, shape, stride, pads, dilation, groups),
+    )
+
+
 conv2d = Primitive(
     "Conv2d",
     _conv2d_fwd,
@@ -427,6 +465,7 @@ conv2d = Primitive(
         "",
         "d (conv + b)/db = 1 (summed over batch and pixels)",
     ],
+    jvp=_conv_jvp,
 )
 conv2d_input_grad = Primitive(
     "Conv2dInputGrad",
@@ -443,6 +482,7 @@ conv2d_input_grad = Primitive(
         "d conv2d_input_grad(g, W)/dg: the convolution itself (conv2d)",
         "d conv2d_input_grad(g, W)/dW: conv2d_weight_grad",
     ],
+    jvp=_conv_input_grad_jvp,
 )
 conv2d_weight_grad = Primitive(
     "Conv2dWeightGrad",
@@ -459,4 +499,5 @@ conv2d_weight_grad = Primitive(
         "d conv2d_weight_grad(g, x)/dg: the convolution of x with the gradient (conv2d)",
         "d conv2d_weight_grad(g, x)/dx: conv2d_input_grad",
     ],
+    jvp=_conv_weight_grad_jvp,
 )

@@ -255,6 +255,7 @@ masked = Primitive(  # relu's gradient: g where the (boolean) mask is set, else 
     _masked_fwd,
     [lambda u, ans, g, mask: masked(u, mask)],
     ["d masked(g, m)/dg = m"],
+    jvp="linear",  # linear in g; the mask is boolean
 )
 relu = Primitive(
     "Relu",

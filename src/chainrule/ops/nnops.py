@@ -285,6 +285,7 @@ gelu = Primitive(
     _gelu_fwd,
     [lambda g, ans, a, approximate: gelu_backward(g, a, approximate)],
     ["d gelu(a)/da = Phi(a) + a phi(a) (tanh form: its derivative)"],
+    jvp="elementwise",
 )
 gelu_backward = Primitive(  # dy * gelu'(a): one fused pass on arrays, a node on tensors
     "GeluBackward",
@@ -294,6 +295,7 @@ gelu_backward = Primitive(  # dy * gelu'(a): one fused pass on arrays, a node on
         lambda g, ans, dy, a, approximate: g * dy * _gelu_second(a, approximate),
     ],
     ["d (dy gelu'(a))/d dy = gelu'(a)", "d (dy gelu'(a))/da = dy gelu''(a)"],
+    jvp="elementwise",
 )
 
 
@@ -425,6 +427,22 @@ def _layer_norm_grad_w(g: Any, ans: Any, x: Any, w: Any, b: Any, axes: tuple, ep
     return g * _normalized(x, axes, eps)[0]
 
 
+def _layer_norm_jvp(ts: list, ans: Any, x: Any, w: Any, b: Any, axes: tuple, eps: float) -> Any:
+    # x -> x_hat has a symmetric Jacobian (I - 11^T/n - x_hat x_hat^T/n) / std, so its jvp is
+    # the reverse rule (without w) applied to the tangent; then the affine part
+    return tangent_sum(
+        ans,
+        ts,
+        lambda t: _times(_layer_norm_grad_x(t, None, x, None, None, axes, eps), w),
+        lambda t: t * _normalized(x, axes, eps)[0],
+        lambda t: t,
+    )
+
+
+def _times(a: Any, w: Any) -> Any:
+    return a if w is None else a * w
+
+
 layer_norm = Primitive(  # the statistics are recomputed in backward: nothing but x and w kept
     "LayerNorm",
     _layer_norm_fwd,
@@ -434,6 +452,7 @@ layer_norm = Primitive(  # the statistics are recomputed in backward: nothing bu
         "d ln/dw = G x_hat (summed over the rows)",
         "d ln/db = G (summed over the rows)",
     ],
+    jvp=_layer_norm_jvp,
 )
 
 
@@ -461,6 +480,16 @@ def _rms_norm_grad_x(g: Any, ans: Any, x: Any, w: Any, axes: tuple, eps: float) 
     return (dy - xhat * _row_mean(dy * xhat, axes)) * r
 
 
+def _rms_norm_jvp(ts: list, ans: Any, x: Any, w: Any, axes: tuple, eps: float) -> Any:
+    # the Jacobian of x -> x / rms, (I - x_hat x_hat^T / n) / rms, is symmetric too
+    return tangent_sum(
+        ans,
+        ts,
+        lambda t: _times(_rms_norm_grad_x(t, None, x, None, axes, eps), w),
+        lambda t: t * _rms_scaled(x, axes, eps)[0],
+    )
+
+
 rms_norm = Primitive(
     "RMSNorm",
     _rms_norm_fwd,
@@ -469,6 +498,7 @@ rms_norm = Primitive(
         "d rms/dx = (dy - x_hat mean(dy x_hat)) / rms, dy = G w",
         "d rms/dw = G x / rms (summed over the rows)",
     ],
+    jvp=_rms_norm_jvp,
 )
 
 

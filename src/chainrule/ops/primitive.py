@@ -343,7 +343,7 @@ class Primitive:
             if isinstance(a, Tensor):
                 break
         else:  # arrays in, array out: the path derivative rules take
-            if _LIVE[0] and (top := top_tracer(args)) is not None:
+            if _LIVE[0] and self.traced and (top := top_tracer(args)) is not None:
                 return top.trace.process(self, list(args), params)
             return self.forward(*args, **params)
         arrays = []
