@@ -136,6 +136,27 @@ CASES: list = (
 )  # fmt: skip
 
 
+# ----- fused transformer ops: GELU, its fused gradient, layer/RMS norm, attention --------------
+from chainrule.ops import attention as A  # noqa: E402
+
+CASES += [
+    (N.gelu, [f34], {"approximate": "none"}),
+    (N.gelu, [f34], {"approximate": "tanh"}),
+    (N.gelu_backward, [f34, f34, "none"], {}),
+    (N.gelu_backward, [f34, f34, "tanh"], {}),
+    (N.layer_norm, [Arr((2, 3, 4)), Arr((3, 4)), Arr((3, 4))], {"axes": (1, 2), "eps": 1e-5}),
+    (N.layer_norm, [f34, None, f4], {"axes": (1,), "eps": 1e-5}),
+    (N.layer_norm, [f34, f4, None, (1,), 1e-5], {}),
+    (N.rms_norm, [Arr((2, 3, 4)), f4], {"axes": (2,), "eps": 1e-6}),
+    (N.rms_norm, [f34, None, (0, 1), 1e-6], {}),
+    (A.sdpa, [Arr((2, 3, 4)), Arr((2, 5, 4)), Arr((2, 5, 4)), None, None],
+     {"scale": 0.5, "causal": False, "saved": A.Saved()}),
+    (A.sdpa, [Arr((3, 4)), Arr((5, 4)), Arr((5, 4)), None, None, 0.5, True, A.Saved()], {}),
+    (A.sdpa, [Arr((2, 3, 4)), Arr((2, 5, 4)), Arr((2, 5, 4)), Arr((3, 5)), Arr((2, 3, 5), "p")],
+     {"scale": 0.5, "causal": False, "saved": A.Saved()}),
+]  # fmt: skip
+
+
 def _case_id(case: tuple) -> str:
     prim, args, kw = case
     shapes = ",".join(str(a.shape) if isinstance(a, Arr) else type(a).__name__ for a in args)
@@ -195,22 +216,52 @@ def test_every_rule_has_a_case_and_the_fallback_is_listed():
     assert fallback < names
     # The ops that run example by example today (the fused and conv ones): a new primitive
     # without a rule shows up here, so it is a decision, not an accident.
-    assert fallback <= {"ScaledDotProductAttention"}
+    assert fallback <= set()
 
 
 def test_the_fallback_loops_warns_once_and_is_right():
-    B._WARNED.discard("ScaledDotProductAttention")
+    from chainrule.ops.primitive import Primitive
+
+    # a primitive with no batching rule (every one of chainrule's has one now)
+    rowdot = Primitive("MyRowDot", lambda a, b: np.einsum("ij,ij->i", a, b), [None, None])
+    rng = np.random.default_rng(1)
+    a, b = rng.standard_normal((3, 2, 4)), rng.standard_normal((2, 4))
+    with pytest.warns(B.PerformanceWarning, match="no batching rule for MyRowDot"):
+        out = vmap(rowdot, in_dims=(0, None))(cr.tensor(a), cr.tensor(b))
+    np.testing.assert_allclose(out.numpy(), np.einsum("nij,ij->ni", a, b), rtol=1e-12)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # only once
+        vmap(rowdot, in_dims=(0, None))(cr.tensor(a), cr.tensor(b))
+
+
+def test_attention_under_vmap_matches_torch_func_without_a_loop():
     rng = np.random.default_rng(1)
     q, k, v = (rng.standard_normal((3, 2, 4, 5)) for _ in range(3))
     f = lambda a, b, c: F.scaled_dot_product_attention(a, b, c, is_causal=True)  # noqa: E731
-    with pytest.warns(B.PerformanceWarning, match="no batching rule for ScaledDotProduct"):
-        out = vmap(f)(cr.tensor(q), cr.tensor(k), cr.tensor(v))
     tf = lambda a, b, c: torch.nn.functional.scaled_dot_product_attention(a, b, c, is_causal=True)  # noqa: E731
     ref = torch.func.vmap(tf)(torch.tensor(q), torch.tensor(k), torch.tensor(v))
-    np.testing.assert_allclose(out.numpy(), ref.numpy(), rtol=1e-10, atol=1e-12)
     with warnings.catch_warnings():
-        warnings.simplefilter("error")  # only once
-        vmap(f)(cr.tensor(q), cr.tensor(k), cr.tensor(v))
+        warnings.simplefilter("error", B.PerformanceWarning)
+        out = vmap(f)(cr.tensor(q), cr.tensor(k), cr.tensor(v))
+        np.testing.assert_allclose(out.numpy(), ref.numpy(), rtol=1e-10, atol=1e-12)
+        # per-example gradients through attention and layer norm (vmap of grad)
+        w = rng.standard_normal(5)
+
+        def loss(a, b, c, w):
+            return (F.layer_norm(f(a, b, c), (5,), w) ** 2).sum()
+
+        got = vmap(grad(loss, argnums=(0, 1, 2)), in_dims=(0, 0, 0, None))(
+            *(cr.tensor(t) for t in (q, k, v, w))
+        )
+
+    def tloss(a, b, c, w):
+        return (torch.nn.functional.layer_norm(tf(a, b, c), (5,), w) ** 2).sum()
+
+    want = torch.func.vmap(torch.func.grad(tloss, argnums=(0, 1, 2)), in_dims=(0, 0, 0, None))(
+        *(torch.tensor(t) for t in (q, k, v, w))
+    )
+    for g, wnt in zip(got, want):
+        np.testing.assert_allclose(g.numpy(), wnt.numpy(), rtol=1e-9, atol=1e-11)
 
 
 @pytest.mark.parametrize(

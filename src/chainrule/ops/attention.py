@@ -129,6 +129,8 @@ def _probs_tensors(q: Any, k: Any, mask: Any, scale: float, causal: bool) -> Any
     if s.shape[-1] == 0:
         return s
     dead = _dead_rows(s._data if isinstance(s, Tensor) else s)
+    if getattr(dead, "_is_tracer", False):  # a transform's value (a batch): cannot ask any()
+        return where(dead, 0.0, softmax(where(dead, 0.0, s), axis=s.ndim - 1))
     if dead.any():
         return softmax(where(dead, 0.0, s), axis=s.ndim - 1) * (~dead).astype(s.dtype)
     return softmax(s, axis=s.ndim - 1)

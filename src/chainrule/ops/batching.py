@@ -707,3 +707,49 @@ def fallback_ops() -> list[str]:
         False
     """
     return sorted(p.name for p in all_primitives() if p not in RULES)
+
+
+# ----- fused transformer ops -------------------------------------------------------------------
+from . import attention as A  # noqa: E402  (kept in this block)
+
+
+def _gelu_backward_rule(n: int, vals: list, bat: list, **params: Any) -> tuple:
+    # its fused forward writes dy * gelu'(a) in place: both get the batch, in front
+    dy, a, *rest = vals
+    return N.gelu_backward(_front(dy, bat[0], n), _front(a, bat[1], n), *rest, **params), True
+
+
+def _norm_rule(prim: Primitive, arrays: int) -> BatchRule:
+    """The rule of a normalization over trailing ``axes`` (layer_norm, rms_norm): ``x`` gets
+    the batch in front, the affine arrays (normalized-shape, batched or not) broadcast against
+    it, and the axes move one to the right."""
+
+    def rule(n: int, vals: list, bat: list, **params: Any) -> tuple:
+        x = _front(vals[0], bat[0], n)
+        r = x.ndim - 1
+        args = [x] + [_pad(v, r) if b else v for v, b in zip(vals[1:arrays], bat[1:arrays])]
+        rest = list(vals[arrays:])
+        if rest:  # axes given by position
+            rest[0] = _axis(rest[0], r)
+        else:
+            params["axes"] = _axis(params["axes"], r)
+        return prim(*args, *rest, **params), True
+
+    return rule
+
+
+def _sdpa_rule(n: int, vals: list, bat: list, **params: Any) -> tuple:
+    # attention is batched over its leading dims already: the batch is one more of them; the
+    # batched arrays (q, k, v, mask, dropout mask) get ones up to the highest per-example rank
+    # so the matmuls broadcast it against the unbatched ones
+    arrays = vals[:5]
+    r = max(_rank(v, b) for v, b in zip(arrays, bat) if v is not None)
+    args = [_pad(v, r) if b else v for v, b in zip(arrays, bat)]
+    return A.sdpa(*args, *vals[5:], **params), True
+
+
+RULES[N.gelu] = elementwise(N.gelu)
+RULES[N.gelu_backward] = _gelu_backward_rule
+RULES[N.layer_norm] = _norm_rule(N.layer_norm, 3)
+RULES[N.rms_norm] = _norm_rule(N.rms_norm, 2)
+RULES[A.sdpa] = _sdpa_rule
