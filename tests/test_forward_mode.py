@@ -620,3 +620,25 @@ def test_vmap_in_and_out_carry_dual_numbers_of_an_inner_forward_mode():
     _, pull = jax.vjp(jax.vmap(lambda r: jnp.tanh(r) * r.sum()), XB)
     np.testing.assert_allclose(o.numpy(), np.asarray(pull(TB)[0]), rtol=1e-12)
     np.testing.assert_allclose(t.numpy(), np.asarray(pull(XB)[0]), rtol=1e-12)  # linear in c
+
+
+@pytest.mark.parametrize(
+    "make,shape",
+    [
+        (lambda: cr.nn.BatchNorm1d(3), (4, 3)),
+        (lambda: cr.nn.BatchNorm1d(3), (4, 3, 6)),
+        (lambda: cr.nn.BatchNorm2d(3, affine=False), (4, 3, 2, 2)),
+        (lambda: cr.nn.LayerNorm((2, 3)), (4, 2, 3)),
+        (lambda: cr.nn.RMSNorm(3, eps=1e-6), (4, 3)),
+        (lambda: cr.nn.Conv2d(3, 2, 3, stride=2, padding=1), (2, 3, 5, 5)),
+    ],
+)
+def test_the_fused_layers_jacfwd_is_jacrev_and_float32_stays(make, shape):
+    m = make().double()
+    x = T(R.standard_normal(shape))
+    a, b = jacfwd(m)(x), jacrev(m)(x)
+    np.testing.assert_allclose(a.detach().numpy(), b.detach().numpy(), rtol=1e-9, atol=1e-12)
+    m32 = make()
+    x32 = T(R.standard_normal(shape).astype(np.float32))
+    o, t = jvp(m32, (x32,), (T(R.standard_normal(shape).astype(np.float32)),))
+    assert o.dtype == t.dtype == cr.float32
