@@ -737,3 +737,17 @@ def test_gradients_of_tensors_from_outside_add_up_over_the_batch():
     cm(cr.tensor(xs)).tanh().sum().backward()
     for k, p in cm.named_parameters():
         np.testing.assert_allclose(got[k], p.grad.numpy(), rtol=1e-12, atol=1e-14)
+
+
+def test_attention_dropout_follows_the_randomness_policy():
+    q = cr.tensor(np.broadcast_to(np.random.default_rng(2).standard_normal((1, 6, 5)), (2, 6, 5)))
+
+    def f(a):
+        return F.scaled_dot_product_attention(a, a, a, dropout_p=0.5)
+
+    with pytest.raises(RuntimeError, match="randomness='error'"):
+        vmap(f)(q)
+    same = vmap(f, randomness="same")(q).numpy()
+    np.testing.assert_array_equal(same[0], same[1])  # one mask for the batch
+    diff = vmap(f, randomness="different")(q).numpy()
+    assert not np.array_equal(diff[0], diff[1])  # one mask per example

@@ -1526,7 +1526,8 @@ def scaled_dot_product_attention(
         else:
             drop = (default_rng().random(shape, dtype=np.float32) >= dropout_p).astype(q.dtype)
             drop *= 1.0 / (1.0 - dropout_p)
-        drop = array_module(q._data).asarray(drop)
+        if not isinstance(drop, Tracer):  # inside vmap(randomness='different') it is batched
+            drop = array_module(q._data).asarray(drop)
     inputs = (q, k, v, mask)
     last = max((i for i, t in enumerate(inputs) if isinstance(t, Tensor) and t.requires_grad),
                default=-1)  # fmt: skip
