@@ -69,3 +69,11 @@ def test_seed003_sigmoid_neuron(tmp_path):
     assert {row.operand: row.total for row in rows}["w2"] == pytest.approx(ds)
     if shutil.which("dot"):
         assert "<svg" in r["picture"].read_text()
+
+
+def test_seed000_cost_of_a_gradient(tmp_path):
+    r = _load("seed000_cost_of_a_gradient").main(max_n=1000, budget=0.2, out_dir=tmp_path)
+    assert r["agreement"] < 1e-8  # central differences, forward and reverse mode agree
+    assert r["sizes"] == [10, 100, 1000]
+    assert (tmp_path / "cost_of_a_gradient.png").exists()
+    assert all(len(r["seconds"][m]) == 3 for m in ("central", "forward", "reverse"))

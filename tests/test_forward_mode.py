@@ -642,3 +642,33 @@ def test_the_fused_layers_jacfwd_is_jacrev_and_float32_stays(make, shape):
     x32 = T(R.standard_normal(shape).astype(np.float32))
     o, t = jvp(m32, (x32,), (T(R.standard_normal(shape).astype(np.float32)),))
     assert o.dtype == t.dtype == cr.float32
+
+
+def test_jvp_and_vmap_compose_through_conv_and_batch_norm():
+    """Per-example CNN (each example a small batch of images, batch norm over its own batch):
+    jvp of vmap, vmap of jvp and vmap of hvp against JAX, with no fallback loop."""
+    import warnings
+
+    from chainrule.ops.batching import PerformanceWarning
+
+    w = R.standard_normal((4, 3, 3, 3))
+
+    def f(x):
+        y = F.batch_norm(F.conv2d(x, T(w), padding=1), None, None, training=True)
+        return (F.relu(y) * y).sum()
+
+    def jf(x):
+        y = jax.lax.conv_general_dilated(x, w, (1, 1), ((1, 1), (1, 1)))
+        y = _jax_norm(y, None, None, (0, 2, 3))
+        return (jnn.relu(y) * y).sum()
+
+    x, v = R.standard_normal((3, 2, 3, 5, 5)), R.standard_normal((3, 2, 3, 5, 5))
+    want_o, want_t = jax.jvp(jax.vmap(jf), (x,), (v,))
+    want_h = jax.vmap(lambda a, b: jax.jvp(jax.grad(jf), (a,), (b,))[1])(x, v)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", PerformanceWarning)
+        o, t = jvp(vmap(f), (T(x),), (T(v),))
+        o2, t2 = vmap(lambda a, b: jvp(f, (a,), (b,)))(T(x), T(v))
+        h = vmap(lambda a, b: hvp(f, (a,), (b,)))(T(x), T(v))
+    for got, want in ((o, want_o), (t, want_t), (o2, want_o), (t2, want_t), (h, want_h)):
+        np.testing.assert_allclose(got.numpy(), np.asarray(want), rtol=1e-9, atol=1e-10)

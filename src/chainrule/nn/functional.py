@@ -26,7 +26,7 @@ from ..ops import index as I
 from ..ops import linalg as L
 from ..ops import nnops as N
 from ..ops import shape as S
-from ..ops.batching import nchw_call
+from ..ops.batching import BatchTracer, nchw_call
 from ..ops.primitive import Tracer
 from ..random import default_rng
 from ..tensor import Tensor, as_tensor
@@ -606,8 +606,8 @@ def conv2d(
     if b is not None and b.shape != (o,):
         raise ValueError(f"conv2d: bias must have shape ({o},) for weight {w.shape}, got {b.shape}")
     cols = None
-    # built once, kept for the weight gradient (on arrays: a traced x goes through primitives)
-    if w._requires_grad and is_grad_enabled() and not getattr(x._data, "_is_tracer", False):
+    # built once, kept for the weight gradient (not for a value inside a transform, e.g. vmap)
+    if w._requires_grad and is_grad_enabled() and not isinstance(x._data, Tracer):
         cols = C.columns(x._data, (kh, kw), stride_, pads, dilation_, groups)
     y = C.conv2d(x, w, stride_, pads, dilation_, groups, b, cols)
     return S.reshape(y, y.shape[1:]) if unbatched else y
@@ -1305,6 +1305,13 @@ def batch_norm(
             )
         mean, var, invstd = BN.batch_stats(x._data, eps)
         if running_mean is not None and running_var is not None:
+            if isinstance(mean, BatchTracer):  # as torch.func.vmap
+                raise RuntimeError(
+                    "batch_norm: got a batched tensor as input (inside vmap) while the "
+                    "running_mean or running_var, which will be updated in place, were not "
+                    "batched. If you are using a module and do not need eval mode, set "
+                    "track_running_stats=False; or call it in eval mode"
+                )
             m = momentum
             unbiased = var * (n / (n - 1))
             running_mean._mutate(lambda a: _blend_(a, mean, m))

@@ -9,9 +9,11 @@ which are (a tuple for a list/tuple argument). Rules call primitives one level d
 that are tracers of lower levels (nested ``vmap``, forward mode) are transformed in turn.
 
 Rules come by family (elementwise and broadcasting ops, reductions and other ops with an axis,
-shape ops, gathers and scatters, matmul) plus per-op ones; a primitive with no rule runs once
-per example and the results are stacked (:func:`fallback_ops` names them; a one-time
-:class:`PerformanceWarning` says when that happens).
+shape ops, gathers and scatters, matmul) plus per-op ones (convolution and its gradients: the
+batch folded into N or, with a batched weight, into the channels of a grouped convolution;
+batch norm: the batch folded into the channels, so the statistics are per example); a
+primitive with no rule runs once per example and the results are stacked (:func:`fallback_ops`
+names them; a one-time :class:`PerformanceWarning` says when that happens).
 
 Example:
     >>> import numpy as np
@@ -34,6 +36,7 @@ from typing import Any
 import numpy as np
 
 from ..autograd.node import _SEQUENCE
+from . import batchnorm as BN
 from . import conv as C
 from . import einsum as ES
 from . import elementwise as E
@@ -440,7 +443,7 @@ def _diag_embed_rule(n: int, vals: list, bat: list) -> tuple:
     return ES.diag_embed(a, (b, *labels), (n, *shape)), True
 
 
-# ----- conv: the batch folded into N (NCHW ops), or into the columns' N * oh * ow -------------
+# ----- conv and pooling: the batch folded into N, or into the channels (grouped conv) -------
 def _fold(v: Any) -> Any:
     """(B, N, ...) -> (B * N, ...)."""
     return S.reshape(v, (v.shape[0] * v.shape[1], *v.shape[2:]))
@@ -448,17 +451,6 @@ def _fold(v: Any) -> Any:
 
 def _unfold(v: Any, n: int) -> Any:
     return S.reshape(v, (n, v.shape[0] // n, *v.shape[1:]))
-
-
-def _cols_fold(v: Any) -> Any:
-    """Batched columns (B, K, N * P) -> (K, B * N * P)."""
-    b, k, m = v.shape
-    return S.reshape(S.permute(v, (1, 0, 2)), (k, b * m))
-
-
-def _cols_unfold(v: Any, n: int) -> Any:
-    k, m = v.shape
-    return S.permute(S.reshape(v, (k, n, m // n)), (1, 0, 2))
 
 
 def _window_rule(prim: Primitive, shape_pos: int | None) -> BatchRule:
@@ -509,6 +501,136 @@ def nchw_call(fn: Callable[..., tuple], x: Any, *args: Any) -> tuple:
     v = x.value
     out, flag = nchw_call(fn, _fold(v), *args)
     return BatchTracer(x.trace, _unfold(out, v.shape[0])), flag
+
+
+def _pos(vals: list, bat: list, k: int) -> tuple:
+    """The ``k``-th argument and whether it is batched (``None``, False past the end)."""
+    return (vals[k], bat[k]) if len(vals) > k else (None, False)
+
+
+def _fold_in_channels(v: Any) -> Any:
+    """(B, N, C, ...) -> (N, B * C, ...): one vmap example per block of C channels."""
+    b, n = v.shape[:2]
+    v = S.permute(v, (1, 0, *range(2, v.ndim)))
+    return S.reshape(v, (n, b * v.shape[2], *v.shape[3:]))
+
+
+def _unfold_channels(v: Any, b: int) -> Any:
+    """(N, B * C, ...) -> (B, N, C, ...)."""
+    v = S.reshape(v, (v.shape[0], b, v.shape[1] // b, *v.shape[2:]))
+    return S.permute(v, (1, 0, *range(2, v.ndim)))
+
+
+def _fold_out_channels(w: Any, groups: int) -> Any:
+    """A batched weight (B, O, ...) as (O * B, ...) ordered (group, example, O/group) so that a
+    ``groups``-group convolution with the unbatched input gives every example at once."""
+    b, o = w.shape[:2]
+    rest = tuple(w.shape[2:])
+    w = S.reshape(w, (b, groups, o // groups, *rest))
+    w = S.permute(w, (1, 0, 2, *range(3, w.ndim)))
+    return S.reshape(w, (b * o, *rest))
+
+
+def _unfold_out_channels(y: Any, b: int, groups: int) -> Any:
+    """The output (N, O * B, ...) of :func:`_fold_out_channels`' weight -> (B, N, O, ...)."""
+    n, ob = y.shape[:2]
+    rest = tuple(y.shape[2:])
+    o = ob // b
+    y = S.reshape(y, (n, groups, b, o // groups, *rest))
+    y = S.permute(y, (2, 0, 1, 3, *range(4, y.ndim)))
+    return S.reshape(y, (b, n, o, *rest))
+
+
+def _add_bias(out: Any, bias: Any, bb: bool) -> Any:
+    """``out`` (B, N, O, OH, OW) or (N, O, OH, OW) plus a per-channel bias, batched or not."""
+    if bias is None:
+        return out
+    if bb:
+        return E.add(out, S.reshape(bias, (bias.shape[0], 1, bias.shape[1], 1, 1)))
+    return E.add(out, S.reshape(bias, (bias.shape[0], 1, 1)))
+
+
+def _conv2d_rule(n: int, vals: list, bat: list) -> tuple:
+    """conv2d(x, w, stride, pads, dilation, groups, b=None, cols=None). Only x batched: the
+    batch folded into N. The weight batched: its batch folded into the output channels
+    (x unbatched) or, both batched, a grouped convolution with ``groups * B`` groups, each
+    example's channels one block of groups. The bias is added after when it is batched; the
+    columns cache (built for the unbatched layout) is never passed on."""
+    (x, w, stride, pads, dilation, groups), (bx, bw) = vals[:6], bat[:2]
+    bias, bb = _pos(vals, bat, 6)
+    if not bw:
+        if not bx:  # only the bias is batched
+            return _add_bias(C.conv2d(x, w, stride, pads, dilation, groups), bias, True), True
+        if bb:
+            out = _unfold(C.conv2d(_fold(x), w, stride, pads, dilation, groups), n)
+            return _add_bias(out, bias, True), True
+        return _unfold(C.conv2d(_fold(x), w, stride, pads, dilation, groups, bias), n), True
+    if not bx:
+        y = C.conv2d(x, _fold_out_channels(w, groups), stride, pads, dilation, groups)
+        out = _unfold_out_channels(y, n, groups)
+    else:
+        y = C.conv2d(_fold_in_channels(x), _fold(w), stride, pads, dilation, groups * n)
+        out = _unfold_channels(y, n)
+    return _add_bias(out, bias, bb), True
+
+
+def _conv2d_input_grad_rule(n: int, vals: list, bat: list) -> tuple:
+    """conv2d_input_grad(g, w, shape, ...): g alone batched folds into N; a batched weight
+    makes it the input gradient of the grouped convolution of :func:`_conv2d_rule`."""
+    (g, w, shape, stride, pads, dilation, groups), (bg, bw) = vals, bat[:2]
+    if not bw:
+        out = C.conv2d_input_grad(
+            _fold(g), w, (n * shape[0], *shape[1:]), stride, pads, dilation, groups
+        )
+        return _unfold(out, n), True
+    g = _front(g, bg, n)
+    sh = (shape[0], n * shape[1], *shape[2:])
+    out = C.conv2d_input_grad(
+        _fold_in_channels(g), _fold(w), sh, stride, pads, dilation, groups * n
+    )
+    return _unfold_channels(out, n), True
+
+
+def _conv2d_weight_grad_rule(n: int, vals: list, bat: list) -> tuple:
+    """conv2d_weight_grad(g, x, shape, ...), one weight gradient per example (per-example
+    gradients): g alone batched folds into the output channels; otherwise the weight gradient
+    of the grouped convolution, ``(B * O, C/groups, kh, kw)`` -> ``(B, O, ...)``."""
+    (g, x, shape, stride, pads, dilation, groups), (bg, bx) = vals, bat[:2]
+    if not bx:  # the examples' output gradients as more output channels of one convolution
+        gf = _fold_in_channels(g)  # (N, B * O, OH, OW), ordered (example, O)
+        b, o = n, shape[0]
+        # reorder the channels (example, group, O/group) -> (group, example, O/group)
+        gf = S.reshape(gf, (gf.shape[0], b, groups, o // groups, *gf.shape[2:]))
+        gf = S.permute(gf, (0, 2, 1, 3, 4, 5))
+        gf = S.reshape(gf, (gf.shape[0], b * o, *gf.shape[4:]))
+        dw = C.conv2d_weight_grad(gf, x, (b * o, *shape[1:]), stride, pads, dilation, groups)
+        dw = S.reshape(dw, (groups, b, o // groups, *shape[1:]))
+        dw = S.permute(dw, (1, 0, 2, 3, 4, 5))
+        return S.reshape(dw, (b, *shape)), True
+    g = _front(g, bg, n)
+    dw = C.conv2d_weight_grad(
+        _fold_in_channels(g), _fold_in_channels(x), (n * shape[0], *shape[1:]), stride, pads,
+        dilation, groups * n,
+    )  # fmt: skip
+    return _unfold(dw, n), True
+
+
+def _batch_norm_rule(n: int, vals: list, bat: list) -> tuple:
+    """batch_norm_train(x, weight, bias, mean, invstd, eps): statistics per example, so the
+    vmap batch is folded into the channels (x (B, N, C, ...) -> (N, B * C, ...)), every
+    per-channel argument tiled or taken batched as (B * C,)."""
+    x, eps = vals[0], vals[5]
+    x = _front(x, bat[0], n)
+    c = x.shape[2]
+
+    def per_channel(v: Any, b: bool) -> Any:
+        if v is None:
+            return None
+        return S.reshape(_front(v, b, n), (n * c,))
+
+    w, bias, mean, inv = (per_channel(v, b) for v, b in zip(vals[1:5], bat[1:5]))
+    out = BN.batch_norm_train(_fold_in_channels(x), w, bias, mean, inv, eps)
+    return _unfold_channels(out, n), True
 
 
 # ----- indexing with a key --------------------------------------------------------------------
@@ -676,6 +798,11 @@ RULES[C.window_sum] = _window_rule(C.window_sum, None)
 RULES[C.window_spread] = _window_rule(C.window_spread, 1)
 RULES[C.pool_gather] = _pool_rule(C.pool_gather, None)
 RULES[C.pool_scatter] = _pool_rule(C.pool_scatter, 1)
+RULES[C.conv2d] = _conv2d_rule
+RULES[C.conv2d_input_grad] = _conv2d_input_grad_rule
+RULES[C.conv2d_weight_grad] = _conv2d_weight_grad_rule
+RULES[BN.batch_norm_train] = _batch_norm_rule
+RULES[E.masked] = elementwise(E.masked)
 RULES[ES.diag_embed] = _diag_embed_rule
 RULES[I.getitem] = _getitem_rule
 RULES[I.index_put] = _index_put_rule

@@ -38,8 +38,8 @@ def _col(v: Any, ndim: int) -> Any:
 def _channel_sum(a: Any, b: Any = None) -> Any:
     """Per-channel ``sum(a)`` (or ``sum(a b)``) of (N, C, ...) arrays: einsum (fast over
     strided axes, no temporary), summed per sample first so float32 keeps its accuracy."""
-    if a.ndim == 2:
-        return (a if b is None else a * b).sum(axis=0)
+    if a.ndim == 2 or isinstance(a, Tracer) or isinstance(b, Tracer):  # tracers: primitives
+        return (a if b is None else a * b).sum(axis=_axes(a.ndim))
     xp = _xp(a)
     idx = list(range(a.ndim))
     per = xp.einsum(a, idx, [0, 1]) if b is None else xp.einsum(a, idx, b, idx, [0, 1])

@@ -22,7 +22,7 @@ import numpy as np
 
 from ..tensor import Tensor
 from .elementwise import _xp
-from .primitive import Primitive, tangent_sum
+from .primitive import Primitive, Tracer, tangent_sum
 from .shape import reshape
 from .shape import sum as sum_
 
@@ -404,7 +404,7 @@ def _conv_x(g: Any, ans: Any, x: Any, w: Any, stride, pads, dilation, groups, b=
 
 
 def _conv_w(g: Any, ans: Any, x: Any, w: Any, stride, pads, dilation, groups, b=None, cols=None):
-    if cols is not None and not isinstance(g, Tensor) and not isinstance(x, Tensor):
+    if cols is not None and not isinstance(g, (Tensor, Tracer)) and not isinstance(x, Tensor):
         # a plain backward: the columns the forward built (not built again)
         few = _few_channels(x.shape[1], w.shape[3], groups, dilation[1])
         return _weight_grad(g, cols, w.shape, groups, few)
