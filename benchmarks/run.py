@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+import chainrule as cr
 from benchmarks.common import dump, interleave, machine, markdown_table, ms, table
 from benchmarks.gpt import GPT_LABELS, gpt_steps, memory_subprocess
 from benchmarks.resnet import resnet_steps
@@ -130,6 +131,31 @@ def gpt(rounds: int) -> list[dict]:
         t = interleave({"cr": cstep, "torch": tstep}, rounds)
         rows.append(row(f"GPT {GPT_LABELS[config]}, AdamW step", t["cr"], t["torch"], 1.0))
     return rows
+
+
+@bench()
+def transforms(rounds: int) -> list[dict]:
+    # issue 12's targets: jvp <= 3x a forward pass, hvp <= 4x a gradient (the bench MLP, with
+    # respect to its input), vmap(grad) over 64 examples >= 10x faster than a loop of grad
+    from benchmarks.bench_transforms import time_transforms, workloads
+    from benchmarks.bench_vmap import steps
+
+    name, cf, tf, closs, tloss, shape = workloads()[0]
+    rng = np.random.default_rng(0)
+    x, v = (rng.standard_normal(shape).astype(np.float32) for _ in range(2))
+    t = time_transforms(cf, tf, closs, tloss, (cr.tensor(x), cr.tensor(v)),
+                        (torch.from_numpy(x), torch.from_numpy(v)), rounds)  # fmt: skip
+    pe = interleave(steps(64), max(rounds // 2, 3))
+    return [
+        row("jvp of the MLP, against its forward pass", t["jvp"], t["fwd"], 3.0,
+            reference="forward"),
+        row("hvp of the MLP's loss, against its gradient", t["hvp"], t["grad"], 4.0,
+            reference="grad"),
+        row("per-example grads, 64 examples: vmap(grad)", pe["vmap(grad)"], pe["loop of grad"],
+            0.1, reference="loop of grad"),
+        row("  same, against torch.func.vmap(grad)", pe["vmap(grad)"],
+            pe["torch.func.vmap(grad)"], 1.0),
+    ]  # fmt: skip
 
 
 @bench()
