@@ -148,30 +148,26 @@ def memory(lib: str, config: str = "small") -> dict:
     """
     import torch
 
-    from benchmarks.memory import _status_mb, reset_peak, rss_mb
+    from benchmarks.memory import bench_threads, rss_mb, step_peak_mb
 
-    torch.set_num_threads(1)
+    torch.set_num_threads(bench_threads())
     pick = 0 if lib == "chainrule" else 1
     gpt_steps(dict(CONFIGS[config], batch=1))[pick]()
     step = gpt_steps(config)[pick]
-    before = rss_mb()
-    reset_peak()
-    step()
-    peak = _status_mb("VmHWM") - before
+    peak = step_peak_mb(step)
     for _ in range(9):
         step()
     return {"lib": lib, "config": config, "step_peak_mb": peak, "rss_after_10_mb": rss_mb()}
 
 
 def memory_subprocess(lib: str, config: str) -> dict:
-    """:func:`memory` run in a fresh interpreter (one BLAS thread)."""
-    import os
+    """:func:`memory` run in a fresh interpreter, at this process's thread settings (as
+    ``benchmarks.memory`` for the MLP: ``benchmarks.run`` sets them per thread count)."""
     import subprocess
 
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
     out = subprocess.run(
         [sys.executable, "-m", "benchmarks.gpt", "memory", lib, config], capture_output=True,
-        text=True, check=True, env=env,
+        text=True, check=True,
     )  # fmt: skip
     return json.loads(out.stdout.strip().splitlines()[-1])
 

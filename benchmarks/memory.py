@@ -36,22 +36,32 @@ def reset_peak() -> None:
         f.write("5")
 
 
+def step_peak_mb(step: object) -> float:
+    """How far the resident set rises above its current level while ``step()`` runs."""
+    before = rss_mb()
+    reset_peak()
+    step()  # type: ignore[operator]
+    return _status_mb("VmHWM") - before
+
+
+def bench_threads() -> int:
+    """The thread count PyTorch gets here: ``BENCH_THREADS`` (1 by default)."""
+    return int(os.environ.get("BENCH_THREADS", "1"))
+
+
 def main(lib: str, batch: int = 1024) -> dict:
     import torch
 
     from benchmarks.workloads import mlp_models, train_steps
 
-    torch.set_num_threads(int(os.environ.get("BENCH_THREADS", "1")))
+    torch.set_num_threads(bench_threads())
     rng = np.random.default_rng(0)
     x = rng.standard_normal((batch, 784)).astype(np.float32)
     y = rng.integers(0, 10, batch).astype(np.int64)
     tm, cm = mlp_models()
     cstep, tstep = train_steps(tm, cm, x, y)
     step = cstep if lib == "chainrule" else tstep
-    before = rss_mb()
-    reset_peak()
-    step()
-    peak = _status_mb("VmHWM") - before
+    peak = step_peak_mb(step)
     for _ in range(9):
         step()
     after10 = rss_mb()
