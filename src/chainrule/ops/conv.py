@@ -297,6 +297,97 @@ def _grouped_rows(g: Any, groups: int) -> Any:
     return rows.reshape(rows.shape[0], groups, -1).transpose(1, 0, 2)
 
 
+def _by_taps(x: Any, kernel: tuple, stride: tuple, groups: int) -> bool:
+    """Whether the convolution runs as one small product per kernel position on the flattened
+    padded image (:func:`_tap_conv`) instead of through columns: stride 1, no groups, and
+    enough channels for the channels-last rows to be fast."""
+    return stride == (1, 1) and groups == 1 and not _few_channels(x.shape[1], 1, 1, 1)
+
+
+def _tap_offsets(kernel: tuple, dilation: tuple, wp: int) -> list:
+    """The row offset of each kernel position in the flattened padded (N*Hp*Wp, C) image."""
+    return [i * dilation[0] * wp + j * dilation[1] for i in range(kernel[0]) for j in range(kernel[1])]  # fmt: skip  # noqa: E501
+
+
+def _tap_conv(xpad: Any, w: Any, out_hw: tuple, dilation: tuple, b: Any = None) -> Any:
+    """Stride-1 convolution of the padded channels-last image ``xpad`` (N, Hp, Wp, C) with
+    ``w`` (O, C, kh, kw), without columns: with the image flattened to ``X`` (N*Hp*Wp, C),
+    output pixel ``q`` (on the padded grid) is ``sum_t X[q + off_t] @ W_t``, so each kernel
+    position is ONE product of a contiguous row range of ``X`` with the (C, O) weight slice,
+    accumulated; the valid grid is cropped in the last addition. Returns (N, OH, OW, O)."""
+    xp = _xp(xpad)
+    n, hp, wp, c = xpad.shape
+    o, _, kh, kw = w.shape
+    oh, ow = out_hw
+    offs = _tap_offsets((kh, kw), dilation, wp)
+    rows = n * hp * wp
+    span = rows - offs[-1]  # every valid output pixel q has q + off_t inside the image
+    flat = xpad.reshape(rows, c)
+    wt = xp.ascontiguousarray(w.transpose(2, 3, 1, 0)).reshape(kh * kw, c, o)
+    out = xp.empty((n, oh, ow, o), dtype=xpad.dtype)
+    if out.size == 0:
+        return out
+    if len(offs) == 1:
+        if span == n * oh * ow:  # nothing to crop (a 1x1 kernel without padding)
+            xp.matmul(flat, wt[0], out=out.reshape(-1, o))
+        else:
+            y = flat @ wt[0]
+            out[...] = y.reshape(n, hp, wp, o)[:, :oh, :ow]
+    else:
+        acc = xp.empty((rows, o), dtype=xpad.dtype)
+        tmp = xp.empty((rows, o), dtype=xpad.dtype)
+        xp.matmul(flat[offs[0] : offs[0] + span], wt[0], out=acc[:span])
+        for t in range(1, len(offs)):
+            xp.matmul(flat[offs[t] : offs[t] + span], wt[t], out=tmp[:span])
+            if t < len(offs) - 1:
+                acc[:span] += tmp[:span]
+        grid = (n, hp, wp, o)
+        xp.add(acc.reshape(grid)[:, :oh, :ow], tmp.reshape(grid)[:, :oh, :ow], out=out)
+    if b is not None:
+        out += b
+    return out
+
+
+def _tap_weight_grad(g: Any, xpad: Any, shape: tuple, dilation: tuple) -> Any:
+    """The weight gradient of :func:`_tap_conv`: ``dW_t = X[off_t : off_t + L].T @ G`` with the
+    output gradient ``G`` laid on the padded grid (zeros outside the valid outputs), one
+    product per kernel position, no columns."""
+    xp = _xp(xpad)
+    n, hp, wp, c = xpad.shape
+    o, _, kh, kw = shape
+    oh, ow = g.shape[2:]
+    offs = _tap_offsets((kh, kw), dilation, wp)
+    rows = n * hp * wp
+    span = rows - offs[-1]
+    if n == 0:
+        return xp.zeros(shape, dtype=g.dtype)
+    grid = xp.zeros((n, hp, wp, o), dtype=g.dtype)
+    grid[:, :oh, :ow] = g.transpose(0, 2, 3, 1)
+    gflat = grid.reshape(rows, o)[:span]
+    flat = xpad.reshape(rows, c)
+    dw = xp.empty((kh * kw, c, o), dtype=g.dtype)
+    for t, off in enumerate(offs):
+        xp.matmul(flat[off : off + span].T, gflat, out=dw[t])
+    return xp.ascontiguousarray(dw.reshape(kh, kw, c, o).transpose(3, 2, 0, 1))
+
+
+def saved_input(x: Any, kernel: tuple, stride: tuple, pads: tuple, dilation: tuple, groups: int):
+    """What :data:`conv2d` keeps of its input ``x`` for the weight gradient (its ``cols``
+    argument): the padded channels-last image (N, Hp, Wp, C) when the convolution runs by
+    kernel positions (stride 1, no groups), else the :func:`columns`.
+
+    Example:
+        >>> import numpy as np
+        >>> saved_input(np.ones((2, 16, 5, 5)), (3, 3), (1, 1), (1, 1, 1, 1), (1, 1), 1).shape
+        (2, 7, 7, 16)
+        >>> saved_input(np.ones((2, 16, 5, 5)), (3, 3), (2, 2), (1, 1, 1, 1), (1, 1), 1).shape
+        (1, 9, 144)
+    """
+    if _by_taps(x, kernel, stride, groups):
+        return _channels_last(x, pads)
+    return columns(x, kernel, stride, pads, dilation, groups)
+
+
 def columns(x: Any, kernel: tuple, stride: tuple, pads: tuple, dilation: tuple, groups: int):
     """The windows of the array ``x`` as the column matrix :data:`conv2d` multiplies:
     ``(groups, N*OH*OW, kh*kw*C/groups)`` (channels-last) or, for few channels, its transpose.
@@ -318,6 +409,9 @@ def _conv2d_fwd(
     n, _, h, wd = x.shape
     o, _, kh, kw = w.shape
     oh, ow = _out_hw(h, wd, (kh, kw), stride, pads, dilation)
+    if _by_taps(x, (kh, kw), stride, groups):
+        xpad = _channels_last(x, pads) if cols is None else cols
+        return _tap_conv(xpad, w, (oh, ow), dilation, b).transpose(0, 3, 1, 2)
     if cols is None:
         cols = columns(x, (kh, kw), stride, pads, dilation, groups)
     rows = _weight_rows(w, groups)
@@ -348,12 +442,26 @@ def _flipped(w: Any, groups: int) -> Any:
     return wg.reshape(groups * cg, o // groups, kh, kw)
 
 
+def _check_grad_shape(op: str, g: Any, n: int, h: int, wd: int, w_shape: tuple, stride: tuple,
+                      pads: tuple, dilation: tuple) -> None:  # fmt: skip
+    """The output gradient ``g`` must have the convolution's output shape."""
+    oh, ow = _out_hw(h, wd, w_shape[2:], stride, pads, dilation)
+    want = (n, w_shape[0], oh, ow)
+    if tuple(g.shape) != want:
+        raise ValueError(
+            f"{op}: the output gradient has shape {tuple(g.shape)}, but the convolution of an "
+            f"input of {n} images of {h}x{wd} with weight {tuple(w_shape)} (stride {stride}, pads "
+            f"{pads}, dilation {dilation}) has output shape {want}"
+        )
+
+
 def _conv2d_input_grad_fwd(
     g: Any, w: Any, shape: tuple, stride: tuple, pads: tuple, dilation: tuple, groups: int
 ) -> Any:
     xp = _xp(g)
     n, c, h, wd = shape
     o, cg, kh, kw = w.shape
+    _check_grad_shape("conv2d_input_grad", g, n, h, wd, w.shape, stride, pads, dilation)
     (sh, sw), (dh, dw) = stride, dilation
     eh, ew = dh * (kh - 1), dw * (kw - 1)
     if stride == (1, 1) and o <= c:
@@ -394,6 +502,10 @@ def _conv2d_weight_grad_fwd(
     g: Any, x: Any, shape: tuple, stride: tuple, pads: tuple, dilation: tuple, groups: int
 ) -> Any:
     kernel = shape[2:]
+    n, _, h, wd = x.shape
+    _check_grad_shape("conv2d_weight_grad", g, n, h, wd, shape, stride, pads, dilation)
+    if _by_taps(x, kernel, stride, groups):
+        return _tap_weight_grad(g, _channels_last(x, pads), shape, dilation)
     cols = columns(x, kernel, stride, pads, dilation, groups)
     return _weight_grad(g, cols, shape, groups, _few_channels(x.shape[1], kernel[1], groups,
                                                               dilation[1]))  # fmt: skip
@@ -405,7 +517,9 @@ def _conv_x(g: Any, ans: Any, x: Any, w: Any, stride, pads, dilation, groups, b=
 
 def _conv_w(g: Any, ans: Any, x: Any, w: Any, stride, pads, dilation, groups, b=None, cols=None):
     if cols is not None and not isinstance(g, (Tensor, Tracer)) and not isinstance(x, Tensor):
-        # a plain backward: the columns the forward built (not built again)
+        # a plain backward: the columns (or padded input) the forward built, not built again
+        if cols.ndim == 4:
+            return _tap_weight_grad(g, cols, w.shape, dilation)
         few = _few_channels(x.shape[1], w.shape[3], groups, dilation[1])
         return _weight_grad(g, cols, w.shape, groups, few)
     return conv2d_weight_grad(g, x, w.shape, stride, pads, dilation, groups)

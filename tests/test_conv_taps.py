@@ -1,0 +1,131 @@
+"""Stride-1 convolutions with enough channels run by kernel positions (one product per tap on
+the flattened padded image, no columns): values, gradients and second derivatives against
+PyTorch in float64, float32 against PyTorch, the weight gradient from the saved padded input
+and from the primitive, the primitives' own rules, jvp and vmap, and shape checks of the
+gradient primitives."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import chainrule as cr
+import chainrule.nn.functional as F
+from chainrule import func
+from chainrule.ops import conv as C
+from oracle import check
+
+TAP_SWEEP = [  # N, C, H, W, O, kernel, padding, dilation, bias
+    (2, 12, 7, 6, 5, 3, 1, 1, True),  # the ResNet 3x3
+    (2, 16, 7, 6, 4, 3, 2, 2, False),  # dilated, padded
+    (2, 13, 6, 7, 3, (2, 3), (1, 0), (2, 1), True),  # uneven kernel, padding, dilation
+    (2, 12, 5, 5, 4, 1, 0, 1, True),  # 1x1, nothing to crop
+    (1, 12, 4, 5, 3, 1, 1, 1, False),  # 1x1 padded
+    (2, 12, 5, 4, 20, 3, 0, 1, False),  # more outputs than inputs, no padding
+    (1, 12, 3, 3, 2, 3, 3, 1, True),  # padding wider than the kernel reach
+]
+
+
+def _fn(p, d):  # noqa: ANN001, ANN202
+    def fn(x, w, *b):  # noqa: ANN001, ANN202
+        lib = torch.nn.functional if isinstance(x, torch.Tensor) else F
+        return lib.conv2d(x, w, b[0] if b else None, 1, p, d)
+
+    return fn
+
+
+@pytest.mark.parametrize("n,c,h,w,o,k,p,d,bias", TAP_SWEEP)
+def test_tap_conv_values_grads_second_derivatives(n, c, h, w, o, k, p, d, bias) -> None:  # noqa: ANN001
+    kk = (k, k) if isinstance(k, int) else k
+    x = np.zeros((n, c, h, w))
+    assert C._by_taps(x, kk, (1, 1), 1)
+    shapes = [(n, c, h, w), (o, c, *kk)] + ([(o,)] if bias else [])
+    check(_fn(p, d), shapes=shapes, finite_differences=False)
+
+
+@pytest.mark.parametrize("case", [TAP_SWEEP[0], TAP_SWEEP[2], TAP_SWEEP[4]])
+def test_tap_conv_float32(case) -> None:  # noqa: ANN001
+    n, c, h, w, o, k, p, d, bias = case
+    kk = (k, k) if isinstance(k, int) else k
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((n, c, h, w)).astype(np.float32)
+    wt = rng.standard_normal((o, c, *kk)).astype(np.float32)
+    b = rng.standard_normal(o).astype(np.float32)
+    cx, cw, cb = (cr.tensor(a, requires_grad=True) for a in (x, wt, b))
+    tx, tw, tb = (torch.tensor(a, requires_grad=True) for a in (x, wt, b))
+    out = F.conv2d(cx, cw, cb, 1, p, d)
+    tout = torch.nn.functional.conv2d(tx, tw, tb, 1, p, d)
+    gy = rng.standard_normal(tout.shape).astype(np.float32)
+    out.backward(cr.tensor(gy))
+    tout.backward(torch.tensor(gy))
+    assert out.dtype == cr.float32
+    np.testing.assert_allclose(out.detach().numpy(), tout.detach().numpy(), rtol=1e-4, atol=1e-4)
+    for a, t in ((cx, tx), (cw, tw), (cb, tb)):
+        assert a.grad.dtype == cr.float32
+        np.testing.assert_allclose(a.grad.numpy(), t.grad.numpy(), rtol=1e-4, atol=1e-4)
+
+
+def test_tap_conv_keeps_the_padded_input_not_columns() -> None:
+    x = np.ones((2, 16, 5, 5))
+    saved = C.saved_input(x, (3, 3), (1, 1), (1, 1, 1, 1), (1, 1), 1)
+    assert saved.shape == (2, 7, 7, 16)  # 9x smaller than the columns
+    assert C.saved_input(x, (3, 3), (1, 1), (1, 1, 1, 1), (1, 1), 2).ndim == 3  # grouped
+    assert C.saved_input(x[:, :3], (3, 3), (1, 1), (1, 1, 1, 1), (1, 1), 1).ndim == 3  # few
+
+
+def test_tap_conv_gradient_primitives_against_finite_differences() -> None:
+    """conv2d_input_grad / conv2d_weight_grad on the tap path, called as ops."""
+    rng = np.random.default_rng(2)
+    geo = ((1, 1), (1, 0, 2, 1), (1, 2), 1)
+    g = cr.tensor(rng.standard_normal((1, 3, 4, 3)), requires_grad=True)
+    w = cr.tensor(rng.standard_normal((3, 12, 3, 3)), requires_grad=True)
+    x = cr.tensor(rng.standard_normal((1, 12, 5, 4)), requires_grad=True)
+    assert cr.autograd.gradcheck(
+        lambda a, b: C.conv2d_input_grad(a, b, (1, 12, 5, 4), *geo), (g, w)
+    )
+    assert cr.autograd.gradcheck(
+        lambda a, b: C.conv2d_weight_grad(a, b, (3, 12, 3, 3), *geo), (g, x)
+    )
+    # the weight gradient from the saved padded input equals the primitive's
+    dw = C.conv2d_weight_grad(g.detach().numpy(), x.detach().numpy(), (3, 12, 3, 3), *geo)
+    tx = torch.tensor(x.detach().numpy(), requires_grad=True)
+    tw = torch.tensor(w.detach().numpy(), requires_grad=True)
+    ty = torch.nn.functional.conv2d(
+        torch.nn.functional.pad(tx, (2, 1, 1, 0)), tw, None, 1, 0, (1, 2)
+    )
+    ty.backward(torch.tensor(g.detach().numpy()))
+    np.testing.assert_allclose(dw, tw.grad.numpy(), rtol=1e-10)
+
+
+def test_tap_conv_jvp_and_vmap_against_torch_func() -> None:
+    rng = np.random.default_rng(4)
+    x, t = rng.standard_normal((2, 2, 12, 5, 5)), rng.standard_normal((2, 2, 12, 5, 5))
+    w = rng.standard_normal((4, 12, 3, 3))
+
+    def cf(a):  # noqa: ANN001, ANN202
+        return F.conv2d(a, cr.tensor(w), padding=1)
+
+    def tf(a):  # noqa: ANN001, ANN202
+        return torch.nn.functional.conv2d(a, torch.tensor(w), padding=1)
+
+    out, tan = func.jvp(cf, (cr.tensor(x[0]),), (cr.tensor(t[0]),))
+    tout, ttan = torch.func.jvp(tf, (torch.tensor(x[0]),), (torch.tensor(t[0]),))
+    np.testing.assert_allclose(out.numpy(), tout.numpy(), rtol=1e-10)
+    np.testing.assert_allclose(tan.numpy(), ttan.numpy(), rtol=1e-10)
+    g = func.vmap(func.grad(lambda a: (cf(a) ** 2).sum()))(cr.tensor(x))
+    tg = torch.func.vmap(torch.func.grad(lambda a: (tf(a) ** 2).sum()))(torch.tensor(x))
+    np.testing.assert_allclose(g.numpy(), tg.numpy(), rtol=1e-10)
+
+
+@pytest.mark.parametrize("op", ["input", "weight"])
+def test_gradient_primitives_check_the_gradient_shape(op) -> None:  # noqa: ANN001
+    geo = ((1, 1), (1, 1, 1, 1), (1, 1), 1)
+    w = np.ones((4, 3, 3, 3))
+    x = np.ones((2, 3, 5, 5))
+    g = np.ones((2, 4, 4, 5))  # the output is (2, 4, 5, 5)
+    with pytest.raises(ValueError, match=rf"conv2d_{op}_grad: .*\(2, 4, 4, 5\).*\(2, 4, 5, 5\)"):
+        if op == "input":
+            C.conv2d_input_grad(g, w, x.shape, *geo)
+        else:
+            C.conv2d_weight_grad(g, x, w.shape, *geo)
