@@ -35,12 +35,32 @@ def _col(v: Any, ndim: int) -> Any:
     return v.reshape((1, -1) + (1,) * (ndim - 2))
 
 
+def _gemv_sum(a: Any) -> Any:
+    """Per-sample, per-channel sums ``(N, C)`` of an (N, C, ...) array as one matrix-vector
+    product with a vector of ones (several times faster than a reduction over strided axes),
+    when its memory is channels-last or channels-first contiguous; else ``None``."""
+    xp = _xp(a)
+    n, c = a.shape[:2]
+    m = a.size // (n * c) if n * c else 0
+    last = xp.moveaxis(a, 1, -1)
+    if last.flags.c_contiguous:  # channels-last (a convolution's output)
+        return xp.ones(m, dtype=a.dtype) @ last.reshape(n, m, c)
+    if a.flags.c_contiguous:
+        return a.reshape(n, c, m) @ xp.ones(m, dtype=a.dtype)
+    return None
+
+
 def _channel_sum(a: Any, b: Any = None) -> Any:
-    """Per-channel ``sum(a)`` (or ``sum(a b)``) of (N, C, ...) arrays: einsum (fast over
-    strided axes, no temporary), summed per sample first so float32 keeps its accuracy."""
+    """Per-channel ``sum(a)`` (or ``sum(a b)``) of (N, C, ...) arrays, summed per sample first
+    so float32 keeps its accuracy: a product with ones on contiguous memory, else einsum (fast
+    over strided axes, no temporary)."""
     if a.ndim == 2 or isinstance(a, Tracer) or isinstance(b, Tracer):  # tracers: primitives
         return (a if b is None else a * b).sum(axis=_axes(a.ndim))
     xp = _xp(a)
+    if a.size and a.dtype.kind == "f" and (b is None or b.dtype == a.dtype):
+        per = _gemv_sum(a if b is None else a * b)  # the product keeps the operands' layout
+        if per is not None:
+            return per.sum(axis=0)
     idx = list(range(a.ndim))
     per = xp.einsum(a, idx, [0, 1]) if b is None else xp.einsum(a, idx, b, idx, [0, 1])
     return per.sum(axis=0)
@@ -62,7 +82,11 @@ def batch_stats(x: Any, eps: float) -> tuple[Any, Any, Any]:
     n = x.size // x.shape[1]
     mean = _channel_sum(x) / n
     d = x - _col(mean, x.ndim)
-    var = _channel_sum(d, d) / n
+    if isinstance(d, Tracer):
+        var = _channel_sum(d, d) / n
+    else:  # squared in place: one temporary
+        d *= d
+        var = _channel_sum(d) / n
     invstd = 1.0 / xp.sqrt(var + eps)
     return mean.astype(x.dtype, copy=False), var.astype(x.dtype), invstd.astype(x.dtype)
 
@@ -126,7 +150,9 @@ def _bn_w(g: Any, ans: Any, x: Any, weight: Any, bias: Any, mean: Any, invstd: A
 
 
 def _bn_b(g: Any, ans: Any, x: Any, weight: Any, bias: Any, mean: Any, invstd: Any, eps: float):
-    return sum_(g, _axes(g.ndim), False)
+    if _composing(g):
+        return sum_(g, _axes(g.ndim), False)
+    return _channel_sum(g)
 
 
 def _bn_jvp(ts: list, ans: Any, x: Any, weight: Any, bias: Any, mean: Any, invstd: Any, eps: float):
