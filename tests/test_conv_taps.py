@@ -129,3 +129,12 @@ def test_gradient_primitives_check_the_gradient_shape(op) -> None:  # noqa: ANN0
             C.conv2d_input_grad(g, w, x.shape, *geo)
         else:
             C.conv2d_weight_grad(g, x, w.shape, *geo)
+
+
+@pytest.mark.parametrize("c,o,p,d", [(4, 12, 1, 1), (8, 16, 0, 1), (3, 14, 2, 2)])
+def test_input_grad_by_taps_for_few_input_channels(c, o, p, d) -> None:  # noqa: ANN001
+    """Few input channels (columns forward) but a wide output gradient: the input gradient is
+    the convolution of the gradient by kernel positions (LeNet's second convolution)."""
+    assert not C._by_taps(np.zeros((1, c, 1, 1)), (3, 3), (1, 1), 1)
+    assert C._by_taps(np.zeros((1, o, 1, 1)), (3, 3), (1, 1), 1)
+    check(_fn(p, d), shapes=[(2, c, 7, 6), (o, c, 3, 3)], finite_differences=False)

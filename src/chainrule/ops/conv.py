@@ -464,9 +464,10 @@ def _conv2d_input_grad_fwd(
     _check_grad_shape("conv2d_input_grad", g, n, h, wd, w.shape, stride, pads, dilation)
     (sh, sw), (dh, dw) = stride, dilation
     eh, ew = dh * (kh - 1), dw * (kw - 1)
-    if stride == (1, 1) and o <= c:
-        # the adjoint is a convolution of g with the turned kernels; its columns are as wide as
-        # g has channels, so it pays unless g has more channels than the input (measured)
+    if stride == (1, 1) and (o <= c or _by_taps(g, (kh, kw), stride, groups)):
+        # the adjoint is a convolution of g with the turned kernels; through columns (as wide
+        # as g has channels) it pays unless g has more channels than the input, by kernel
+        # positions (no columns) always (measured: LeNet's 8 -> 16 conv 1.7 -> 1.3 ms)
         adj = (eh - pads[0], h - g.shape[2] + pads[0], ew - pads[2], wd - g.shape[3] + pads[2])
         return _conv2d_fwd(g, _flipped(w, groups), (1, 1), adj, dilation, groups)
     # every window's gradient (one product), added back where the window read
