@@ -1,6 +1,7 @@
 """BatchNorm's per-channel sums on every memory layout (channels-first contiguous and
 channels-last: a product with ones; strided: einsum), float32 accuracy, and the batch-norm
-bias gradient from them, against float64 NumPy and PyTorch."""
+bias gradient from them, against float64 NumPy and PyTorch; ReLU's gradient with and without
+its Numba kernel."""
 
 from __future__ import annotations
 
@@ -67,3 +68,22 @@ def test_batch_norm_grads_on_both_layouts_match_torch(last) -> None:  # noqa: AN
     for c, t in ((cx, tx), (cw, tw), (cb, tb)):
         assert c.grad.dtype == cr.float32
         np.testing.assert_allclose(c.grad.numpy(), t.grad.numpy(), rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("jit", ["1", "0"])
+def test_relu_gradient_kernel_and_numpy_twin_agree(jit, monkeypatch) -> None:  # noqa: ANN001
+    """ReLU's gradient with the Numba kernel (float32) and without it, on both layouts and
+    with infinities and NaN in the gradient, against PyTorch."""
+    monkeypatch.setenv("CHAINRULE_JIT", jit)
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((3, 4, 5, 2)).astype(np.float32)
+    g = rng.standard_normal(x.shape).astype(np.float32)
+    g.flat[:4] = [np.inf, -np.inf, np.nan, np.nan]
+    x.flat[:4] = [-1.0, 1.0, -1.0, 1.0]
+    for xa in (x, np.ascontiguousarray(x.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)):
+        cx = cr.tensor(xa, requires_grad=True)
+        tx = torch.tensor(x, requires_grad=True)
+        F.relu(cx).backward(cr.tensor(g))
+        torch.nn.functional.relu(tx).backward(torch.tensor(g))
+        assert cx.grad.dtype == cr.float32
+        np.testing.assert_array_equal(cx.grad.numpy(), tx.grad.numpy())

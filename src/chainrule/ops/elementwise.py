@@ -11,6 +11,7 @@ from typing import Any
 import numpy
 
 from ..backend import array_module
+from . import jit
 from .primitive import Primitive, no_tangent
 
 _LN2 = 0.6931471805599453
@@ -243,6 +244,9 @@ sigmoid = Primitive(
 
 
 def _masked_fwd(g: Any, mask: Any) -> Any:
+    k = jit.kernel("masked", g)
+    if k is not None and type(mask) is numpy.ndarray and mask.dtype == numpy.bool_:
+        return k(g, mask)  # one fused pass (4x faster than the two below)
     # A product with the mask is ~10x faster than where; it is exact unless g has an inf or
     # a NaN (inf * 0 is NaN, where gives 0), which one isfinite pass rules out.
     if _xp(g).isfinite(g).all():

@@ -120,3 +120,22 @@ _BUILDERS: dict[str, Callable[[], Any]] = {
     "gelu_erf": _build_gelu_erf,
     "gelu_erf_backward": _build_gelu_erf_backward,
 }
+
+
+# ----- ReLU's gradient (ops/elementwise.py ``masked``) -------------------------------------
+def _masked(g: Any, m: Any) -> Any:
+    """``g`` where the mask is set, else 0: NumPy's ``where(m, g, 0)`` in one pass (exact for
+    infinities and NaN, which a product with the mask is not)."""
+    return g if m else ZERO
+
+
+ZERO = _f(0.0)
+
+
+def _build_masked() -> Callable[..., Any]:
+    import numba
+
+    return numba.vectorize(["float32(float32, boolean)"], cache=True)(_masked)
+
+
+_BUILDERS["masked"] = _build_masked
