@@ -50,20 +50,36 @@ def test_float32_sums_keep_their_accuracy() -> None:
         np.testing.assert_allclose(BN._channel_sum(x), exact, rtol=2e-6)
 
 
-@pytest.mark.parametrize("last", [False, True])
-def test_batch_norm_grads_on_both_layouts_match_torch(last) -> None:  # noqa: ANN001
+def _last(a: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(np.moveaxis(a, 1, -1)).transpose(
+        0, a.ndim - 1, *range(1, a.ndim - 1)
+    )  # noqa: E501
+
+
+@pytest.mark.parametrize("jit", ["1", "0"])
+@pytest.mark.parametrize("shape", [(4, 5, 6, 3), (6, 5), (3, 5, 4)])
+@pytest.mark.parametrize("last,glast", [(False, False), (True, False), (True, True)])
+def test_batch_norm_grads_on_both_layouts_match_torch(jit, shape, last, glast, monkeypatch) -> None:  # noqa: ANN001, E501
+    """The fused kernels (channels-last float32 rows) and the NumPy passes, against PyTorch."""
+    monkeypatch.setenv("CHAINRULE_JIT", jit)
     rng = np.random.default_rng(2)
-    x = rng.standard_normal((4, 5, 6, 3)).astype(np.float32)
+    x = (3.0 + rng.standard_normal(shape)).astype(np.float32)
     w, b = rng.standard_normal(5).astype(np.float32), rng.standard_normal(5).astype(np.float32)
     g = rng.standard_normal(x.shape).astype(np.float32)
-    xa = np.ascontiguousarray(x.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2) if last else x
+    xa = _last(x) if last else x
+    ga = _last(g) if glast else g
+    out = F.batch_norm(cr.tensor(xa), None, None, training=True)
+    tout = torch.nn.functional.batch_norm(torch.tensor(x), None, None, training=True)
+    np.testing.assert_allclose(out.numpy(), tout.numpy(), rtol=1e-4, atol=1e-4)
     cx, cw, cb = (
         cr.tensor(xa, requires_grad=True),
         cr.tensor(w, requires_grad=True),
         cr.tensor(b, requires_grad=True),
     )
     tx, tw, tb = (torch.tensor(v, requires_grad=True) for v in (x, w, b))
-    F.batch_norm(cx, None, None, cw, cb, training=True).backward(cr.tensor(g))
+    out = F.batch_norm(cx, None, None, cw, cb, training=True)
+    assert out.dtype == cr.float32
+    out.backward(cr.tensor(ga))
     torch.nn.functional.batch_norm(tx, None, None, tw, tb, training=True).backward(torch.tensor(g))
     for c, t in ((cx, tx), (cw, tw), (cb, tb)):
         assert c.grad.dtype == cr.float32

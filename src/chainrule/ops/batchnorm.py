@@ -19,7 +19,10 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
+
 from ..tensor import Tensor
+from . import jit
 from .elementwise import _xp, sqrt
 from .primitive import Primitive, Tracer, tangent_sum
 from .shape import reshape
@@ -66,6 +69,30 @@ def _channel_sum(a: Any, b: Any = None) -> Any:
     return per.sum(axis=0)
 
 
+def _rows(a: Any) -> Any:
+    """The (pixels, channels) rows of an (N, C, ...) NumPy array whose memory is channels-last
+    (a convolution's output; any (N, C) matrix), else ``None``: what the fused kernels of
+    :mod:`chainrule.ops.jit` loop over."""
+    if type(a) is not np.ndarray or a.ndim < 2:
+        return None
+    last = np.moveaxis(a, 1, -1)
+    return last.reshape(-1, a.shape[1]) if last.flags.c_contiguous else None
+
+
+def _kernel(name: str, *arrays: Any) -> tuple:
+    """The compiled kernel ``name`` and the rows of ``arrays`` if all are channels-last
+    float32 NumPy arrays (and Numba is there), else ``(None, None)``."""
+    rows = [_rows(a) for a in arrays]
+    if any(r is None for r in rows):
+        return None, None
+    return jit.kernel(name, *rows), rows
+
+
+def _unrows(rows: Any, like: Any) -> Any:
+    """Rows (P, C) back to the (N, C, ...) shape of ``like`` (a view: channels-last memory)."""
+    return np.moveaxis(rows.reshape(np.moveaxis(like, 1, -1).shape), -1, 1)
+
+
 def batch_stats(x: Any, eps: float) -> tuple[Any, Any, Any]:
     """``(mean, var, invstd)`` per channel of the array ``x`` (N, C, ...): the biased variance
     by two passes (no cancellation), ``invstd = 1 / sqrt(var + eps)``; all in ``x.dtype``.
@@ -80,6 +107,11 @@ def batch_stats(x: Any, eps: float) -> tuple[Any, Any, Any]:
         x = x.primal  # (the rules differentiate through them, recomputed from x)
     xp = _xp(x)
     n = x.size // x.shape[1]
+    k, rows = _kernel("bn_stats", x)
+    if k is not None and n:
+        mean, sq = k(rows[0])
+        invstd = 1.0 / np.sqrt(sq / n + eps)
+        return mean.astype(x.dtype), (sq / n).astype(x.dtype), invstd.astype(x.dtype)
     mean = _channel_sum(x) / n
     d = x - _col(mean, x.ndim)
     if isinstance(d, Tracer):
@@ -96,13 +128,22 @@ def _bn_fwd(x: Any, weight: Any, bias: Any, mean: Any, invstd: Any, eps: float) 
     shift = -mean * scale
     if bias is not None:
         shift = shift + bias
+    k, rows = _kernel("bn_affine", x)
+    if k is not None:
+        out = np.empty_like(rows[0])
+        a, b = scale.astype(x.dtype, copy=False), shift.astype(x.dtype, copy=False)
+        return _unrows(k(rows[0], a, b, out), x)
     out = x * _col(scale.astype(x.dtype, copy=False), x.ndim)
     out += _col(shift.astype(x.dtype, copy=False), x.ndim)
     return out
 
 
 def _sums(g: Any, x: Any) -> tuple[Any, Any]:
-    """Per channel ``sum(g)`` and ``sum(g x)``, each one pass."""
+    """Per channel ``sum(g)`` and ``sum(g x)``: one fused pass, or one pass each."""
+    k, rows = _kernel("bn_sums", g, x)
+    if k is not None:
+        sg, sgx = k(*rows)
+        return sg.astype(g.dtype), sgx.astype(g.dtype)
     return _channel_sum(g), _channel_sum(g, x)
 
 
@@ -135,6 +176,11 @@ def _bn_x(g: Any, ans: Any, x: Any, weight: Any, bias: Any, mean: Any, invstd: A
     a = invstd if weight is None else invstd * weight
     b = -a * invstd * dw / m
     c = -a * sg / m - b * mean
+    k, rows = _kernel("bn_backward", g, x)
+    if k is not None:
+        out = np.empty_like(rows[0])
+        coef = (v.astype(g.dtype, copy=False) for v in (a, b, c))
+        return _unrows(k(rows[0], rows[1], *coef, out), g)
     dx = g * _col(a, g.ndim)
     dx += x * _col(b, g.ndim)
     dx += _col(c, g.ndim)

@@ -139,3 +139,70 @@ def _build_masked() -> Callable[..., Any]:
 
 
 _BUILDERS["masked"] = _build_masked
+
+
+# ----- batch normalization (ops/batchnorm.py) on channels-last rows (P, C) -----------------
+# NumPy needs a pass (and a temporary) per operation of x * scale + shift or of the closed
+# form backward g a + x b + c; over contiguous (pixels, channels) rows each is one loop, and
+# the per-channel sums (float64 accumulators) one read of the inputs.
+def _bn_stats(x: Any) -> Any:
+    """Per-channel ``(mean, sum of squared deviations)`` of the rows ``x`` (P, C), two passes,
+    float64 accumulators."""
+    p, c = x.shape
+    s = np.zeros(c, np.float64)
+    for i in range(p):
+        for k in range(c):
+            s[k] += x[i, k]
+    mean = s / max(p, 1)
+    q = np.zeros(c, np.float64)
+    for i in range(p):
+        for k in range(c):
+            d = x[i, k] - mean[k]
+            q[k] += d * d
+    return mean, q
+
+
+def _bn_sums(g: Any, x: Any) -> Any:
+    """Per-channel ``(sum(g), sum(g x))`` of the rows ``g`` and ``x`` (P, C), one pass."""
+    p, c = g.shape
+    sg = np.zeros(c, np.float64)
+    sgx = np.zeros(c, np.float64)
+    for i in range(p):
+        for k in range(c):
+            v = g[i, k]
+            sg[k] += v
+            sgx[k] += v * x[i, k]
+    return sg, sgx
+
+
+def _bn_affine(x: Any, a: Any, b: Any, out: Any) -> Any:
+    """``out = x a + b`` over the rows (P, C), ``a`` and ``b`` per channel, one pass."""
+    p, c = x.shape
+    for i in range(p):
+        for k in range(c):
+            out[i, k] = x[i, k] * a[k] + b[k]
+    return out
+
+
+def _bn_backward(g: Any, x: Any, a: Any, b: Any, c0: Any, out: Any) -> Any:
+    """``out = g a + x b + c0`` over the rows (P, C), per-channel coefficients, one pass."""
+    p, c = g.shape
+    for i in range(p):
+        for k in range(c):
+            out[i, k] = g[i, k] * a[k] + x[i, k] * b[k] + c0[k]
+    return out
+
+
+def _njit(fn: Callable[..., Any]) -> Callable[[], Any]:
+    def build() -> Callable[..., Any]:
+        import numba
+
+        return numba.njit(cache=True)(fn)
+
+    return build
+
+
+_BUILDERS["bn_stats"] = _njit(_bn_stats)
+_BUILDERS["bn_sums"] = _njit(_bn_sums)
+_BUILDERS["bn_affine"] = _njit(_bn_affine)
+_BUILDERS["bn_backward"] = _njit(_bn_backward)
