@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from ..tensor import Tensor
+from .batchnorm import _channel_sum
 from .elementwise import _xp
 from .primitive import Primitive, Tracer, tangent_sum
 from .shape import reshape
@@ -47,7 +48,18 @@ def _padded(x: Any, pads: tuple, value: float) -> Any:
     if not any(pads):
         return x
     ph0, ph1, pw0, pw1 = pads
-    return _xp(x).pad(x, ((0, 0), (0, 0), (ph0, ph1), (pw0, pw1)), constant_values=value)
+    xp = _xp(x)
+    if _is_channels_last(x):  # padded in its own layout (a channels-last image stays one)
+        xh = xp.pad(x.transpose(0, 2, 3, 1), ((0, 0), (ph0, ph1), (pw0, pw1), (0, 0)),
+                    constant_values=value)  # fmt: skip
+        return xh.transpose(0, 3, 1, 2)
+    return xp.pad(x, ((0, 0), (0, 0), (ph0, ph1), (pw0, pw1)), constant_values=value)
+
+
+def _is_channels_last(a: Any) -> bool:
+    """Whether the (N, C, H, W) array ``a`` lives channels-last in memory (and not also
+    channels-first, as with one channel or one pixel), e.g. a convolution's output."""
+    return a.ndim == 4 and not a.flags.c_contiguous and a.transpose(0, 2, 3, 1).flags.c_contiguous
 
 
 def _out_hw(h: int, w: int, kernel: tuple, stride: tuple, pads: tuple, dilation: tuple) -> tuple:
@@ -140,12 +152,13 @@ def window_argmax(
     kh, kw = kernel
     code = np.int8 if kh * kw <= 127 else np.int32  # a small code: less memory to sweep
     best = None
-    tap = xp.zeros((n, c, oh, ow), dtype=code)  # which kernel position holds the max
+    tap = None  # which kernel position holds the max, in the input's memory layout
     for i in range(kh):
         for j in range(kw):
             v = src[_tap(i, j, oh, ow, stride, dilation)]
             if best is None:
-                best = v.copy()
+                best = v.copy(order="K")  # the layout of the input
+                tap = xp.zeros_like(best, dtype=code)
                 continue
             better = v > best
             better |= xp.isnan(v)  # a NaN wins
@@ -154,7 +167,8 @@ def window_argmax(
             tap += better * (code(i * kw + j) - tap)
     # each kernel position's offset from its window's corner, looked up per window
     offsets = [i * dilation[0] * w + j * dilation[1] for i in range(kh) for j in range(kw)]
-    arg = xp.asarray(offsets, dtype=np.int64)[tap]
+    arg = xp.empty_like(tap, dtype=np.int64)  # the layout of tap (so of the input)
+    xp.take(xp.asarray(offsets, dtype=np.int64), tap, out=arg)
     oy = xp.arange(oh).reshape(oh, 1) * stride[0] - pads[0]
     ox = xp.arange(ow) * stride[1] - pads[2]
     arg += oy * w + ox  # the window's top-left corner
@@ -168,14 +182,39 @@ def _rows(idx: Any) -> Any:
     return _xp(idx).arange(n * c).reshape(n, c, 1, 1)
 
 
+def _flat_last(index: Any, h: int, w: int) -> Any:
+    """Flat positions in channels-last (N, H, W, C) memory of the picks ``index`` (N, C, OH, OW)
+    (into each ``h * w`` map), shaped (N, OH, OW, C)."""
+    xp = _xp(index)
+    n, c = index.shape[:2]
+    base = xp.arange(n).reshape(n, 1, 1, 1) * (h * w)
+    flat = index.transpose(0, 2, 3, 1) + base
+    flat *= c
+    flat += xp.arange(c)
+    return flat
+
+
 def _pool_gather_fwd(x: Any, index: Any, disjoint: bool) -> Any:
     n, c, h, w = x.shape
+    if _is_channels_last(x):  # read in place (no copy to channels-first); channels-last out
+        flat = _flat_last(index, h, w)
+        return x.transpose(0, 2, 3, 1).reshape(-1)[flat].transpose(0, 3, 1, 2)
     return x.reshape(n * c, h * w)[_rows(index), index]
 
 
 def _pool_scatter_fwd(g: Any, shape: tuple, index: Any, disjoint: bool) -> Any:
     xp = _xp(g)
     n, c, h, w = shape
+    if _is_channels_last(index):  # the picks of a channels-last input: a channels-last result
+        flat = _flat_last(index, h, w)
+        gh = g.transpose(0, 2, 3, 1)
+        if disjoint:
+            out = xp.zeros(n * h * w * c, dtype=g.dtype)
+            out[flat] = gh
+        else:
+            out = xp.bincount(flat.reshape(-1), weights=gh.reshape(-1), minlength=n * h * w * c)
+            out = out.astype(g.dtype, copy=False)
+        return out.reshape(n, h, w, c).transpose(0, 3, 1, 2)
     if disjoint:  # each element is picked at most once: a plain assignment is exact
         out = xp.zeros((n * c, h * w), dtype=g.dtype)
         out[_rows(index), index] = g
@@ -415,6 +454,12 @@ def _conv2d_fwd(
     if cols is None:
         cols = columns(x, (kh, kw), stride, pads, dilation, groups)
     rows = _weight_rows(w, groups)
+    if groups == 1 and _few_channels(x.shape[1], kw, groups, dilation[1]):
+        # channel-major columns (K, N*OH*OW), read transposed: the result is channels-last
+        y = cols[0].T @ rows[0].T
+        if b is not None:
+            y += b
+        return y.reshape(n, oh, ow, o).transpose(0, 3, 1, 2)
     if _few_channels(x.shape[1], kw, groups, dilation[1]):  # channel-major: (O, N*OH*OW)
         y = (rows @ cols).reshape(o, n, oh, ow).transpose(1, 0, 2, 3)
         # back to (N, O, OH, OW) memory in the same pass as the bias: the layers after an
@@ -527,7 +572,9 @@ def _conv_w(g: Any, ans: Any, x: Any, w: Any, stride, pads, dilation, groups, b=
 
 
 def _conv_b(g: Any, ans: Any, x: Any, w: Any, stride, pads, dilation, groups, b=None, cols=None):
-    return sum_(g, (0, 2, 3), False)
+    if isinstance(g, (Tensor, Tracer)):
+        return sum_(g, (0, 2, 3), False)
+    return _channel_sum(g)  # a product with ones: fast on channels-last memory too
 
 
 # All three are linear in each argument: a jvp is the op on one tangent plus the op on the other.
