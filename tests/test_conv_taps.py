@@ -36,7 +36,11 @@ def _fn(p, d):  # noqa: ANN001, ANN202
 
 
 @pytest.mark.parametrize("n,c,h,w,o,k,p,d,bias", TAP_SWEEP)
-def test_tap_conv_values_grads_second_derivatives(n, c, h, w, o, k, p, d, bias) -> None:  # noqa: ANN001
+def test_tap_conv_values_grads_second_derivatives(
+    n, c, h, w, o, k, p, d, bias, monkeypatch
+) -> None:  # noqa: ANN001, E501
+    if n == 1:  # NumPy's products and additions (no SciPy gemm) on some cases
+        monkeypatch.setattr(C, "_GEMM", {np.dtype(np.float32): None, np.dtype(np.float64): None})
     kk = (k, k) if isinstance(k, int) else k
     x = np.zeros((n, c, h, w))
     assert C._by_taps(x, kk, (1, 1), 1)
@@ -44,8 +48,14 @@ def test_tap_conv_values_grads_second_derivatives(n, c, h, w, o, k, p, d, bias) 
     check(_fn(p, d), shapes=shapes, finite_differences=False)
 
 
+@pytest.mark.parametrize("blas", [True, False])
 @pytest.mark.parametrize("case", [TAP_SWEEP[0], TAP_SWEEP[2], TAP_SWEEP[4]])
-def test_tap_conv_float32(case) -> None:  # noqa: ANN001
+def test_tap_conv_float32(case, blas, monkeypatch) -> None:  # noqa: ANN001
+    """With SciPy's accumulating gemm and with NumPy's products and additions."""
+    if not blas:
+        monkeypatch.setattr(C, "_GEMM", {np.dtype(np.float32): None, np.dtype(np.float64): None})
+    else:
+        assert C._accumulating_gemm(np.float32) is not None
     n, c, h, w, o, k, p, d, bias = case
     kk = (k, k) if isinstance(k, int) else k
     rng = np.random.default_rng(3)

@@ -348,6 +348,24 @@ def _tap_offsets(kernel: tuple, dilation: tuple, wp: int) -> list:
     return [i * dilation[0] * wp + j * dilation[1] for i in range(kernel[0]) for j in range(kernel[1])]  # fmt: skip  # noqa: E501
 
 
+_GEMM: dict[Any, Any] = {}
+
+
+def _accumulating_gemm(dtype: Any) -> Any:
+    """BLAS ``gemm`` (SciPy's wrapper) for ``dtype``, which adds a product into its output in
+    place (``beta=1``), or ``None`` when SciPy is not installed (NumPy then multiplies into a
+    temporary and adds it: one more pass over the output per kernel position)."""
+    key = np.dtype(dtype)
+    if key not in _GEMM:
+        try:
+            from scipy.linalg import blas
+
+            _GEMM[key] = blas.get_blas_funcs("gemm", dtype=key) if key.char in "fd" else None
+        except ImportError:  # pragma: no cover - SciPy is in the test extra
+            _GEMM[key] = None
+    return _GEMM[key]
+
+
 def _tap_conv(xpad: Any, w: Any, out_hw: tuple, dilation: tuple, b: Any = None) -> Any:
     """Stride-1 convolution of the padded channels-last image ``xpad`` (N, Hp, Wp, C) with
     ``w`` (O, C, kh, kw), without columns: with the image flattened to ``X`` (N*Hp*Wp, C),
@@ -372,6 +390,13 @@ def _tap_conv(xpad: Any, w: Any, out_hw: tuple, dilation: tuple, b: Any = None) 
         else:
             y = flat @ wt[0]
             out[...] = y.reshape(n, hp, wp, o)[:, :oh, :ow]
+    elif gemm := _accumulating_gemm(xpad.dtype) if type(xpad) is np.ndarray else None:
+        acc = xp.empty((rows, o), dtype=xpad.dtype)
+        xp.matmul(flat[offs[0] : offs[0] + span], wt[0], out=acc[:span])
+        acc_t = acc[:span].T  # column-major views: C += X_t W_t is C^T += W_t^T X_t^T
+        for t in range(1, len(offs)):
+            gemm(1.0, wt[t].T, flat[offs[t] : offs[t] + span].T, beta=1.0, c=acc_t, overwrite_c=1)
+        out[...] = acc.reshape(n, hp, wp, o)[:, :oh, :ow]
     else:
         acc = xp.empty((rows, o), dtype=xpad.dtype)
         tmp = xp.empty((rows, o), dtype=xpad.dtype)
