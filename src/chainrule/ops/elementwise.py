@@ -244,9 +244,18 @@ sigmoid = Primitive(
 
 
 def _masked_fwd(g: Any, mask: Any) -> Any:
-    k = jit.kernel("masked", g)
-    if k is not None and type(mask) is numpy.ndarray and mask.dtype == numpy.bool_:
-        return k(g, mask)  # one fused pass (4x faster than the two below)
+    """``g`` where ``mask`` is set: a boolean mask, or (ReLU's rule) an array whose positive
+    entries are the set ones, compared inside the fused kernel rather than in a pass of its
+    own."""
+    if type(mask) is numpy.ndarray:
+        if mask.dtype == numpy.bool_:
+            k = jit.kernel("masked", g)
+            if k is not None:
+                return k(g, mask)  # one fused pass (4x the two below)
+        elif (k := jit.kernel("masked_positive", g, mask)) is not None:
+            return k(g, mask)
+    if mask.dtype != numpy.bool_:
+        mask = mask > 0
     # A product with the mask is ~10x faster than where; it is exact unless g has an inf or
     # a NaN (inf * 0 is NaN, where gives 0), which one isfinite pass rules out.
     if _xp(g).isfinite(g).all():
@@ -254,17 +263,25 @@ def _masked_fwd(g: Any, mask: Any) -> Any:
     return _xp(g).where(mask, g, 0)
 
 
-masked = Primitive(  # relu's gradient: g where the (boolean) mask is set, else 0
+masked = Primitive(  # relu's gradient: g where the mask is set (or positive), else 0
     "Masked",
     _masked_fwd,
     [lambda u, ans, g, mask: masked(u, mask)],
     ["d masked(g, m)/dg = m"],
-    jvp="linear",  # linear in g; the mask is boolean
+    jvp="linear",  # linear in g; the mask is constant
 )
+
+
+def _relu_rule(g: Any, ans: Any, a: Any) -> Any:
+    # on a plain NumPy backward the output itself is the mask (compared in the fused kernel);
+    # tensors, transforms' values and other arrays get a boolean mask (no gradient through it)
+    return masked(g, ans if type(ans) is numpy.ndarray else ans > 0)
+
+
 relu = Primitive(
     "Relu",
     lambda a: _xp(a).maximum(a, 0),
-    [lambda g, ans, a: masked(g, ans > 0)],
+    [_relu_rule],
     ["d relu(a)/da = 1 if a > 0 else 0"],
     jvp="elementwise",
 )

@@ -206,3 +206,17 @@ _BUILDERS["bn_stats"] = _njit(_bn_stats)
 _BUILDERS["bn_sums"] = _njit(_bn_sums)
 _BUILDERS["bn_affine"] = _njit(_bn_affine)
 _BUILDERS["bn_backward"] = _njit(_bn_backward)
+
+
+def _masked_positive(g: Any, a: Any) -> Any:
+    """``g`` where ``a > 0``, else 0 (ReLU's gradient from its output), one pass."""
+    return g if a > ZERO else ZERO
+
+
+def _build_masked_positive() -> Callable[..., Any]:
+    import numba
+
+    return numba.vectorize(["float32(float32, float32)"], cache=True)(_masked_positive)
+
+
+_BUILDERS["masked_positive"] = _build_masked_positive
