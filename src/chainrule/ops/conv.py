@@ -167,8 +167,11 @@ def window_argmax(
             tap += better * (code(i * kw + j) - tap)
     # each kernel position's offset from its window's corner, looked up per window
     offsets = [i * dilation[0] * w + j * dilation[1] for i in range(kh) for j in range(kw)]
-    arg = xp.empty_like(tap, dtype=np.int64)  # the layout of tap (so of the input)
-    xp.take(xp.asarray(offsets, dtype=np.int64), tap, out=arg)
+    table = xp.asarray(offsets, dtype=np.int64)
+    if _is_channels_last(tap):  # looked up in memory order: a channels-last result
+        arg = table[tap.transpose(0, 2, 3, 1)].transpose(0, 3, 1, 2)
+    else:
+        arg = table[tap]
     oy = xp.arange(oh).reshape(oh, 1) * stride[0] - pads[0]
     ox = xp.arange(ow) * stride[1] - pads[2]
     arg += oy * w + ox  # the window's top-left corner
