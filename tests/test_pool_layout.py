@@ -95,3 +95,29 @@ def test_few_channel_conv_output_is_channels_last() -> None:
     assert C._is_channels_last(y._data)
     ref = torch.nn.functional.conv2d(torch.tensor(x), torch.tensor(w), torch.tensor(b), padding=1)
     np.testing.assert_allclose(y.numpy(), ref.numpy(), rtol=1e-12)
+
+
+@pytest.mark.parametrize("k,s,p,d", POOLS + [(3, 1, 1, 2), (2, 3, 1, 1)])
+def test_argmax_kernel_matches_numpy_loop(k, s, p, d, monkeypatch) -> None:  # noqa: ANN001
+    """The fused channels-last argmax (Numba, float32) against the NumPy loop, with ties,
+    NaN, infinities and padding; and the max-pool value/gradient against PyTorch with NaN."""
+    rng = np.random.default_rng(5)
+    x = rng.integers(-2, 3, (2, 3, 7, 6)).astype(np.float32)  # many ties
+    x[0, 0, 1, 1] = x[1, 2, 3, 4] = x[1, 2, 3, 5] = np.nan
+    x[0, 1, :2, :2] = -np.inf
+    xl = _last(x)
+    pads = (p, p, p, p) if isinstance(p, int) else (p[0], p[0], p[1], p[1])
+    kk, ss, dd = (v if isinstance(v, tuple) else (v, v) for v in (k, s, d))
+    fast = C.window_argmax(xl, kk, ss, pads, dd)
+    monkeypatch.setenv("CHAINRULE_JIT", "0")
+    slow = C.window_argmax(xl, kk, ss, pads, dd)
+    assert fast[1] == slow[1]
+    np.testing.assert_array_equal(fast[0], slow[0])
+    np.testing.assert_array_equal(C.window_argmax(x, kk, ss, pads, dd)[0], slow[0])
+    monkeypatch.delenv("CHAINRULE_JIT")
+    cx, tx = _leaf(x), torch.tensor(x, requires_grad=True)
+    out, tout = F.max_pool2d(cx, k, s, p, d), torch.nn.functional.max_pool2d(tx, k, s, p, d)
+    np.testing.assert_array_equal(out.detach().numpy(), tout.detach().numpy())
+    out.sum().backward()
+    tout.sum().backward()
+    np.testing.assert_array_equal(cx.grad.numpy(), tx.grad.numpy())

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from ..tensor import Tensor
+from . import jit
 from .batchnorm import _channel_sum
 from .elementwise import _xp
 from .primitive import Primitive, Tracer, tangent_sum
@@ -148,6 +149,13 @@ def window_argmax(
     xp = _xp(x)
     n, c, h, w = x.shape
     oh, ow = _out_hw(h, w, kernel, stride, pads, dilation)
+    eff = [d * (k - 1) + 1 for k, d in zip(kernel, dilation)]
+    disjoint = (stride[0] >= eff[0] or oh == 1) and (stride[1] >= eff[1] or ow == 1)
+    if _is_channels_last(x) and (k := jit.kernel("pool_argmax", x)) is not None:
+        # one fused pass over the channels-last image (the NumPy loop below: ~5 per tap)
+        arg = np.empty((n, oh, ow, c), dtype=np.int64)
+        k(x.transpose(0, 2, 3, 1), *kernel, *stride, *dilation, pads[0], pads[2], arg)
+        return arg.transpose(0, 3, 1, 2), disjoint
     src = _padded(x, pads, -np.inf)
     kh, kw = kernel
     code = np.int8 if kh * kw <= 127 else np.int32  # a small code: less memory to sweep
@@ -175,8 +183,16 @@ def window_argmax(
     oy = xp.arange(oh).reshape(oh, 1) * stride[0] - pads[0]
     ox = xp.arange(ow) * stride[1] - pads[2]
     arg += oy * w + ox  # the window's top-left corner
-    eff = [d * (k - 1) + 1 for k, d in zip(kernel, dilation)]
-    disjoint = (stride[0] >= eff[0] or oh == 1) and (stride[1] >= eff[1] or ow == 1)
+    if any(p > 0 for p in pads):
+        # a window whose elements are all -inf keeps its first tap, which may lie in the
+        # padding: it picks its first element inside the image instead (as PyTorch)
+        def first_inside(o: int, s: int, p: int, d: int) -> Any:
+            start = xp.arange(o) * s - p
+            return start + d * xp.maximum(0, -(start // d))
+
+        fy = first_inside(oh, stride[0], pads[0], dilation[0]).reshape(oh, 1)
+        fx = first_inside(ow, stride[1], pads[2], dilation[1])
+        arg = xp.where(best == -np.inf, fy * w + fx, arg)
     return arg, disjoint
 
 
@@ -448,7 +464,7 @@ def saved_input(x: Any, kernel: tuple, stride: tuple, pads: tuple, dilation: tup
         >>> saved_input(np.ones((2, 16, 5, 5)), (3, 3), (1, 1), (1, 1, 1, 1), (1, 1), 1).shape
         (2, 7, 7, 16)
         >>> saved_input(np.ones((2, 16, 5, 5)), (3, 3), (2, 2), (1, 1, 1, 1), (1, 1), 1).shape
-        (1, 9, 144)
+        (1, 18, 144)
     """
     if _by_taps(x, kernel, stride, groups):
         return _channels_last(x, pads)
@@ -561,7 +577,10 @@ def _conv2d_input_grad_fwd(
 def _weight_grad(g: Any, cols: Any, shape: tuple, groups: int, few: bool) -> Any:
     """The weight gradient from the output gradient and the input's :func:`columns`."""
     o, cg, kh, kw = shape
-    if few:  # cols (g, kh*kw*cg, P)
+    if few and groups == 1 and g.transpose(0, 2, 3, 1).flags.c_contiguous:
+        # channels-last g (every convolution's output): its rows (P, O) as they lie in memory
+        dw = (cols[0] @ g.transpose(0, 2, 3, 1).reshape(-1, o)).T  # (O, kh*kw*cg)
+    elif few:  # cols (g, kh*kw*cg, P)
         gc = g.transpose(1, 0, 2, 3)
         if not gc.flags.c_contiguous:
             gc = _xp(g).ascontiguousarray(gc)

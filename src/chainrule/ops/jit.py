@@ -220,3 +220,36 @@ def _build_masked_positive() -> Callable[..., Any]:
 
 
 _BUILDERS["masked_positive"] = _build_masked_positive
+
+
+# ----- max pooling's argmax (ops/conv.py ``window_argmax``) on channels-last images -------
+def _pool_argmax(x: Any, kh: int, kw: int, sh: int, sw: int, dh: int, dw: int, pt: int,
+                 pl: int, arg: Any) -> Any:  # fmt: skip
+    """For each window of the channels-last image ``x`` (N, H, W, C), the flat index into
+    ``H * W`` of its first maximum (a later NaN wins, as in PyTorch), written to ``arg``
+    (N, OH, OW, C); the padding is never picked (a window of -inf picks its first element
+    inside the image). One pass, no padded copy."""
+    n_, h, w, c = x.shape
+    oh, ow = arg.shape[1], arg.shape[2]
+    best = np.empty(c, x.dtype)
+    for n in range(n_):
+        for oy in range(oh):
+            for ox in range(ow):
+                first = True
+                for i in range(kh):
+                    yy = oy * sh - pt + i * dh
+                    for j in range(kw):
+                        xx = ox * sw - pl + j * dw
+                        if yy < 0 or yy >= h or xx < 0 or xx >= w:
+                            continue  # padding is never picked
+                        pos = yy * w + xx
+                        for k in range(c):
+                            v = x[n, yy, xx, k]
+                            if first or v > best[k] or v != v:
+                                best[k] = v
+                                arg[n, oy, ox, k] = pos
+                        first = False
+    return arg
+
+
+_BUILDERS["pool_argmax"] = _njit(_pool_argmax)
