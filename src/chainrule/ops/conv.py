@@ -5,6 +5,8 @@
   every window is one strided view of the padded image, copied to a column matrix in one pass,
   and one matrix product with the weight gives the result, channels-last too (handed back as
   an (N, O, OH, OW) view, no copy). With few channels the columns are built channel-major.
+  Stride-1 convolutions with enough channels build no columns at all: one small product per
+  kernel position on the flattened padded image, accumulated (:func:`_tap_conv`).
 - ``window_sum`` / ``window_spread``: the sum over each window (average pooling) and back.
 - ``pool_gather`` / ``pool_scatter``: pick one element per window by flat index (max pooling)
   and send the gradient back there.
