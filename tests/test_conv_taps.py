@@ -54,7 +54,9 @@ def test_tap_conv_float32(case, blas, monkeypatch) -> None:  # noqa: ANN001
     """With SciPy's accumulating gemm and with NumPy's products and additions."""
     if not blas:
         monkeypatch.setattr(C, "_GEMM", {np.dtype(np.float32): None, np.dtype(np.float64): None})
-    else:
+    else:  # SciPy's gemm, as with one BLAS thread
+        monkeypatch.setattr(C, "_GEMM", {})
+        monkeypatch.setenv("OPENBLAS_NUM_THREADS", "1")
         assert C._accumulating_gemm(np.float32) is not None
     n, c, h, w, o, k, p, d, bias = case
     kk = (k, k) if isinstance(k, int) else k
@@ -148,3 +150,18 @@ def test_input_grad_by_taps_for_few_input_channels(c, o, p, d) -> None:  # noqa:
     assert not C._by_taps(np.zeros((1, c, 1, 1)), (3, 3), (1, 1), 1)
     assert C._by_taps(np.zeros((1, o, 1, 1)), (3, 3), (1, 1), 1)
     check(_fn(p, d), shapes=[(2, c, 7, 6), (o, c, 3, 3)], finite_differences=False)
+
+
+def test_accumulating_gemm_only_with_one_blas_thread(monkeypatch) -> None:  # noqa: ANN001
+    """SciPy's OpenBLAS is a second thread pool: used only when BLAS runs one thread."""
+    for var in ("OPENBLAS_NUM_THREADS", "GOTO_NUM_THREADS", "OMP_NUM_THREADS"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    assert C._single_threaded_blas()
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "2")  # takes precedence
+    assert not C._single_threaded_blas()
+    monkeypatch.setattr(C, "_GEMM", {})
+    assert C._accumulating_gemm(np.float32) is None
+    x, w = np.ones((1, 12, 4, 4), np.float32), np.ones((2, 12, 3, 3), np.float32)
+    ref = torch.nn.functional.conv2d(torch.tensor(x), torch.tensor(w), padding=1).numpy()
+    np.testing.assert_allclose(C.conv2d(x, w, (1, 1), (1,) * 4, (1, 1), 1), ref, rtol=1e-6)
