@@ -407,40 +407,42 @@ def _ops_in_order(root: Value) -> list[Value]:
     its operands, with their gradients reset to 0: ``backward``'s visit order, reversed.
 
     Iterative depth-first search; a node is placed once all of its operands are. The stack holds
-    each node twice: first to expand it (``False``), then, below its operands, to place it
-    (``True``); a node met again while expanded elsewhere is skipped by ``seen``.
+    each node twice: first to expand it (``False`` above it), then, below its operands, to place
+    it (``True``). A node already expanded is skipped when met again.
+
+    "Already expanded" needs no ``seen`` set: expanding a node resets its gradient to ``zero``,
+    a ``0.0`` made by this call (``float(0)`` is a new object each time), so ``v.grad is zero``
+    holds exactly for the nodes this walk has reached. Gradients from an earlier ``backward``,
+    or another walk's zero, are other objects; the first ``+=`` in the chain rule replaces it.
     """
+    zero = float(0)
     order: list[Value] = []
     append = order.append
-    seen: set[Value] = set()
-    add = seen.add
     stack: list = [root, False]
     push = stack.append
     pop = stack.pop
     while stack:
-        placed = pop()
-        v = pop()
-        if placed:
-            append(v)
+        if pop():  # its operands are placed: place it
+            append(pop())
             continue
-        if v in seen:
+        v = stack[-1]
+        if v.grad is zero:  # pushed twice before it was expanded: expanded already
+            pop()
             continue
-        add(v)
-        v.grad = 0.0
-        push(v)
+        v.grad = zero
         push(True)
         b = v._b
         if b is _MANY:
             for p in v._a:
-                if p._a is not None and p not in seen:
+                if p._a is not None and p.grad is not zero:
                     push(p)
                     push(False)
             continue
-        if b is not None and b._a is not None and b not in seen:
+        if b is not None and b._a is not None and b.grad is not zero:
             push(b)
             push(False)
         a = v._a
-        if a._a is not None and a not in seen:
+        if a._a is not None and a.grad is not zero:
             push(a)
             push(False)
     return order
