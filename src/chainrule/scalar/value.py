@@ -193,7 +193,18 @@ class Value:
         return v
 
     def __radd__(self, other: Number) -> Value:
-        return _const(other) + self
+        # ``number + v``, as in the built-in ``sum``'s first step, ``0 + v``: the node built here,
+        # with the number's leaf first (``_prev`` in argument order)
+        c = _const(other)
+        v = _new(Value)
+        v.data = c.data + self.data
+        v.grad = 0.0
+        v._a = c
+        v._b = self
+        v._la = 1.0
+        v._lb = 1.0
+        v._op = "+"
+        return v
 
     def __sub__(self, other: Value | Number) -> Value:
         if other.__class__ is not Value:
@@ -406,9 +417,10 @@ def _ops_in_order(root: Value) -> list[Value]:
     """The op nodes (not the leaves: they pass nothing on) that ``root`` depends on, each after
     its operands, with their gradients reset to 0: ``backward``'s visit order, reversed.
 
-    Iterative depth-first search; a node is placed once all of its operands are. The stack holds
-    each node twice: first to expand it (``False`` above it), then, below its operands, to place
-    it (``True``). A node already expanded is skipped when met again.
+    Iterative depth-first search; a node is placed once all of its operands are. A node on the
+    stack is expanded when popped: it goes back on the stack with ``None`` above it, then its
+    operands above that; popping that ``None`` later (its operands are all placed by then)
+    places it. A node already expanded is skipped when met again.
 
     "Already expanded" needs no ``seen`` set: expanding a node resets its gradient to ``zero``,
     a ``0.0`` made by this call (``float(0)`` is a new object each time), so ``v.grad is zero``
@@ -418,33 +430,30 @@ def _ops_in_order(root: Value) -> list[Value]:
     zero = float(0)
     order: list[Value] = []
     append = order.append
-    stack: list = [root, False]
+    stack: list = [root]
     push = stack.append
     pop = stack.pop
     while stack:
-        if pop():  # its operands are placed: place it
+        v = pop()
+        if v is None:  # the node below has all its operands placed: place it
             append(pop())
             continue
-        v = stack[-1]
         if v.grad is zero:  # pushed twice before it was expanded: expanded already
-            pop()
             continue
         v.grad = zero
-        push(True)
+        push(v)
+        push(None)
         b = v._b
         if b is _MANY:
             for p in v._a:
                 if p._a is not None and p.grad is not zero:
                     push(p)
-                    push(False)
             continue
         if b is not None and b._a is not None and b.grad is not zero:
             push(b)
-            push(False)
         a = v._a
         if a._a is not None and a.grad is not zero:
             push(a)
-            push(False)
     return order
 
 
