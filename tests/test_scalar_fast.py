@@ -195,6 +195,35 @@ def test_intermediate_gradients_restart_and_leaves_accumulate():
     assert leaf.grad == 2.0
 
 
+def test_backward_over_shared_subgraphs_and_stale_gradients():
+    # backward marks the nodes it reaches by resetting their gradient to a 0.0 of its own: a
+    # second root over a shared subgraph, a gradient set by hand on an intermediate, and a
+    # diamond lattice (each node reached along many paths) must all give torch's gradients
+    x, w = Value(0.5), Value(-1.5)
+    tx, tw = _t([x, w])
+    h = (x * w).tanh()
+    th = (tx * tw).tanh()
+    y1, y2 = h * h + x, vsum([h, w * h, 2.0])
+    (th * th + tx).backward(retain_graph=True)
+    y1.backward()
+    h.grad = 123.0  # stale, by hand: the next backward starts h over from 0
+    (th + tw * th + 2.0).backward()
+    y2.backward()
+    assert x.grad == pytest.approx(tx.grad.item(), rel=1e-12)
+    assert w.grad == pytest.approx(tw.grad.item(), rel=1e-12)
+    assert h.grad == pytest.approx(1.0 + w.data)  # dy2/dh alone
+    a, ta = Value(0.9), torch.tensor(0.9, dtype=torch.float64, requires_grad=True)
+    row, trow = [a, a], [ta, ta]
+    for _ in range(30):  # 2^30 paths from the top to a
+        row = [row[0] * row[1], row[0] + row[1] * 0.5]
+        trow = [trow[0] * trow[1], trow[0] + trow[1] * 0.5]
+    out = row[0] + row[1]
+    out.backward()
+    (trow[0] + trow[1]).backward()
+    assert a.grad == pytest.approx(ta.grad.item(), rel=1e-9)
+    assert len(out.topological_order()) == len({id(v) for v in out.topological_order()})
+
+
 def test_deep_chains_of_fused_nodes_need_no_recursion():
     x = Value(1.0)
     y = x

@@ -193,7 +193,18 @@ class Value:
         return v
 
     def __radd__(self, other: Number) -> Value:
-        return _const(other) + self
+        # ``number + v``, as in the built-in ``sum``'s first step, ``0 + v``: the node built here,
+        # with the number's leaf first (``_prev`` in argument order)
+        c = _const(other)
+        v = _new(Value)
+        v.data = c.data + self.data
+        v.grad = 0.0
+        v._a = c
+        v._b = self
+        v._la = 1.0
+        v._lb = 1.0
+        v._op = "+"
+        return v
 
     def __sub__(self, other: Value | Number) -> Value:
         if other.__class__ is not Value:
@@ -406,43 +417,43 @@ def _ops_in_order(root: Value) -> list[Value]:
     """The op nodes (not the leaves: they pass nothing on) that ``root`` depends on, each after
     its operands, with their gradients reset to 0: ``backward``'s visit order, reversed.
 
-    Iterative depth-first search; a node is placed once all of its operands are. The stack holds
-    each node twice: first to expand it (``False``), then, below its operands, to place it
-    (``True``); a node met again while expanded elsewhere is skipped by ``seen``.
+    Iterative depth-first search; a node is placed once all of its operands are. A node on the
+    stack is expanded when popped: it goes back on the stack with ``None`` above it, then its
+    operands above that; popping that ``None`` later (its operands are all placed by then)
+    places it. A node already expanded is skipped when met again.
+
+    "Already expanded" needs no ``seen`` set: expanding a node resets its gradient to ``zero``,
+    a ``0.0`` made by this call (``float(0)`` is a new object each time), so ``v.grad is zero``
+    holds exactly for the nodes this walk has reached. Gradients from an earlier ``backward``,
+    or another walk's zero, are other objects; the first ``+=`` in the chain rule replaces it.
     """
+    zero = float(0)
     order: list[Value] = []
     append = order.append
-    seen: set[Value] = set()
-    add = seen.add
-    stack: list = [root, False]
+    stack: list = [root]
     push = stack.append
     pop = stack.pop
     while stack:
-        placed = pop()
         v = pop()
-        if placed:
-            append(v)
+        if v is None:  # the node below has all its operands placed: place it
+            append(pop())
             continue
-        if v in seen:
+        if v.grad is zero:  # pushed twice before it was expanded: expanded already
             continue
-        add(v)
-        v.grad = 0.0
+        v.grad = zero
         push(v)
-        push(True)
+        push(None)
         b = v._b
         if b is _MANY:
             for p in v._a:
-                if p._a is not None and p not in seen:
+                if p._a is not None and p.grad is not zero:
                     push(p)
-                    push(False)
             continue
-        if b is not None and b._a is not None and b not in seen:
+        if b is not None and b._a is not None and b.grad is not zero:
             push(b)
-            push(False)
         a = v._a
-        if a._a is not None and a not in seen:
+        if a._a is not None and a.grad is not zero:
             push(a)
-            push(False)
     return order
 
 
