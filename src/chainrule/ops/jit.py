@@ -4,7 +4,8 @@ NumPy evaluates an expression one pass over memory per operation; a kernel that 
 operations per element (a float32 ``erf``) costs twenty passes. Numba fuses them into one
 vectorized loop. Every kernel here has a NumPy twin in the op that calls it, which is what runs
 when Numba is missing, the array is not a NumPy array (CuPy), or ``CHAINRULE_JIT=0`` is set;
-the two agree to float32 rounding (``tests/test_fused_ops.py`` checks both).
+the two agree to float32 rounding (``tests/test_fused_ops.py`` and
+``tests/test_gpt_kernels.py`` check both).
 
 Kernels are compiled on first use (cached on disk by Numba), never at ``import chainrule``.
 """
@@ -89,14 +90,73 @@ def _cdf32_scalar(x: Any) -> Any:
 
 _cdf32: Any = None  # _cdf32_scalar compiled, once a kernel needs it
 
+# exp on one float32, branch-free so that LLVM vectorizes the loops that call it (Numba's own
+# np.exp is a scalar libm call per element, 4x slower than NumPy's SIMD exp): Cephes' expf,
+# x = n ln2 + r, exp(r) by a degree-7 polynomial (error under 1 ulp), 2^n built in the
+# exponent bits (two factors, so that n = 128 fits); below -87.3 it is 0 and above 88.7
+# infinity, as expf; NaN stays NaN.
+LOG2E, LN2_HI, LN2_LO = _f(1.4426950408889634), _f(0.693359375), _f(-2.12194440e-4)
+E1, E2, E3, E4, E5, E6 = (
+    _f(c)
+    for c in (
+        1.9875691500e-4,
+        1.3981999507e-3,
+        8.3334519073e-3,
+        4.1665795894e-2,
+        1.6666665459e-1,
+        5.0000001201e-1,
+    )
+)
+EXP_LO, EXP_HI, INF = _f(-87.33654), _f(88.72283), _f(np.inf)
+
+
+def _exp32_scalar(x: Any) -> Any:
+    """``exp(x)`` of one float32 (compiled as the global ``_exp32``)."""
+    c = min(max(x, EXP_LO), EXP_HI)
+    n = np.floor(c * LOG2E + HALF)
+    r = c - n * LN2_HI
+    r = r - n * LN2_LO
+    p = (((((E1 * r + E2) * r + E3) * r + E4) * r + E5) * r + E6) * (r * r) + r + ONE
+    k = np.int32(n)
+    h = k >> np.int32(1)  # 2^n as 2^h 2^(n-h): each factor a normal float32 up to n = 128
+    y = p * _f32_from_bits((h + np.int32(127)) << np.int32(23))
+    y = y * _f32_from_bits((k - h + np.int32(127)) << np.int32(23))
+    y = _f(0.0) if x < EXP_LO else y
+    return INF if x > EXP_HI else y
+
+
+_exp32: Any = None
+_f32_from_bits: Any = None
+
+
+def _build_exp32() -> None:
+    import numba
+    from numba.extending import intrinsic
+
+    global _exp32, _f32_from_bits
+    if _exp32 is not None:
+        return
+
+    @intrinsic
+    def f32_from_bits(typingctx: Any, i: Any) -> Any:  # reinterpret an int32's bits
+        sig = numba.types.float32(numba.types.int32)
+
+        def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
+            return builder.bitcast(args[0], context.get_value_type(numba.types.float32))
+
+        return sig, codegen
+
+    _f32_from_bits = f32_from_bits
+    _exp32 = numba.njit(inline="always", cache=True)(_exp32_scalar)
+
 
 def _gelu_erf(x: Any) -> Any:
     return x * _cdf32(x)
 
 
-def _gelu_erf_backward(g: Any, x: Any, e: Any) -> Any:
-    """``g (Phi(x) + x phi(x))``, with ``e = exp(-x^2 / 2)`` (NumPy's exp is vectorized)."""
-    return g * (_cdf32(x) + x * e * RSQRT2PI)
+def _gelu_erf_backward(g: Any, x: Any) -> Any:
+    """``g (Phi(x) + x phi(x))``, ``phi(x) = exp(-x^2 / 2) / sqrt(2 pi)``, in one pass."""
+    return g * (_cdf32(x) + x * _exp32(x * x * -HALF) * RSQRT2PI)
 
 
 def _build_gelu_erf() -> Callable[..., Any]:
@@ -112,7 +172,8 @@ def _build_gelu_erf_backward() -> Callable[..., Any]:
     import numba
 
     _build_gelu_erf()  # compiles the shared _cdf32
-    sig = ["float32(float32, float32, float32)"]
+    _build_exp32()
+    sig = ["float32(float32, float32)"]
     return numba.vectorize(sig, cache=True)(_gelu_erf_backward)
 
 
@@ -120,3 +181,92 @@ _BUILDERS: dict[str, Callable[[], Any]] = {
     "gelu_erf": _build_gelu_erf,
     "gelu_erf_backward": _build_gelu_erf_backward,
 }
+
+
+# ----- layer normalization over the last axis of (rows, n) C-contiguous float32 arrays ---------
+# One loop per row, the row in cache: its mean and variance in float64 (two passes, as NumPy's
+# twin: no cancellation), then the output or the gradient in one more pass. Accumulating in
+# float64 with ``reassoc`` lets LLVM vectorize the sums without changing their accuracy much;
+# no ``nnan``/``ninf``, so NaN and infinities propagate as in NumPy.
+_LN_MATH = {"reassoc", "contract", "nsz", "arcp"}
+
+
+def _row_stats(x: Any, i: int, n: int, eps: Any) -> tuple:
+    """``(mean, 1/std)`` of row ``i`` of ``x`` (float32, two passes)."""
+    s = _f(0.0)
+    for j in range(n):
+        s += x[i, j]
+    mean = s / _f(n)
+    v = _f(0.0)
+    for j in range(n):
+        d = x[i, j] - mean
+        v += d * d
+    return mean, _f(1.0) / np.sqrt(v / _f(n) + eps)
+
+
+_row_stats_jit: Any = None
+
+
+def _layer_norm_rows(x: Any, w: Any, b: Any, eps: Any, out: Any) -> None:
+    """``out = (x - mean) / std * w + b`` per row (``w``/``b`` of size 0: absent)."""
+    rows, n = x.shape
+    has_w, has_b = w.shape[0] == n, b.shape[0] == n
+    for i in range(rows):
+        m, r = _row_stats_jit(x, i, n, eps)
+        for j in range(n):
+            y = (x[i, j] - m) * r
+            if has_w:
+                y *= w[j]
+            if has_b:
+                y += b[j]
+            out[i, j] = y
+
+
+def _layer_norm_rows_dx(g: Any, x: Any, w: Any, eps: Any, out: Any) -> None:
+    """``dx = (dy - mean(dy) - x_hat mean(dy x_hat)) / std`` per row, ``dy = g w``."""
+    rows, n = x.shape
+    has_w = w.shape[0] == n
+    for i in range(rows):
+        m, r = _row_stats_jit(x, i, n, eps)
+        sdy = _f(0.0)
+        sdyx = _f(0.0)
+        for j in range(n):
+            dy = g[i, j] * w[j] if has_w else g[i, j]
+            sdy += dy
+            sdyx += dy * ((x[i, j] - m) * r)
+        a, c = sdy / _f(n), sdyx / _f(n)
+        for j in range(n):
+            dy = g[i, j] * w[j] if has_w else g[i, j]
+            out[i, j] = (dy - a - (x[i, j] - m) * r * c) * r
+
+
+def _layer_norm_rows_dw(g: Any, x: Any, eps: Any, acc: Any) -> None:
+    """``acc += sum over rows of g x_hat`` (``acc`` float64, size n)."""
+    rows, n = x.shape
+    for i in range(rows):
+        m, r = _row_stats_jit(x, i, n, eps)
+        for j in range(n):
+            acc[j] += g[i, j] * ((x[i, j] - m) * r)
+
+
+def _build_row_stats() -> None:
+    import numba
+
+    global _row_stats_jit
+    if _row_stats_jit is None:
+        _row_stats_jit = numba.njit(inline="always", cache=True, fastmath=_LN_MATH)(_row_stats)
+
+
+def _njit_rows(fn: Callable[..., Any]) -> Callable[[], Any]:
+    def build() -> Any:
+        import numba
+
+        _build_row_stats()
+        return numba.njit(cache=True, fastmath=_LN_MATH, nogil=True)(fn)
+
+    return build
+
+
+_BUILDERS["layer_norm"] = _njit_rows(_layer_norm_rows)
+_BUILDERS["layer_norm_dx"] = _njit_rows(_layer_norm_rows_dx)
+_BUILDERS["layer_norm_dw"] = _njit_rows(_layer_norm_rows_dw)

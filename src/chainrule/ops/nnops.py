@@ -256,12 +256,12 @@ def _gelu_backward_fwd(dy: Any, a: Any, approximate: str) -> Any:
         d *= -0.5
         d *= dy
         return d
+    k = jit.kernel("gelu_erf_backward", dy, a)
+    if k is not None:
+        return k(dy, a)  # one pass, no temporaries
     e = a * a
     e *= -0.5
     xp.exp(e, out=e)  # e^(-x^2/2)
-    k = jit.kernel("gelu_erf_backward", dy, a, e)
-    if k is not None:
-        return k(dy, a, e)  # (out=e would be 10x slower: an output overlapping an input)
     e *= a
     e *= _RSQRT2PI  # x phi(x)
     e += _cdf(a)
@@ -353,9 +353,29 @@ def _row_mean(a: Any, axes: tuple) -> Any:
     return reshape(matmul(reshape(a, (-1, n)), inv), lead + (1,) * len(axes))
 
 
+def _ln_kernel(name: str, x: Any, *arrays: Any) -> Any:
+    """The Numba layer-norm kernel ``name`` if it runs here: float32 NumPy arrays, ``x``
+    C-contiguous with rows to normalize (else ``None``: the NumPy twin runs)."""
+    if type(x) is not np.ndarray or x.size == 0 or not x.flags.c_contiguous:
+        return None
+    return jit.kernel(name, x, *(a for a in arrays if a is not None))
+
+
+_NONE32 = np.zeros(0, np.float32)  # an absent weight or bias, for the kernels
+
+
+def _ln_vec(a: Any, n: int) -> Any:
+    return _NONE32 if a is None else np.ascontiguousarray(a.reshape(n))
+
+
 def _layer_norm_fwd(x: Any, w: Any, b: Any, axes: tuple, eps: float) -> Any:
     xp = _xp(x)
     n = _norm_count(x, axes)
+    k = _ln_kernel("layer_norm", x, w, b)
+    if k is not None:  # one pass per row (statistics in float64), no temporaries
+        out = np.empty_like(x)
+        k(x.reshape(-1, n), _ln_vec(w, n), _ln_vec(b, n), np.float32(eps), out.reshape(-1, n))
+        return out
     x2 = x.reshape(-1, n)
     inv = xp.full(n, 1.0 / max(n, 1), dtype=x.dtype)
     out = x2 - (x2 @ inv)[:, None]
@@ -405,6 +425,12 @@ def _layer_norm_grad_x_arrays(g: Any, x: Any, w: Any, axes: tuple, eps: float) -
     """The same gradient on arrays with two temporaries instead of fourteen (fresh large
     allocations cost page faults, as much as the arithmetic here, and memory at the peak)."""
     n = _norm_count(x, axes)
+    k = _ln_kernel("layer_norm_dx", x, g, w)
+    if k is not None:
+        out = np.empty_like(x)
+        k(np.ascontiguousarray(g).reshape(-1, n), x.reshape(-1, n), _ln_vec(w, n), np.float32(eps),
+          out.reshape(-1, n))  # fmt: skip
+        return out
     xhat, rstd, inv = _x_hat_arrays(x, n, eps)
     g2 = g.reshape(-1, n)
     dy = g2 * w.reshape(n) if w is not None else g2.copy()
@@ -421,6 +447,11 @@ def _layer_norm_grad_x_arrays(g: Any, x: Any, w: Any, axes: tuple, eps: float) -
 def _layer_norm_grad_w(g: Any, ans: Any, x: Any, w: Any, b: Any, axes: tuple, eps: float) -> Any:
     if type(g) is np.ndarray and type(x) is np.ndarray:  # summed over the rows here
         n = _norm_count(x, axes)
+        k = _ln_kernel("layer_norm_dw", x, g)
+        if k is not None:
+            acc = np.zeros(n)
+            k(np.ascontiguousarray(g).reshape(-1, n), x.reshape(-1, n), np.float32(eps), acc)
+            return acc.astype(x.dtype).reshape(w.shape)
         xhat = _x_hat_arrays(x, n, eps)[0]
         xhat *= g.reshape(-1, n)
         return xhat.sum(axis=0).reshape(w.shape)  # pairwise: as accurate as PyTorch's sum

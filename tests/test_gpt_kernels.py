@@ -1,0 +1,118 @@
+"""The Numba kernels of the GPT step (ops/jit.py): the layer-norm row kernels (forward, input
+and weight gradients), the vectorizable float32 exp and the one-pass GELU backward built on it.
+Each against PyTorch's float32 and against its NumPy twin (CHAINRULE_JIT=0), with the awkward
+inputs: no weight or bias, several normalized axes, non-contiguous and empty inputs, NaN and
+infinities, float64 (which keeps the NumPy path)."""
+
+import numpy as np
+import pytest
+import torch
+
+import chainrule as cr
+import chainrule.nn.functional as F
+from chainrule.ops import jit
+
+TF = torch.nn.functional
+
+
+@pytest.fixture(params=["jit", "numpy"])
+def kernels(request, monkeypatch):
+    """Run a test with the Numba kernels (where installed) and with the NumPy twins."""
+    if request.param == "jit":
+        if not jit.enabled():
+            pytest.skip("numba is not installed")
+        monkeypatch.setenv("CHAINRULE_JIT", "1")
+    else:
+        monkeypatch.setenv("CHAINRULE_JIT", "0")
+    return request.param
+
+
+def _layer_norm_pair(x, ns, affine, dtype=np.float32, atol=2e-6):
+    rng = np.random.default_rng(1)
+    w = rng.standard_normal(ns).astype(dtype) if affine[0] else None
+    b = rng.standard_normal(ns).astype(dtype) if affine[1] else None
+    g = rng.standard_normal(x.shape).astype(dtype)
+    cx = cr.tensor(x, requires_grad=True)
+    tx = torch.tensor(x, requires_grad=True)
+    cw, tw = (None, None) if w is None else (cr.tensor(w, requires_grad=True),
+                                             torch.tensor(w, requires_grad=True))  # fmt: skip
+    cb, tb = (None, None) if b is None else (cr.tensor(b, requires_grad=True),
+                                             torch.tensor(b, requires_grad=True))  # fmt: skip
+    out = F.layer_norm(cx, ns, cw, cb)
+    tout = TF.layer_norm(tx, ns, tw, tb)
+    assert out.dtype == cx.dtype
+    np.testing.assert_allclose(out.detach().numpy(), tout.detach().numpy(), atol=atol, rtol=1e-5)
+    out.backward(cr.tensor(g))
+    tout.backward(torch.tensor(g))
+    pairs = [(cx, tx)] + [(c, t) for c, t in ((cw, tw), (cb, tb)) if c is not None]
+    for c, t in pairs:
+        assert c.grad.dtype == c.dtype
+        np.testing.assert_allclose(c.grad.numpy(), t.grad.numpy(), atol=atol * 20, rtol=1e-4)
+
+
+@pytest.mark.parametrize("affine", [(True, True), (True, False), (False, True), (False, False)])
+@pytest.mark.parametrize("shape, ns", [((8, 32, 64), (64,)), ((5, 7), (7,)), ((3, 4, 6), (4, 6)),
+                                       ((7,), (7,))])  # fmt: skip
+def test_layer_norm_float32_kernels_against_torch(kernels, shape, ns, affine):
+    x = np.random.default_rng(0).standard_normal(shape).astype(np.float32) * 3 + 1
+    _layer_norm_pair(x, ns, affine)
+
+
+def test_layer_norm_kernels_on_odd_layouts(kernels):
+    rng = np.random.default_rng(2)
+    base = rng.standard_normal((16, 8, 32)).astype(np.float32)
+    _layer_norm_pair(base.transpose(1, 0, 2), (32,), (True, True))  # not C-contiguous
+    _layer_norm_pair(np.zeros((0, 32), np.float32), (32,), (True, True))  # no rows
+    _layer_norm_pair(np.full((4, 16), 3.0, np.float32), (16,), (True, True))  # zero variance
+    _layer_norm_pair(base.astype(np.float64), (32,), (True, True), np.float64, atol=1e-12)
+
+
+def test_layer_norm_kernels_agree_with_numpy_twin_and_propagate_nan(monkeypatch):
+    if not jit.enabled():
+        pytest.skip("numba is not installed")
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((64, 48)).astype(np.float32) * 5
+    x[3, 7] = np.nan
+    w, b = rng.standard_normal(48).astype(np.float32), rng.standard_normal(48).astype(np.float32)
+    g = rng.standard_normal(x.shape).astype(np.float32)
+    runs = {}
+    for flag in ("1", "0"):
+        monkeypatch.setenv("CHAINRULE_JIT", flag)
+        ts = [cr.tensor(a, requires_grad=True) for a in (x, w, b)]
+        out = F.layer_norm(ts[0], (48,), ts[1], ts[2])
+        out.backward(cr.tensor(g))
+        runs[flag] = [out.detach().numpy()] + [t.grad.numpy() for t in ts]
+    for a, b_ in zip(runs["1"], runs["0"]):
+        np.testing.assert_allclose(a, b_, atol=1e-4, rtol=1e-5)  # NaN where the twin has it
+    assert np.isnan(runs["1"][0][3]).all() and not np.isnan(runs["1"][0][4]).any()
+
+
+def test_exp32_kernel_accuracy_and_limits():
+    if not jit.enabled():
+        pytest.skip("numba is not installed")
+    import numba
+
+    jit._build_exp32()
+    exp32 = numba.vectorize(["float32(float32)"])(lambda v: jit._exp32(v))
+    x = np.linspace(-87, 88.5, 200001, dtype=np.float32)
+    ref = np.exp(x.astype(np.float64))
+    rel = np.abs(exp32(x) - ref) / ref
+    assert rel.max() < 2 * np.finfo(np.float32).eps
+    edge = np.array([-np.inf, -1000.0, -88.0, 0.0, 89.0, np.inf, np.nan], np.float32)
+    got = exp32(edge)
+    np.testing.assert_array_equal(got[:2], [0.0, 0.0])
+    assert 0 <= got[2] < 1e-38 and got[3] == 1.0 and np.isinf(got[4]) and np.isinf(got[5])
+    assert np.isnan(got[6])
+    assert exp32(x).dtype == np.float32
+
+
+def test_gelu_backward_kernel_against_torch_and_twin(kernels):
+    rng = np.random.default_rng(4)
+    x = (rng.standard_normal((16, 64, 96)) * 4).astype(np.float32)
+    x.reshape(-1)[:6] = [0.0, -0.0, 9.5, -9.5, 40.0, -40.0]
+    g = rng.standard_normal(x.shape).astype(np.float32)
+    cx, tx = cr.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    F.gelu(cx).backward(cr.tensor(g))
+    TF.gelu(tx).backward(torch.tensor(g))
+    assert cx.grad.dtype == cr.float32
+    np.testing.assert_allclose(cx.grad.numpy(), tx.grad.numpy(), atol=2e-6, rtol=1e-5)
