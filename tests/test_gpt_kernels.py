@@ -56,6 +56,8 @@ def _layer_norm_pair(x, ns, affine, dtype=np.float32, atol=2e-6):
 def test_layer_norm_float32_kernels_against_torch(kernels, shape, ns, affine):
     x = np.random.default_rng(0).standard_normal(shape).astype(np.float32) * 3 + 1
     _layer_norm_pair(x, ns, affine)
+    if kernels == "jit":
+        assert {"layer_norm", "layer_norm_dx"} <= set(jit._kernels)
 
 
 def test_layer_norm_kernels_on_odd_layouts(kernels):
@@ -116,3 +118,60 @@ def test_gelu_backward_kernel_against_torch_and_twin(kernels):
     TF.gelu(tx).backward(torch.tensor(g))
     assert cx.grad.dtype == cr.float32
     np.testing.assert_allclose(cx.grad.numpy(), tx.grad.numpy(), atol=2e-6, rtol=1e-5)
+
+
+def _sdpa_pair(shapes, causal, atol=2e-6, scale=None):
+    rng = np.random.default_rng(5)
+    arrays = [rng.standard_normal(s).astype(np.float32) for s in shapes]
+    cs = [cr.tensor(a, requires_grad=True) for a in arrays]
+    ts = [torch.tensor(a, requires_grad=True) for a in arrays]
+    out = F.scaled_dot_product_attention(*cs, is_causal=causal, scale=scale)
+    tout = TF.scaled_dot_product_attention(*ts, is_causal=causal, scale=scale)
+    assert out.dtype == cr.float32
+    np.testing.assert_allclose(out.detach().numpy(), tout.detach().numpy(), atol=atol, rtol=1e-5)
+    g = rng.standard_normal(tuple(tout.shape)).astype(np.float32)
+    out.backward(cr.tensor(g))
+    tout.backward(torch.tensor(g))
+    for c, t in zip(cs, ts):
+        assert c.grad.dtype == cr.float32 and c.grad.shape == tuple(t.shape)
+        np.testing.assert_allclose(c.grad.numpy(), t.grad.numpy(), atol=atol * 5, rtol=1e-4)
+
+
+@pytest.mark.parametrize("causal", [True, False])
+@pytest.mark.parametrize(
+    "shapes",
+    [
+        [(4, 3, 16, 8)] * 3,  # GPT's (B, H, T, hd)
+        [(2, 5, 8), (2, 7, 8), (2, 7, 4)],  # L < S, Ev != E
+        [(2, 9, 8), (2, 4, 8), (2, 4, 8)],  # L > S: causal rows past S see every key
+        [(3, 2, 6, 8), (1, 2, 6, 8), (3, 1, 6, 8)],  # batch dims broadcast
+        [(6, 8), (1, 3, 6, 8), (1, 3, 6, 8)],  # q broadcast against k and v
+        [(1, 6, 8), (1, 6, 8), (4, 6, 8)],  # only v carries the batch: the NumPy path
+    ],
+)
+def test_attention_kernels_against_torch(kernels, shapes, causal):
+    _sdpa_pair(shapes, causal)
+
+
+def test_attention_kernels_large_scores_and_scale(kernels):
+    _sdpa_pair([(2, 2, 12, 16)] * 3, True, atol=2e-5, scale=3.0)  # peaked rows: exp far below 1
+    _sdpa_pair([(2, 1, 8)] * 3, True)  # a single key and query
+
+
+def test_attention_kernel_strided_inputs_like_gpt(kernels):
+    """q, k, v as GPT makes them: views of one (B, T, 3C) projection, heads transposed."""
+    rng = np.random.default_rng(6)
+    B, T, H, hd = 3, 10, 2, 4
+    x = rng.standard_normal((B, T, 3 * H * hd)).astype(np.float32)
+    g = rng.standard_normal((B, T, H * hd)).astype(np.float32)
+    grads = []
+    for lib in (cr, torch):
+        xt = lib.tensor(x, requires_grad=True)
+        q, k, v = xt.split(H * hd, dim=2)
+        q, k, v = (a.view(B, T, H, hd).transpose(1, 2) for a in (q, k, v))
+        y = lib.nn.functional.scaled_dot_product_attention(q, k, v, is_causal=True)
+        y.transpose(1, 2).contiguous().view(B, T, H * hd).backward(lib.tensor(g))
+        grads.append(xt.grad.numpy())
+    np.testing.assert_allclose(grads[0], grads[1], atol=1e-5, rtol=1e-4)
+    if kernels == "jit":  # the fused kernels ran (not a silent fallback)
+        assert {"attention_probs", "attention_grads"} <= set(jit._kernels)

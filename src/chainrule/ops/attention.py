@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from ..tensor import Tensor
+from . import jit
 from .elementwise import _xp, where
 from .linalg import matmul
 from .nnops import row_max, row_sum, softmax
@@ -91,10 +92,21 @@ def _scores_arrays(q: Any, k: Any, mask: Any, scale: float, causal: bool) -> Any
     return s
 
 
+def _rows3(a: Any) -> Any:
+    """``a`` (..., L, S) as (n, L, S), a view (``a`` is a fresh C-contiguous product)."""
+    return a.reshape(-1, *a.shape[-2:])
+
+
 def _probs_arrays(q: Any, k: Any, mask: Any, scale: float, causal: bool) -> tuple:
     """``(P, lse)``: the probabilities and each row's log-sum-exp (finite for a fully masked
     row, whose probabilities are all 0, so ``exp(s - lse)`` gives them again)."""
     xp = _xp(q)
+    kern = jit.kernel("attention_probs", q, k) if mask is None else None
+    if kern is not None and q.shape[-2] and k.shape[-2]:  # one pass per row, in place
+        s = q @ xp.swapaxes(k, -1, -2)
+        lse = np.empty(s.shape[:-1] + (1,), s.dtype)
+        kern(_rows3(s), s.dtype.type(scale), causal, lse.reshape(-1, s.shape[-2]))
+        return s, lse
     s = _scores_arrays(q, k, mask, scale, causal)
     if s.shape[-1] == 0:
         return s, None
@@ -143,6 +155,26 @@ def _sdpa_fwd(
     return (p if drop is None else p * drop) @ v
 
 
+def _fused_grads(
+    g: Any, ans: Any, q: Any, k: Any, v: Any, scale: float, causal: bool, saved: Saved
+) -> tuple | None:
+    """``(P, dS * scale)`` by the Numba kernel (float32 arrays, no mask, no dropout): the
+    probabilities again from the saved log-sum-exp and the score gradient in one pass per row,
+    in the buffers of the two products ``q k^T`` and ``dO v^T``; ``None`` where it cannot run."""
+    kern = jit.kernel("attention_grads", q, k, v, g, ans)
+    if kern is None or saved.lse is None:
+        return None
+    s = q @ np.swapaxes(k, -1, -2)
+    dp = g @ np.swapaxes(v, -1, -2)
+    if s.shape != dp.shape or s.size == 0:
+        return None
+    dsum = row_sum(g * ans)  # rowsum(dP * P) = rowsum(dO * O)
+    rows = s.shape[-2]
+    kern(_rows3(s), _rows3(dp), dsum.reshape(-1, rows), s.dtype.type(scale), causal,
+         saved.lse.reshape(-1, rows))  # fmt: skip
+    return s, dp
+
+
 def _shared(
     g: Any, ans: Any, q: Any, k: Any, v: Any, mask: Any, drop: Any, scale: float, causal: bool,
     saved: Saved, need_ds: bool,
@@ -151,6 +183,12 @@ def _shared(
     computed once per backward pass (keyed on the incoming gradient ``g``)."""
     sh = saved.shared
     if sh is None or sh["g"] is not g:
+        fused = None
+        if need_ds and drop is None and mask is None:
+            fused = _fused_grads(g, ans, q, k, v, scale, causal, saved)
+        if fused is not None:  # dS * scale: the q and k gradients need no more pass
+            sh = saved.shared = {"g": g, "p": fused[0], "pd": fused[0], "ds_scaled": fused[1]}
+            return sh
         # create_graph, or a transform's tracers (forward over reverse): recompute with primitives
         if isinstance(q, (Tensor, Tracer)) or isinstance(k, (Tensor, Tracer)):
             p = _probs_tensors(q, k, mask, scale, causal)
@@ -158,6 +196,8 @@ def _shared(
             m = mask._data if isinstance(mask, Tensor) else mask
             p = _probs_again(q, k, m, scale, causal, saved.lse)
         sh = saved.shared = {"g": g, "p": p, "pd": p if drop is None else p * drop}
+    if "ds_scaled" in sh:
+        return sh
     if need_ds and "ds" not in sh:
         p = sh["p"]
         dp = matmul(g, mT(v))
@@ -179,7 +219,9 @@ def _rule(i: int) -> Any:
         causal: bool, saved: Saved,
     ) -> Any:  # fmt: skip
         sh = _shared(g, ans, q, k, v, mask, drop, scale, causal, saved, need_ds=i != 2)
-        if i == 0:
+        if i < 2 and "ds_scaled" in sh:
+            out = matmul(sh["ds_scaled"], k) if i == 0 else matmul(mT(sh["ds_scaled"]), q)
+        elif i == 0:
             out = matmul(sh["ds"], k) * scale
         elif i == 1:
             out = matmul(mT(sh["ds"]), q) * scale

@@ -270,3 +270,62 @@ def _njit_rows(fn: Callable[..., Any]) -> Callable[[], Any]:
 _BUILDERS["layer_norm"] = _njit_rows(_layer_norm_rows)
 _BUILDERS["layer_norm_dx"] = _njit_rows(_layer_norm_rows_dx)
 _BUILDERS["layer_norm_dw"] = _njit_rows(_layer_norm_rows_dw)
+
+
+# ----- attention's softmax over the rows of (n, L, S) float32 scores ---------------------------
+# is_causal: query i sees keys j <= i (the rest of its row is 0); no explicit mask, no dropout
+# here (the op's NumPy path handles those).
+def _attention_probs(s: Any, scale: Any, causal: bool, lse: Any) -> None:
+    """In place: ``s <- softmax(s * scale)`` per row, ``lse`` (n, L) its log-sum-exp."""
+    nb, rows, cols = s.shape
+    for b in range(nb):
+        for i in range(rows):
+            lim = min(i + 1, cols) if causal else cols
+            m = -INF
+            for j in range(lim):
+                m = max(m, s[b, i, j] * scale)
+            if m == -INF:  # an all -inf row: zeros, not NaN (as PyTorch's kernel)
+                m = _f(0.0)
+            t = _f(0.0)
+            for j in range(lim):
+                e = _exp32(s[b, i, j] * scale - m)
+                s[b, i, j] = e
+                t += e
+            r = _f(1.0) / t if t > 0 else _f(0.0)
+            for j in range(lim):
+                s[b, i, j] *= r
+            for j in range(lim, cols):
+                s[b, i, j] = _f(0.0)
+            lse[b, i] = m + np.log(t) if t > 0 else m
+
+
+def _attention_grads(s: Any, dp: Any, dsum: Any, scale: Any, causal: bool, lse: Any) -> None:
+    """In place, from the raw scores ``s = q k^T`` and ``dp = dO v^T``: ``s <- P`` (again, from
+    ``lse``) and ``dp <- P (dP - dsum) * scale``, the score gradient times the scale."""
+    nb, rows, cols = s.shape
+    for b in range(nb):
+        for i in range(rows):
+            lim = min(i + 1, cols) if causal else cols
+            c = lse[b, i]
+            d = dsum[b, i]
+            for j in range(lim):
+                p = _exp32(s[b, i, j] * scale - c)
+                s[b, i, j] = p
+                dp[b, i, j] = p * (dp[b, i, j] - d) * scale
+            for j in range(lim, cols):
+                s[b, i, j] = _f(0.0)
+                dp[b, i, j] = _f(0.0)
+
+
+def _njit_exp(fn: Callable[..., Any]) -> Callable[[], Any]:
+    def build() -> Any:
+        import numba
+
+        _build_exp32()
+        return numba.njit(cache=True, fastmath=_LN_MATH, nogil=True)(fn)
+
+    return build
+
+
+_BUILDERS["attention_probs"] = _njit_exp(_attention_probs)
+_BUILDERS["attention_grads"] = _njit_exp(_attention_grads)
