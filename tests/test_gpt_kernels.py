@@ -175,3 +175,30 @@ def test_attention_kernel_strided_inputs_like_gpt(kernels):
     np.testing.assert_allclose(grads[0], grads[1], atol=1e-5, rtol=1e-4)
     if kernels == "jit":  # the fused kernels ran (not a silent fallback)
         assert {"attention_probs", "attention_grads"} <= set(jit._kernels)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_bias_gradients_by_gemv_against_torch(dtype):
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((4, 6, 5)).astype(dtype)
+    g = rng.standard_normal((4, 6, 3)).astype(dtype)
+    cl, tl = cr.nn.Linear(5, 3), torch.nn.Linear(5, 3)
+    if dtype == np.float64:
+        cl, tl = cl.double(), tl.double()
+    cl.load_state_dict({k: cr.tensor(v.detach().numpy()) for k, v in tl.state_dict().items()})
+    out = cl(cr.tensor(x))
+    assert out.grad_fn.saved[2] is not cl.bias._data  # the bias is kept as its shape only
+    out.backward(cr.tensor(g))
+    tl(torch.tensor(x)).backward(torch.tensor(g))
+    assert cl.bias.grad.dtype == cl.bias.dtype
+    np.testing.assert_allclose(cl.bias.grad.numpy(), tl.bias.grad.numpy(), rtol=1e-5, atol=1e-5)
+    # a layer norm's bias over two axes; and second derivatives through the bias (tensors)
+    b = cr.tensor(rng.standard_normal((6, 5)).astype(dtype), requires_grad=True)
+    F.layer_norm(cr.tensor(x), (6, 5), None, b).backward(cr.tensor(x))
+    np.testing.assert_allclose(b.grad.numpy(), x.sum(axis=0), rtol=1e-5, atol=1e-5)
+    w = cr.tensor(rng.standard_normal((3, 5)).astype(dtype), requires_grad=True)
+    bb = cr.tensor(np.zeros(3, dtype), requires_grad=True)
+    (gb,) = cr.autograd.grad((F.linear(cr.tensor(x), w, bb) ** 2).sum(), [bb], create_graph=True)
+    (gw,) = cr.autograd.grad(gb.sum(), [w])
+    np.testing.assert_allclose(gw.numpy(), np.broadcast_to(2 * x.sum(axis=(0, 1)), (3, 5)),
+                               rtol=1e-5)  # fmt: skip

@@ -49,6 +49,25 @@ def row_sum(a: Any) -> Any:
     return (a @ np.ones(a.shape[-1], a.dtype))[..., None]
 
 
+def bias_grad(g: Any, shape: tuple) -> Any:
+    """The gradient of a bias of ``shape`` added along the trailing axes of ``g``: ``g`` summed
+    over its leading axes, by a GEMV with ones on float arrays (BLAS does it ~3x faster than
+    NumPy's reduction down the columns); otherwise ``g`` itself, which the engine sums
+    (``sum_to``). The rules pass the bias's shape only, so the node keeps no bias array.
+
+    Example:
+        >>> bias_grad(np.ones((2, 3, 4), np.float32), (4,)).tolist()
+        [6.0, 6.0, 6.0, 6.0]
+    """
+    shape = tuple(shape)
+    if type(g) is not np.ndarray or g.dtype.kind != "f" or g.ndim <= len(shape):
+        return g
+    if g.shape[g.ndim - len(shape) :] != shape or g.size == 0:
+        return g
+    g2 = g.reshape(-1, math.prod(shape))
+    return (np.ones(g2.shape[0], g.dtype) @ g2).reshape(shape)
+
+
 def _last(a: Any, axis: int) -> bool:
     return axis == a.ndim - 1 or axis == -1
 
@@ -328,7 +347,7 @@ linear = Primitive(
     [
         lambda g, ans, x, w, b=None: matmul(g, w),
         _linear_grad_w,
-        lambda g, ans, x, w, b=None: g,  # the engine sums it over the rows
+        lambda g, ans, x, w, b=None: bias_grad(g, b.shape),  # over the rows
     ],
     ["d(x W^T + b)/dx = G W", "d(x W^T + b)/dW = G^T x", "d(x W^T + b)/db = 1 (summed over rows)"],
     jvp=_linear_jvp,
@@ -477,7 +496,11 @@ def _times(a: Any, w: Any) -> Any:
 layer_norm = Primitive(  # the statistics are recomputed in backward: nothing but x and w kept
     "LayerNorm",
     _layer_norm_fwd,
-    [_layer_norm_grad_x, _layer_norm_grad_w, lambda g, ans, x, w, b, axes, eps: g],
+    [
+        _layer_norm_grad_x,
+        _layer_norm_grad_w,
+        lambda g, ans, x, w, b, axes, eps: bias_grad(g, b.shape),
+    ],
     [
         "d ln/dx = (dy - mean(dy) - x_hat mean(dy x_hat)) / std, dy = G w",
         "d ln/dw = G x_hat (summed over the rows)",
