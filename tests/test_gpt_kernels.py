@@ -202,3 +202,16 @@ def test_bias_gradients_by_gemv_against_torch(dtype):
     (gw,) = cr.autograd.grad(gb.sum(), [w])
     np.testing.assert_allclose(gw.numpy(), np.broadcast_to(2 * x.sum(axis=(0, 1)), (3, 5)),
                                rtol=1e-5)  # fmt: skip
+
+
+def test_attention_output_merges_heads_without_a_copy():
+    rng = np.random.default_rng(8)
+    q, k, v = (cr.tensor(rng.standard_normal((2, 3, 5, 4)).astype(np.float32)) for _ in range(3))
+    y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+    merged = y.transpose(1, 2).contiguous().view(2, 5, 12)
+    assert np.shares_memory(merged.numpy(), y.numpy())  # a view: the heads already lie inside
+    ref = TF.scaled_dot_product_attention(*(torch.tensor(t.numpy()) for t in (q, k, v)),
+                                          is_causal=True)  # fmt: skip
+    np.testing.assert_allclose(y.numpy(), ref.numpy(), atol=2e-6)
+    y3 = F.scaled_dot_product_attention(q[0], k[0], v[0])  # 3-D: a plain product
+    assert y3.numpy().flags.c_contiguous

@@ -158,7 +158,20 @@ def _sdpa_fwd(
     q: Any, k: Any, v: Any, mask: Any, drop: Any, scale: float, causal: bool, saved: Saved
 ) -> Any:
     p, saved.lse = _probs_arrays(q, k, mask, scale, causal)
-    return (p if drop is None else p * drop) @ v
+    return _heads_inner((p if drop is None else p * drop), v)
+
+
+def _heads_inner(p: Any, v: Any) -> Any:
+    """``p @ v`` for (..., H, L, S) @ (..., H, S, Ev), laid out in memory as (..., L, H, Ev)
+    (as PyTorch's kernel): the usual ``y.transpose(1, 2).reshape(B, T, C)`` that merges the heads
+    is then a view, so the node that saves the merged heads shares this output's memory."""
+    if type(p) is not np.ndarray or type(v) is not np.ndarray or p.ndim < 4:
+        return p @ v
+    shape = np.broadcast_shapes(p.shape[:-2], v.shape[:-2]) + (p.shape[-2], v.shape[-1])
+    buf = np.empty(shape[:-3] + (shape[-2], shape[-3], shape[-1]), np.result_type(p, v))
+    out = np.swapaxes(buf, -2, -3)
+    np.matmul(p, v, out=out)
+    return out
 
 
 def _fused_grads(
