@@ -215,3 +215,35 @@ def test_attention_output_merges_heads_without_a_copy():
     np.testing.assert_allclose(y.numpy(), ref.numpy(), atol=2e-6)
     y3 = F.scaled_dot_product_attention(q[0], k[0], v[0])  # 3-D: a plain product
     assert y3.numpy().flags.c_contiguous
+
+
+@pytest.mark.parametrize("shape, dim", [((64, 65), 1), ((3, 5, 7), -1), ((4, 6), 0), ((9,), 0)])
+def test_log_softmax_kernels_against_torch(kernels, shape, dim):
+    rng = np.random.default_rng(9)
+    x = (rng.standard_normal(shape) * 4).astype(np.float32)
+    g = rng.standard_normal(shape).astype(np.float32)
+    cx, tx = cr.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    out, tout = F.log_softmax(cx, dim), TF.log_softmax(tx, dim)
+    assert out.dtype == cr.float32
+    np.testing.assert_allclose(out.detach().numpy(), tout.detach().numpy(), atol=2e-6)
+    out.backward(cr.tensor(g))
+    tout.backward(torch.tensor(g))
+    np.testing.assert_allclose(cx.grad.numpy(), tx.grad.numpy(), atol=2e-6, rtol=1e-5)
+
+
+def test_log_softmax_kernel_infinities_and_cross_entropy(kernels):
+    x = np.array([[0.0, -np.inf, 1.0], [np.inf, 0.0, 1.0], [np.nan, 0.0, 1.0],
+                  [-np.inf, -np.inf, -np.inf], [1e30, -1e30, 0.0]], np.float32)  # fmt: skip
+    got = F.log_softmax(cr.tensor(x), 1).numpy()
+    ref = TF.log_softmax(torch.tensor(x), 1).numpy()
+    np.testing.assert_allclose(got, ref, atol=1e-6)  # NaN where torch has NaN
+    rng = np.random.default_rng(10)
+    logits = rng.standard_normal((32, 65)).astype(np.float32)
+    target = rng.integers(0, 65, 32)
+    cl, tl = cr.tensor(logits, requires_grad=True), torch.tensor(logits, requires_grad=True)
+    loss = F.cross_entropy(cl, cr.tensor(target))
+    tloss = TF.cross_entropy(tl, torch.tensor(target))
+    np.testing.assert_allclose(loss.item(), tloss.item(), rtol=1e-6)
+    loss.backward()
+    tloss.backward()
+    np.testing.assert_allclose(cl.grad.numpy(), tl.grad.numpy(), atol=1e-7)

@@ -329,3 +329,34 @@ def _njit_exp(fn: Callable[..., Any]) -> Callable[[], Any]:
 
 _BUILDERS["attention_probs"] = _njit_exp(_attention_probs)
 _BUILDERS["attention_grads"] = _njit_exp(_attention_grads)
+
+
+# ----- log-softmax over the last axis of (rows, n) C-contiguous float32 arrays (cross-entropy) -
+def _log_softmax_rows(x: Any, out: Any) -> None:
+    """``out = (x - max) - log(sum(exp(x - max)))`` per row (the NumPy twin's rounding)."""
+    rows, n = x.shape
+    for i in range(rows):
+        m = -INF
+        for j in range(n):
+            m = max(m, x[i, j])
+        t = _f(0.0)
+        for j in range(n):
+            t += _exp32(x[i, j] - m)
+        lt = np.log(t)
+        for j in range(n):
+            out[i, j] = (x[i, j] - m) - lt
+
+
+def _log_softmax_rows_grad(g: Any, ans: Any, out: Any) -> None:
+    """``out = g - exp(ans) * sum(g)`` per row."""
+    rows, n = g.shape
+    for i in range(rows):
+        s = _f(0.0)
+        for j in range(n):
+            s += g[i, j]
+        for j in range(n):
+            out[i, j] = g[i, j] - _exp32(ans[i, j]) * s
+
+
+_BUILDERS["log_softmax"] = _njit_exp(_log_softmax_rows)
+_BUILDERS["log_softmax_grad"] = _njit_exp(_log_softmax_rows_grad)

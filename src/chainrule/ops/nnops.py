@@ -72,9 +72,25 @@ def _last(a: Any, axis: int) -> bool:
     return axis == a.ndim - 1 or axis == -1
 
 
+def _rows_kernel(name: str, a: Any, *others: Any) -> Any:
+    """The Numba kernel ``name`` over the rows of ``a`` (and ``others``, same shape): float32,
+    C-contiguous, a last axis to run along; else ``None``."""
+    if type(a) is not np.ndarray or a.ndim == 0 or a.size == 0 or not a.flags.c_contiguous:
+        return None
+    for o in others:
+        if type(o) is not np.ndarray or o.shape != a.shape or not o.flags.c_contiguous:
+            return None
+    return jit.kernel(name, a, *others)
+
+
 def _log_softmax_fwd(a: Any, axis: int) -> Any:
     xp = _xp(a)
     last = _last(a, axis)
+    k = _rows_kernel("log_softmax", a) if last else None
+    if k is not None:  # one pass per row
+        out = np.empty_like(a)
+        k(a.reshape(-1, a.shape[-1]), out.reshape(-1, a.shape[-1]))
+        return out
     s = a - (row_max(a) if last else a.max(axis=axis, keepdims=True))  # exp never overflows
     e = xp.exp(s)
     s -= xp.log(row_sum(e) if last else e.sum(axis=axis, keepdims=True))
@@ -92,6 +108,12 @@ def _softmax_fwd(a: Any, axis: int) -> Any:
 
 def _log_softmax_grad(g: Any, ans: Any, a: Any, axis: int) -> Any:
     if type(g) is np.ndarray and type(ans) is np.ndarray and _last(ans, axis):
+        k = _rows_kernel("log_softmax_grad", ans, g)
+        if k is not None:
+            out = np.empty_like(ans)
+            n = ans.shape[-1]
+            k(g.reshape(-1, n), ans.reshape(-1, n), out.reshape(-1, n))
+            return out
         out = np.exp(ans)  # in place on arrays, the row sum by a GEMV
         out *= -row_sum(g)
         out += g
