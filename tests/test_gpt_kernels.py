@@ -247,3 +247,15 @@ def test_log_softmax_kernel_infinities_and_cross_entropy(kernels):
     loss.backward()
     tloss.backward()
     np.testing.assert_allclose(cl.grad.numpy(), tl.grad.numpy(), atol=1e-7)
+
+
+def test_row_kernels_keep_digits_of_large_values(kernels):
+    """Far from zero, (x - m) - c must not be reassociated into x - (m + c)."""
+    rng = np.random.default_rng(11)
+    x = (1e4 + rng.standard_normal((16, 64))).astype(np.float32)
+    truth = x.astype(np.float64)
+    lsm = truth - truth.max(1, keepdims=True)
+    lsm -= np.log(np.exp(lsm).sum(1, keepdims=True))
+    np.testing.assert_allclose(F.log_softmax(cr.tensor(x), 1).numpy(), lsm, atol=2e-5)
+    xh = (truth - truth.mean(1, keepdims=True)) / np.sqrt(truth.var(1, keepdims=True) + 1e-5)
+    np.testing.assert_allclose(F.layer_norm(cr.tensor(x), (64,)).numpy(), xh, atol=2e-3)

@@ -183,16 +183,17 @@ _BUILDERS: dict[str, Callable[[], Any]] = {
 }
 
 
-# ----- layer normalization over the last axis of (rows, n) C-contiguous float32 arrays ---------
-# One loop per row, the row in cache: its mean and variance in float64 (two passes, as NumPy's
-# twin: no cancellation), then the output or the gradient in one more pass. Accumulating in
-# float64 with ``reassoc`` lets LLVM vectorize the sums without changing their accuracy much;
-# no ``nnan``/``ninf``, so NaN and infinities propagate as in NumPy.
-_LN_MATH = {"reassoc", "contract", "nsz", "arcp"}
+# ----- row kernels: layer norm, attention's softmax, log-softmax --------------------------------
+# One loop per row, the row in cache. Only the row reductions (sums, maxima: the helpers below)
+# may be reassociated, which lets LLVM vectorize them; the elementwise loops keep IEEE order
+# (reassociating ``(x - m) - c`` into ``x - (m + c)`` loses digits when x is large). No
+# ``nnan``/``ninf``: NaN and infinities propagate as in the NumPy twins.
+_SUM_MATH = {"reassoc", "contract", "nsz"}
+_ELEM_MATH = {"contract", "nsz"}
 
 
 def _row_stats(x: Any, i: int, n: int, eps: Any) -> tuple:
-    """``(mean, 1/std)`` of row ``i`` of ``x`` (float32, two passes)."""
+    """``(mean, 1/std)`` of row ``i`` of ``x`` (float32, two passes, as NumPy's twin)."""
     s = _f(0.0)
     for j in range(n):
         s += x[i, j]
@@ -204,7 +205,66 @@ def _row_stats(x: Any, i: int, n: int, eps: Any) -> tuple:
     return mean, _f(1.0) / np.sqrt(v / _f(n) + eps)
 
 
+def _row_dy_sums(g: Any, x: Any, w: Any, has_w: bool, i: int, m: Any, r: Any) -> tuple:
+    """``(sum(dy), sum(dy x_hat))`` over row ``i``, ``dy = g w``."""
+    n = x.shape[1]
+    sdy = _f(0.0)
+    sdyx = _f(0.0)
+    for j in range(n):
+        dy = g[i, j] * w[j] if has_w else g[i, j]
+        sdy += dy
+        sdyx += dy * ((x[i, j] - m) * r)
+    return sdy, sdyx
+
+
+def _row_sum(a: Any, i: int) -> Any:
+    s = _f(0.0)
+    for j in range(a.shape[1]):
+        s += a[i, j]
+    return s
+
+
+def _row_max_sumexp(a: Any, i: int, lim: int, scale: Any) -> tuple:
+    """``(m, sum(exp(a * scale - m)))`` over ``a[i, :lim]``, ``m`` the maximum (0 if -inf)."""
+    m = -INF
+    for j in range(lim):
+        m = max(m, a[i, j] * scale)
+    if m == -INF:  # an all -inf row: zeros, not NaN (as PyTorch's attention)
+        m = _f(0.0)
+    t = _f(0.0)
+    for j in range(lim):
+        t += _exp32(a[i, j] * scale - m)
+    return m, t
+
+
+_helpers: dict[str, Any] = {}
+
+
+def _build_helpers() -> None:
+    import numba
+
+    _build_exp32()
+    if _helpers:
+        return
+    for fn in (_row_stats, _row_dy_sums, _row_sum, _row_max_sumexp):
+        _helpers[fn.__name__] = numba.njit(cache=True, fastmath=_SUM_MATH)(fn)
+    globals().update({name + "_jit": f for name, f in _helpers.items()})
+
+
 _row_stats_jit: Any = None
+_row_dy_sums_jit: Any = None
+_row_sum_jit: Any = None
+_row_max_sumexp_jit: Any = None
+
+
+def _njit_rows(fn: Callable[..., Any], math: set = _ELEM_MATH) -> Callable[[], Any]:
+    def build() -> Any:
+        import numba
+
+        _build_helpers()
+        return numba.njit(cache=True, fastmath=math, nogil=True)(fn)
+
+    return build
 
 
 def _layer_norm_rows(x: Any, w: Any, b: Any, eps: Any, out: Any) -> None:
@@ -228,12 +288,7 @@ def _layer_norm_rows_dx(g: Any, x: Any, w: Any, eps: Any, out: Any) -> None:
     has_w = w.shape[0] == n
     for i in range(rows):
         m, r = _row_stats_jit(x, i, n, eps)
-        sdy = _f(0.0)
-        sdyx = _f(0.0)
-        for j in range(n):
-            dy = g[i, j] * w[j] if has_w else g[i, j]
-            sdy += dy
-            sdyx += dy * ((x[i, j] - m) * r)
+        sdy, sdyx = _row_dy_sums_jit(g, x, w, has_w, i, m, r)
         a, c = sdy / _f(n), sdyx / _f(n)
         for j in range(n):
             dy = g[i, j] * w[j] if has_w else g[i, j]
@@ -249,53 +304,29 @@ def _layer_norm_rows_dw(g: Any, x: Any, eps: Any, acc: Any) -> None:
             acc[j] += g[i, j] * ((x[i, j] - m) * r)
 
 
-def _build_row_stats() -> None:
-    import numba
-
-    global _row_stats_jit
-    if _row_stats_jit is None:
-        _row_stats_jit = numba.njit(inline="always", cache=True, fastmath=_LN_MATH)(_row_stats)
-
-
-def _njit_rows(fn: Callable[..., Any]) -> Callable[[], Any]:
-    def build() -> Any:
-        import numba
-
-        _build_row_stats()
-        return numba.njit(cache=True, fastmath=_LN_MATH, nogil=True)(fn)
-
-    return build
+# the layer-norm kernels are reassociated whole (their sums then vectorize in place): nothing
+# in them subtracts numbers of very different size (tests/test_gpt_kernels.py checks 1e4 + x)
+_BUILDERS["layer_norm"] = _njit_rows(_layer_norm_rows, _SUM_MATH)
+_BUILDERS["layer_norm_dx"] = _njit_rows(_layer_norm_rows_dx, _SUM_MATH)
+_BUILDERS["layer_norm_dw"] = _njit_rows(_layer_norm_rows_dw, _SUM_MATH)
 
 
-_BUILDERS["layer_norm"] = _njit_rows(_layer_norm_rows)
-_BUILDERS["layer_norm_dx"] = _njit_rows(_layer_norm_rows_dx)
-_BUILDERS["layer_norm_dw"] = _njit_rows(_layer_norm_rows_dw)
-
-
-# ----- attention's softmax over the rows of (n, L, S) float32 scores ---------------------------
-# is_causal: query i sees keys j <= i (the rest of its row is 0); no explicit mask, no dropout
-# here (the op's NumPy path handles those).
+# attention's softmax over the rows of (n, L, S) float32 scores; is_causal: query i sees keys
+# j <= i (the rest of its row is 0); no explicit mask, no dropout here (the op's NumPy path
+# handles those)
 def _attention_probs(s: Any, scale: Any, causal: bool, lse: Any) -> None:
     """In place: ``s <- softmax(s * scale)`` per row, ``lse`` (n, L) its log-sum-exp."""
     nb, rows, cols = s.shape
     for b in range(nb):
+        sb = s[b]
         for i in range(rows):
             lim = min(i + 1, cols) if causal else cols
-            m = -INF
-            for j in range(lim):
-                m = max(m, s[b, i, j] * scale)
-            if m == -INF:  # an all -inf row: zeros, not NaN (as PyTorch's kernel)
-                m = _f(0.0)
-            t = _f(0.0)
-            for j in range(lim):
-                e = _exp32(s[b, i, j] * scale - m)
-                s[b, i, j] = e
-                t += e
+            m, t = _row_max_sumexp_jit(sb, i, lim, scale)
             r = _f(1.0) / t if t > 0 else _f(0.0)
             for j in range(lim):
-                s[b, i, j] *= r
+                sb[i, j] = _exp32(sb[i, j] * scale - m) * r
             for j in range(lim, cols):
-                s[b, i, j] = _f(0.0)
+                sb[i, j] = _f(0.0)
             lse[b, i] = m + np.log(t) if t > 0 else m
 
 
@@ -317,31 +348,17 @@ def _attention_grads(s: Any, dp: Any, dsum: Any, scale: Any, causal: bool, lse: 
                 dp[b, i, j] = _f(0.0)
 
 
-def _njit_exp(fn: Callable[..., Any]) -> Callable[[], Any]:
-    def build() -> Any:
-        import numba
-
-        _build_exp32()
-        return numba.njit(cache=True, fastmath=_LN_MATH, nogil=True)(fn)
-
-    return build
+_BUILDERS["attention_probs"] = _njit_rows(_attention_probs)
+_BUILDERS["attention_grads"] = _njit_rows(_attention_grads)
 
 
-_BUILDERS["attention_probs"] = _njit_exp(_attention_probs)
-_BUILDERS["attention_grads"] = _njit_exp(_attention_grads)
-
-
-# ----- log-softmax over the last axis of (rows, n) C-contiguous float32 arrays (cross-entropy) -
+# log-softmax over the last axis of (rows, n) float32 arrays (cross-entropy's)
 def _log_softmax_rows(x: Any, out: Any) -> None:
     """``out = (x - max) - log(sum(exp(x - max)))`` per row (the NumPy twin's rounding)."""
     rows, n = x.shape
+    one = _f(1.0)
     for i in range(rows):
-        m = -INF
-        for j in range(n):
-            m = max(m, x[i, j])
-        t = _f(0.0)
-        for j in range(n):
-            t += _exp32(x[i, j] - m)
+        m, t = _row_max_sumexp_jit(x, i, n, one)  # an all -inf row: NaN below, as the twin's
         lt = np.log(t)
         for j in range(n):
             out[i, j] = (x[i, j] - m) - lt
@@ -351,12 +368,10 @@ def _log_softmax_rows_grad(g: Any, ans: Any, out: Any) -> None:
     """``out = g - exp(ans) * sum(g)`` per row."""
     rows, n = g.shape
     for i in range(rows):
-        s = _f(0.0)
-        for j in range(n):
-            s += g[i, j]
+        s = _row_sum_jit(g, i)
         for j in range(n):
             out[i, j] = g[i, j] - _exp32(ans[i, j]) * s
 
 
-_BUILDERS["log_softmax"] = _njit_exp(_log_softmax_rows)
-_BUILDERS["log_softmax_grad"] = _njit_exp(_log_softmax_rows_grad)
+_BUILDERS["log_softmax"] = _njit_rows(_log_softmax_rows)
+_BUILDERS["log_softmax_grad"] = _njit_rows(_log_softmax_rows_grad)
