@@ -259,3 +259,21 @@ def test_row_kernels_keep_digits_of_large_values(kernels):
     np.testing.assert_allclose(F.log_softmax(cr.tensor(x), 1).numpy(), lsm, atol=2e-5)
     xh = (truth - truth.mean(1, keepdims=True)) / np.sqrt(truth.var(1, keepdims=True) + 1e-5)
     np.testing.assert_allclose(F.layer_norm(cr.tensor(x), (64,)).numpy(), xh, atol=2e-3)
+
+
+@pytest.mark.parametrize("idx", [[[0, 2, 2], [5, 0, 2]], [[1]], [[3, -1]]])
+def test_embedding_backward_kernel_against_torch(kernels, idx):
+    rng = np.random.default_rng(12)
+    w0 = rng.standard_normal((6, 5)).astype(np.float32)
+    ii = np.array(idx) % 6
+    g = rng.standard_normal(ii.shape + (5,)).astype(np.float32)
+    w, tw = cr.tensor(w0, requires_grad=True), torch.tensor(w0, requires_grad=True)
+    F.embedding(cr.tensor(ii), w).backward(cr.tensor(g))
+    TF.embedding(torch.tensor(ii), tw).backward(torch.tensor(g))
+    assert w.grad.dtype == cr.float32
+    np.testing.assert_allclose(w.grad.numpy(), tw.grad.numpy(), atol=1e-6)
+    x = cr.tensor(w0, requires_grad=True)  # indexing rows with negative indices adds up too
+    x[cr.tensor(np.array(idx[0]))].sum().backward()
+    want = np.zeros(6)
+    np.add.at(want, np.array(idx[0]) % 6, 1.0)
+    np.testing.assert_allclose(x.grad.numpy(), np.repeat(want[:, None], 5, 1))

@@ -375,3 +375,17 @@ def _log_softmax_rows_grad(g: Any, ans: Any, out: Any) -> None:
 
 _BUILDERS["log_softmax"] = _njit_rows(_log_softmax_rows)
 _BUILDERS["log_softmax_grad"] = _njit_rows(_log_softmax_rows_grad)
+
+
+# embedding's backward: rows of g added into out at their indices (repeats add up)
+def _add_rows_kernel(out: Any, idx: Any, g: Any) -> None:
+    """``out[idx[r]] += g[r]`` for every row ``r`` of the (rows, n) ``g`` (indices in range)."""
+    n = g.shape[1]
+    for r in range(idx.shape[0]):
+        dst = out[idx[r]]
+        src = g[r]
+        for j in range(n):
+            dst[j] += src[j]
+
+
+_BUILDERS["add_rows"] = _njit_rows(_add_rows_kernel)
