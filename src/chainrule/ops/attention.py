@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from ..tensor import Tensor
+from . import jit
 from .elementwise import _xp, where
 from .linalg import matmul
 from .nnops import row_max, row_sum, softmax
@@ -76,10 +77,16 @@ def _causal_bias(n_query: int, n_key: int, dtype: Any) -> Any:
     return bias
 
 
+def _t_copy(a: Any, xp: Any) -> Any:
+    """``a``'s last two axes swapped, as a C-contiguous copy: OpenBLAS multiplies small
+    matrices ~1.6x faster as ``A @ B`` than as ``A @ B^T`` of a view (GPT's (T, hd) heads)."""
+    return xp.ascontiguousarray(xp.swapaxes(a, -1, -2))
+
+
 def _scores_arrays(q: Any, k: Any, mask: Any, scale: float, causal: bool) -> Any:
     """``q k^T * scale`` with the causal and explicit masks applied (``-inf``: masked out)."""
     xp = _xp(q)
-    s = q @ xp.swapaxes(k, -1, -2)
+    s = q @ _t_copy(k, xp)
     s *= scale
     if causal:
         if xp is np:
@@ -91,10 +98,21 @@ def _scores_arrays(q: Any, k: Any, mask: Any, scale: float, causal: bool) -> Any
     return s
 
 
+def _rows3(a: Any) -> Any:
+    """``a`` (..., L, S) as (n, L, S), a view (``a`` is a fresh C-contiguous product)."""
+    return a.reshape(-1, *a.shape[-2:])
+
+
 def _probs_arrays(q: Any, k: Any, mask: Any, scale: float, causal: bool) -> tuple:
     """``(P, lse)``: the probabilities and each row's log-sum-exp (finite for a fully masked
     row, whose probabilities are all 0, so ``exp(s - lse)`` gives them again)."""
     xp = _xp(q)
+    kern = jit.kernel("attention_probs", q, k) if mask is None else None
+    if kern is not None and q.shape[-2] and k.shape[-2]:  # one pass per row, in place
+        s = q @ _t_copy(k, xp)
+        lse = np.empty(s.shape[:-1] + (1,), s.dtype)
+        kern(_rows3(s), s.dtype.type(scale), causal, lse.reshape(-1, s.shape[-2]))
+        return s, lse
     s = _scores_arrays(q, k, mask, scale, causal)
     if s.shape[-1] == 0:
         return s, None
@@ -140,7 +158,40 @@ def _sdpa_fwd(
     q: Any, k: Any, v: Any, mask: Any, drop: Any, scale: float, causal: bool, saved: Saved
 ) -> Any:
     p, saved.lse = _probs_arrays(q, k, mask, scale, causal)
-    return (p if drop is None else p * drop) @ v
+    return _heads_inner((p if drop is None else p * drop), v)
+
+
+def _heads_inner(p: Any, v: Any) -> Any:
+    """``p @ v`` for (..., H, L, S) @ (..., H, S, Ev), laid out in memory as (..., L, H, Ev)
+    (as PyTorch's kernel): the usual ``y.transpose(1, 2).reshape(B, T, C)`` that merges the heads
+    is then a view, so the node that saves the merged heads shares this output's memory."""
+    if type(p) is not np.ndarray or type(v) is not np.ndarray or p.ndim < 4:
+        return p @ v
+    shape = np.broadcast_shapes(p.shape[:-2], v.shape[:-2]) + (p.shape[-2], v.shape[-1])
+    buf = np.empty(shape[:-3] + (shape[-2], shape[-3], shape[-1]), np.result_type(p, v))
+    out = np.swapaxes(buf, -2, -3)
+    np.matmul(p, v, out=out)
+    return out
+
+
+def _fused_grads(
+    g: Any, ans: Any, q: Any, k: Any, v: Any, scale: float, causal: bool, saved: Saved
+) -> tuple | None:
+    """``(P, dS * scale)`` by the Numba kernel (float32 arrays, no mask, no dropout): the
+    probabilities again from the saved log-sum-exp and the score gradient in one pass per row,
+    in the buffers of the two products ``q k^T`` and ``dO v^T``; ``None`` where it cannot run."""
+    kern = jit.kernel("attention_grads", q, k, v, g, ans)
+    if kern is None or saved.lse is None:
+        return None
+    s = q @ _t_copy(k, np)
+    dp = g @ _t_copy(v, np)
+    if s.shape != dp.shape or s.size == 0:
+        return None
+    dsum = row_sum(g * ans)  # rowsum(dP * P) = rowsum(dO * O)
+    rows = s.shape[-2]
+    kern(_rows3(s), _rows3(dp), dsum.reshape(-1, rows), s.dtype.type(scale), causal,
+         saved.lse.reshape(-1, rows))  # fmt: skip
+    return s, dp
 
 
 def _shared(
@@ -151,6 +202,12 @@ def _shared(
     computed once per backward pass (keyed on the incoming gradient ``g``)."""
     sh = saved.shared
     if sh is None or sh["g"] is not g:
+        fused = None
+        if need_ds and drop is None and mask is None:
+            fused = _fused_grads(g, ans, q, k, v, scale, causal, saved)
+        if fused is not None:  # dS * scale: the q and k gradients need no more pass
+            sh = saved.shared = {"g": g, "p": fused[0], "pd": fused[0], "ds_scaled": fused[1]}
+            return sh
         # create_graph, or a transform's tracers (forward over reverse): recompute with primitives
         if isinstance(q, (Tensor, Tracer)) or isinstance(k, (Tensor, Tracer)):
             p = _probs_tensors(q, k, mask, scale, causal)
@@ -158,6 +215,8 @@ def _shared(
             m = mask._data if isinstance(mask, Tensor) else mask
             p = _probs_again(q, k, m, scale, causal, saved.lse)
         sh = saved.shared = {"g": g, "p": p, "pd": p if drop is None else p * drop}
+    if "ds_scaled" in sh:
+        return sh
     if need_ds and "ds" not in sh:
         p = sh["p"]
         dp = matmul(g, mT(v))
@@ -173,13 +232,33 @@ def _shared(
     return sh
 
 
+def _matmul_like(a: Any, b: Any, like: Any) -> Any:
+    """``a @ b`` written in the memory layout of ``like`` (the input whose gradient it is, when
+    the shapes agree): GPT's heads are transposed views of a (B, T, 3C) projection, so their
+    gradients in that layout go back through the transposes and reshapes as views, uncopied."""
+    shape = np.broadcast_shapes(a.shape[:-2], b.shape[:-2]) + (a.shape[-2], b.shape[-1])
+    if shape != like.shape or like.flags.c_contiguous:
+        return a @ b
+    out = np.empty_like(like)
+    return np.matmul(a, b, out=out)
+
+
 def _rule(i: int) -> Any:
     def rule(
         g: Any, ans: Any, q: Any, k: Any, v: Any, mask: Any, drop: Any, scale: float,
         causal: bool, saved: Saved,
     ) -> Any:  # fmt: skip
         sh = _shared(g, ans, q, k, v, mask, drop, scale, causal, saved, need_ds=i != 2)
-        if i == 0:
+        if "ds_scaled" in sh:  # the kernel path: arrays, written in the layout of the input
+            if i == 0:
+                out = _matmul_like(sh["ds_scaled"], k, q)
+            elif i == 1:
+                out = _matmul_like(np.swapaxes(sh["ds_scaled"], -1, -2), q, k)
+            elif i == 2:
+                out = _matmul_like(np.swapaxes(sh["pd"], -1, -2), g, v)
+            else:
+                out = sh["ds_scaled"] / scale
+        elif i == 0:
             out = matmul(sh["ds"], k) * scale
         elif i == 1:
             out = matmul(mT(sh["ds"]), q) * scale

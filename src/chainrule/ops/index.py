@@ -12,6 +12,7 @@ import numpy as np
 
 from ..backend import device_of
 from ..backend import to_device as _move
+from . import jit
 from .elementwise import _xp
 from .primitive import Primitive, zeros_of
 
@@ -38,6 +39,10 @@ def _add_rows(out: Any, idx: Any, g: Any) -> None:
     if idx.min() < 0:
         idx = np.where(idx < 0, idx + out.shape[0], idx)
     rows = g.reshape(n, *out.shape[1:])
+    k = jit.kernel("add_rows", out, rows) if out.ndim == 2 and out.flags.c_contiguous else None
+    if k is not None and idx.max() < out.shape[0]:  # float32: one pass in order, no sort
+        k(out, idx.astype(np.int64, copy=False), np.ascontiguousarray(rows))
+        return
     order = np.argsort(idx, kind="stable")
     s = idx[order]
     starts = np.flatnonzero(np.concatenate(([True], s[1:] != s[:-1])))

@@ -4,7 +4,8 @@ NumPy evaluates an expression one pass over memory per operation; a kernel that 
 operations per element (a float32 ``erf``) costs twenty passes. Numba fuses them into one
 vectorized loop. Every kernel here has a NumPy twin in the op that calls it, which is what runs
 when Numba is missing, the array is not a NumPy array (CuPy), or ``CHAINRULE_JIT=0`` is set;
-the two agree to float32 rounding (``tests/test_fused_ops.py`` checks both).
+the two agree to float32 rounding (``tests/test_fused_ops.py`` and
+``tests/test_gpt_kernels.py`` check both).
 
 Kernels are compiled on first use (cached on disk by Numba), never at ``import chainrule``.
 """
@@ -89,14 +90,73 @@ def _cdf32_scalar(x: Any) -> Any:
 
 _cdf32: Any = None  # _cdf32_scalar compiled, once a kernel needs it
 
+# exp on one float32, branch-free so that LLVM vectorizes the loops that call it (Numba's own
+# np.exp is a scalar libm call per element, 4x slower than NumPy's SIMD exp): Cephes' expf,
+# x = n ln2 + r, exp(r) by a degree-7 polynomial (error under 1 ulp), 2^n built in the
+# exponent bits (two factors, so that n = 128 fits); below -87.3 it is 0 and above 88.7
+# infinity, as expf; NaN stays NaN.
+LOG2E, LN2_HI, LN2_LO = _f(1.4426950408889634), _f(0.693359375), _f(-2.12194440e-4)
+E1, E2, E3, E4, E5, E6 = (
+    _f(c)
+    for c in (
+        1.9875691500e-4,
+        1.3981999507e-3,
+        8.3334519073e-3,
+        4.1665795894e-2,
+        1.6666665459e-1,
+        5.0000001201e-1,
+    )
+)
+EXP_LO, EXP_HI, INF = _f(-87.33654), _f(88.72283), _f(np.inf)
+
+
+def _exp32_scalar(x: Any) -> Any:
+    """``exp(x)`` of one float32 (compiled as the global ``_exp32``)."""
+    c = min(max(x, EXP_LO), EXP_HI)
+    n = np.floor(c * LOG2E + HALF)
+    r = c - n * LN2_HI
+    r = r - n * LN2_LO
+    p = (((((E1 * r + E2) * r + E3) * r + E4) * r + E5) * r + E6) * (r * r) + r + ONE
+    k = np.int32(n)
+    h = k >> np.int32(1)  # 2^n as 2^h 2^(n-h): each factor a normal float32 up to n = 128
+    y = p * _f32_from_bits((h + np.int32(127)) << np.int32(23))
+    y = y * _f32_from_bits((k - h + np.int32(127)) << np.int32(23))
+    y = _f(0.0) if x < EXP_LO else y
+    return INF if x > EXP_HI else y
+
+
+_exp32: Any = None
+_f32_from_bits: Any = None
+
+
+def _build_exp32() -> None:
+    import numba
+    from numba.extending import intrinsic
+
+    global _exp32, _f32_from_bits
+    if _exp32 is not None:
+        return
+
+    @intrinsic
+    def f32_from_bits(typingctx: Any, i: Any) -> Any:  # reinterpret an int32's bits
+        sig = numba.types.float32(numba.types.int32)
+
+        def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
+            return builder.bitcast(args[0], context.get_value_type(numba.types.float32))
+
+        return sig, codegen
+
+    _f32_from_bits = f32_from_bits
+    _exp32 = numba.njit(inline="always", cache=True)(_exp32_scalar)
+
 
 def _gelu_erf(x: Any) -> Any:
     return x * _cdf32(x)
 
 
-def _gelu_erf_backward(g: Any, x: Any, e: Any) -> Any:
-    """``g (Phi(x) + x phi(x))``, with ``e = exp(-x^2 / 2)`` (NumPy's exp is vectorized)."""
-    return g * (_cdf32(x) + x * e * RSQRT2PI)
+def _gelu_erf_backward(g: Any, x: Any) -> Any:
+    """``g (Phi(x) + x phi(x))``, ``phi(x) = exp(-x^2 / 2) / sqrt(2 pi)``, in one pass."""
+    return g * (_cdf32(x) + x * _exp32(x * x * -HALF) * RSQRT2PI)
 
 
 def _build_gelu_erf() -> Callable[..., Any]:
@@ -112,7 +172,8 @@ def _build_gelu_erf_backward() -> Callable[..., Any]:
     import numba
 
     _build_gelu_erf()  # compiles the shared _cdf32
-    sig = ["float32(float32, float32, float32)"]
+    _build_exp32()
+    sig = ["float32(float32, float32)"]
     return numba.vectorize(sig, cache=True)(_gelu_erf_backward)
 
 
@@ -253,3 +314,211 @@ def _pool_argmax(x: Any, kh: int, kw: int, sh: int, sw: int, dh: int, dw: int, p
 
 
 _BUILDERS["pool_argmax"] = _njit(_pool_argmax)
+
+
+# ----- row kernels: layer norm, attention's softmax, log-softmax --------------------------------
+# One loop per row, the row in cache. Only the row reductions (sums, maxima: the helpers below)
+# may be reassociated, which lets LLVM vectorize them; the elementwise loops keep IEEE order
+# (reassociating ``(x - m) - c`` into ``x - (m + c)`` loses digits when x is large). No
+# ``nnan``/``ninf``: NaN and infinities propagate as in the NumPy twins.
+_SUM_MATH = {"reassoc", "contract", "nsz"}
+_ELEM_MATH = {"contract", "nsz"}
+
+
+def _row_stats(x: Any, i: int, n: int, eps: Any) -> tuple:
+    """``(mean, 1/std)`` of row ``i`` of ``x`` (float32, two passes, as NumPy's twin)."""
+    s = _f(0.0)
+    for j in range(n):
+        s += x[i, j]
+    mean = s / _f(n)
+    v = _f(0.0)
+    for j in range(n):
+        d = x[i, j] - mean
+        v += d * d
+    return mean, _f(1.0) / np.sqrt(v / _f(n) + eps)
+
+
+def _row_dy_sums(g: Any, x: Any, w: Any, has_w: bool, i: int, m: Any, r: Any) -> tuple:
+    """``(sum(dy), sum(dy x_hat))`` over row ``i``, ``dy = g w``."""
+    n = x.shape[1]
+    sdy = _f(0.0)
+    sdyx = _f(0.0)
+    for j in range(n):
+        dy = g[i, j] * w[j] if has_w else g[i, j]
+        sdy += dy
+        sdyx += dy * ((x[i, j] - m) * r)
+    return sdy, sdyx
+
+
+def _row_sum(a: Any, i: int) -> Any:
+    s = _f(0.0)
+    for j in range(a.shape[1]):
+        s += a[i, j]
+    return s
+
+
+def _row_max_sumexp(a: Any, i: int, lim: int, scale: Any) -> tuple:
+    """``(m, sum(exp(a * scale - m)))`` over ``a[i, :lim]``, ``m`` the maximum (0 if -inf)."""
+    m = -INF
+    for j in range(lim):
+        m = max(m, a[i, j] * scale)
+    if m == -INF:  # an all -inf row: zeros, not NaN (as PyTorch's attention)
+        m = _f(0.0)
+    t = _f(0.0)
+    for j in range(lim):
+        t += _exp32(a[i, j] * scale - m)
+    return m, t
+
+
+_helpers: dict[str, Any] = {}
+
+
+def _build_helpers() -> None:
+    import numba
+
+    _build_exp32()
+    if _helpers:
+        return
+    for fn in (_row_stats, _row_dy_sums, _row_sum, _row_max_sumexp):
+        _helpers[fn.__name__] = numba.njit(cache=True, fastmath=_SUM_MATH)(fn)
+    globals().update({name + "_jit": f for name, f in _helpers.items()})
+
+
+_row_stats_jit: Any = None
+_row_dy_sums_jit: Any = None
+_row_sum_jit: Any = None
+_row_max_sumexp_jit: Any = None
+
+
+def _njit_rows(fn: Callable[..., Any], math: set = _ELEM_MATH) -> Callable[[], Any]:
+    def build() -> Any:
+        import numba
+
+        _build_helpers()
+        return numba.njit(cache=True, fastmath=math, nogil=True)(fn)
+
+    return build
+
+
+def _layer_norm_rows(x: Any, w: Any, b: Any, eps: Any, out: Any) -> None:
+    """``out = (x - mean) / std * w + b`` per row (``w``/``b`` of size 0: absent)."""
+    rows, n = x.shape
+    has_w, has_b = w.shape[0] == n, b.shape[0] == n
+    for i in range(rows):
+        m, r = _row_stats_jit(x, i, n, eps)
+        for j in range(n):
+            y = (x[i, j] - m) * r
+            if has_w:
+                y *= w[j]
+            if has_b:
+                y += b[j]
+            out[i, j] = y
+
+
+def _layer_norm_rows_dx(g: Any, x: Any, w: Any, eps: Any, out: Any) -> None:
+    """``dx = (dy - mean(dy) - x_hat mean(dy x_hat)) / std`` per row, ``dy = g w``."""
+    rows, n = x.shape
+    has_w = w.shape[0] == n
+    for i in range(rows):
+        m, r = _row_stats_jit(x, i, n, eps)
+        sdy, sdyx = _row_dy_sums_jit(g, x, w, has_w, i, m, r)
+        a, c = sdy / _f(n), sdyx / _f(n)
+        for j in range(n):
+            dy = g[i, j] * w[j] if has_w else g[i, j]
+            out[i, j] = (dy - a - (x[i, j] - m) * r * c) * r
+
+
+def _layer_norm_rows_dw(g: Any, x: Any, eps: Any, acc: Any) -> None:
+    """``acc += sum over rows of g x_hat`` (``acc`` float64, size n)."""
+    rows, n = x.shape
+    for i in range(rows):
+        m, r = _row_stats_jit(x, i, n, eps)
+        for j in range(n):
+            acc[j] += g[i, j] * ((x[i, j] - m) * r)
+
+
+# the layer-norm kernels are reassociated whole (their sums then vectorize in place): nothing
+# in them subtracts numbers of very different size (tests/test_gpt_kernels.py checks 1e4 + x)
+_BUILDERS["layer_norm"] = _njit_rows(_layer_norm_rows, _SUM_MATH)
+_BUILDERS["layer_norm_dx"] = _njit_rows(_layer_norm_rows_dx, _SUM_MATH)
+_BUILDERS["layer_norm_dw"] = _njit_rows(_layer_norm_rows_dw, _SUM_MATH)
+
+
+# attention's softmax over the rows of (n, L, S) float32 scores; is_causal: query i sees keys
+# j <= i (the rest of its row is 0); no explicit mask, no dropout here (the op's NumPy path
+# handles those)
+def _attention_probs(s: Any, scale: Any, causal: bool, lse: Any) -> None:
+    """In place: ``s <- softmax(s * scale)`` per row, ``lse`` (n, L) its log-sum-exp."""
+    nb, rows, cols = s.shape
+    for b in range(nb):
+        sb = s[b]
+        for i in range(rows):
+            lim = min(i + 1, cols) if causal else cols
+            m, t = _row_max_sumexp_jit(sb, i, lim, scale)
+            r = _f(1.0) / t if t > 0 else _f(0.0)
+            for j in range(lim):
+                sb[i, j] = _exp32(sb[i, j] * scale - m) * r
+            for j in range(lim, cols):
+                sb[i, j] = _f(0.0)
+            lse[b, i] = m + np.log(t) if t > 0 else m
+
+
+def _attention_grads(s: Any, dp: Any, dsum: Any, scale: Any, causal: bool, lse: Any) -> None:
+    """In place, from the raw scores ``s = q k^T`` and ``dp = dO v^T``: ``s <- P`` (again, from
+    ``lse``) and ``dp <- P (dP - dsum) * scale``, the score gradient times the scale."""
+    nb, rows, cols = s.shape
+    for b in range(nb):
+        for i in range(rows):
+            lim = min(i + 1, cols) if causal else cols
+            c = lse[b, i]
+            d = dsum[b, i]
+            for j in range(lim):
+                p = _exp32(s[b, i, j] * scale - c)
+                s[b, i, j] = p
+                dp[b, i, j] = p * (dp[b, i, j] - d) * scale
+            for j in range(lim, cols):
+                s[b, i, j] = _f(0.0)
+                dp[b, i, j] = _f(0.0)
+
+
+_BUILDERS["attention_probs"] = _njit_rows(_attention_probs)
+_BUILDERS["attention_grads"] = _njit_rows(_attention_grads)
+
+
+# log-softmax over the last axis of (rows, n) float32 arrays (cross-entropy's)
+def _log_softmax_rows(x: Any, out: Any) -> None:
+    """``out = (x - max) - log(sum(exp(x - max)))`` per row (the NumPy twin's rounding)."""
+    rows, n = x.shape
+    one = _f(1.0)
+    for i in range(rows):
+        m, t = _row_max_sumexp_jit(x, i, n, one)  # an all -inf row: NaN below, as the twin's
+        lt = np.log(t)
+        for j in range(n):
+            out[i, j] = (x[i, j] - m) - lt
+
+
+def _log_softmax_rows_grad(g: Any, ans: Any, out: Any) -> None:
+    """``out = g - exp(ans) * sum(g)`` per row."""
+    rows, n = g.shape
+    for i in range(rows):
+        s = _row_sum_jit(g, i)
+        for j in range(n):
+            out[i, j] = g[i, j] - _exp32(ans[i, j]) * s
+
+
+_BUILDERS["log_softmax"] = _njit_rows(_log_softmax_rows)
+_BUILDERS["log_softmax_grad"] = _njit_rows(_log_softmax_rows_grad)
+
+
+# embedding's backward: rows of g added into out at their indices (repeats add up)
+def _add_rows_kernel(out: Any, idx: Any, g: Any) -> None:
+    """``out[idx[r]] += g[r]`` for every row ``r`` of the (rows, n) ``g`` (indices in range)."""
+    n = g.shape[1]
+    for r in range(idx.shape[0]):
+        dst = out[idx[r]]
+        src = g[r]
+        for j in range(n):
+            dst[j] += src[j]
+
+
+_BUILDERS["add_rows"] = _njit_rows(_add_rows_kernel)
