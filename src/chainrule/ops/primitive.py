@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from ..autograd.grad_mode import STATE, WATCHERS
-from ..autograd.node import AccumulateGrad, Node, Version
+from ..autograd.node import AccumulateGrad, Node, Version, op_node
 from ..tensor import Tensor, _root, edge_of
 
 Rule = Callable[..., Any]
@@ -415,7 +415,7 @@ class Primitive:
                 versions = [*versions, (-1, vc, vc.value)]
             else:
                 ans = Meta(ans)
-        t._node = node = Node(self, edges, saved, versions, params, tmask, ans)
+        t._node = node = op_node(self, edges, saved, versions, params, tmask, ans)
         if WATCHERS[0] and STATE.watch is not None:  # anomaly mode, or an in-place op recorded
             STATE.watch(node)
         return t
