@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from ..backend import array_module
-from ..ops.primitive import _LIVE, Tracer
+from ..ops.primitive import _LIVE, Primitive, Tracer, saved_tensors
 from ..ops.shape import sum_to
 from ..tensor import Tensor, edge_of, ones_like, tensor
 from .grad_mode import STATE, set_grad_enabled
@@ -217,13 +217,33 @@ class _Walk:
                 for i, vc, v in node.versions:
                     if vc.value != v:
                         raise RuntimeError(modified_in_place(node, i, vc.value, v))
-                in_grads = node.fn.backward(node, g0 if single else gs, create)
+                fn = node.fn
+                if fn.__class__ is Primitive:
+                    # Primitive.backward, inlined: each edge's rule runs in the loop below,
+                    # ``rule(g, ans, *args, **params)`` on the saved arrays (tensors in the graph
+                    # with create_graph); the gradient goes on along its edge right away
+                    in_grads = None
+                    rules, variadic, params = fn.rules, fn._variadic, node.params
+                    if create:
+                        args, ans = saved_tensors(node)
+                    else:
+                        args, ans = node.saved, node.ans
+                else:  # an autograd.Function: its backward gives every input's gradient
+                    in_grads = fn.backward(node, g0 if single else gs, create)
+                if on_node is not None:  # what on_node sees: the gradients sent along edges
+                    done = [None] * len(node.edges)
                 i = -1
                 for e in node.edges:
                     i += 1
                     if e is None:
                         continue
-                    gi = in_grads[i]
+                    if in_grads is None:
+                        r = rules(i) if variadic else rules[i] if i < len(rules) else None
+                        if r is None:
+                            raise RuntimeError(f"{fn.name}: input {i} is not differentiable")
+                        gi = r(g0, ans, *args, **params) if params else r(g0, ans, *args)
+                    else:
+                        gi = in_grads[i]
                     if gi is None:
                         continue
                     target, slot, shape = e
@@ -233,7 +253,8 @@ class _Walk:
                             gi = d.grad_for(target, gi)
                     if gi.shape != shape:
                         gi = sum_to(gi, shape)
-                        in_grads[i] = gi
+                    if on_node is not None:
+                        done[i] = gi
                     if anomaly:
                         _check_finite(node, i, gi)
                     tbuf = grads.get(target)
@@ -257,9 +278,7 @@ class _Walk:
                         tbuf[k] = prev + gi
                         tbuf[k + 1] = True
                 if on_node is not None:
-                    on_node(
-                        node, gs, [None if e is None else g for e, g in zip(node.edges, in_grads)]
-                    )
+                    on_node(node, gs, done)
                 if not retain:  # node.release(), inlined: free what backward needed
                     node.saved = None
                     node.ans = None
