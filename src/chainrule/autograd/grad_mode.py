@@ -24,7 +24,8 @@ WATCHERS = [0]
 
 # How many threads have grad mode off: while none has, an op knows grad mode is on without
 # reading the thread-local state (as WATCHERS). Counted under a lock: a lost update would let
-# a thread record inside no_grad.
+# a thread record inside no_grad. (A thread that ends inside no_grad leaves the count above
+# zero: ops then read the thread-local state again, slower but still right.)
 GRAD_OFF = [0]
 _COUNTS = threading.Lock()
 
