@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from ..backend import array_module
-from ..ops.primitive import _LIVE, Tracer
+from ..ops.primitive import _LIVE, Primitive, Tracer, saved_tensors
 from ..ops.shape import sum_to
 from ..tensor import Tensor, edge_of, ones_like, tensor
 from .grad_mode import STATE, set_grad_enabled
@@ -183,36 +183,68 @@ class _Walk:
 
     def run(self, needed: set[int] | None, on_node: OnNode | None) -> None:
         """Run the nodes that have gradients waiting, highest sequence number first: each
-        node's consumers were all made after it, so its gradient is complete when it runs."""
+        node's consumers were all made after it, so its gradient is complete when it runs.
+
+        ``grads[node]`` is ``[g0, owned0, g1, owned1, ...]``: the gradient of each output slot
+        and whether it is ours alone (no rule handed it back as the upstream gradient or a view
+        of it), which lets a leaf take it as its ``.grad`` without a copy; only leaves read it.
+        This loop runs once per node of every backward: it keeps to locals, and builds the list
+        of output gradients only for nodes with several outputs.
+        """
         grads = self.grads
         create = self.create
+        hooks, wanted, retain = self.hooks, self.wanted, self.retain
         anomaly = STATE.anomaly
+        heappop, heappush = heapq.heappop, heapq.heappush
         heap = [(-n.seq, n) for n in grads]
         heapq.heapify(heap)
         with set_grad_enabled(create):
             while heap:
-                node = heapq.heappop(heap)[1]
+                node = heappop(heap)[1]
                 buf = grads.pop(node)
-                gs = buf[::2]  # a gradient per output slot (buf[2k + 1]: is it ours alone)
-                if self.hooks and node.hooks is not None:
-                    self._tensor_hooks(node, gs, buf)
+                if hooks and node.hooks is not None:
+                    self._tensor_hooks(node, buf)
                 if type(node) is AccumulateGrad:
-                    self._leaf(node, gs[0], buf[1])
+                    self._leaf(node, buf[0], buf[1])
                     continue
-                if self.wanted is not None:
+                single = node.n_out == 1
+                g0 = buf[0]
+                gs = [g0] if single else buf[::2]
+                if wanted is not None:
                     self._capture(node, gs)
                 if node.saved is None:
                     raise RuntimeError(FREED)
                 for i, vc, v in node.versions:
                     if vc.value != v:
                         raise RuntimeError(modified_in_place(node, i, vc.value, v))
-                single = node.n_out == 1
-                g0 = gs[0]
-                in_grads = node.fn.backward(node, g0 if single else gs, create)
-                for i, e in enumerate(node.edges):
-                    gi = in_grads[i]
-                    if e is None or gi is None:
-                        in_grads[i] = None
+                fn = node.fn
+                if fn.__class__ is Primitive:
+                    # Primitive.backward, inlined: each edge's rule runs in the loop below,
+                    # ``rule(g, ans, *args, **params)`` on the saved arrays (tensors in the graph
+                    # with create_graph); the gradient goes on along its edge right away
+                    in_grads = None
+                    rules, variadic, params = fn.rules, fn._variadic, node.params
+                    if create:
+                        args, ans = saved_tensors(node)
+                    else:
+                        args, ans = node.saved, node.ans
+                else:  # an autograd.Function: its backward gives every input's gradient
+                    in_grads = fn.backward(node, g0 if single else gs, create)
+                if on_node is not None:  # what on_node sees: the gradients sent along edges
+                    done = [None] * len(node.edges)
+                i = -1
+                for e in node.edges:
+                    i += 1
+                    if e is None:
+                        continue
+                    if in_grads is None:
+                        r = rules(i) if variadic else rules[i] if i < len(rules) else None
+                        if r is None:
+                            raise RuntimeError(f"{fn.name}: input {i} is not differentiable")
+                        gi = r(g0, ans, *args, **params) if params else r(g0, ans, *args)
+                    else:
+                        gi = in_grads[i]
+                    if gi is None:
                         continue
                     target, slot, shape = e
                     if _LIVE[0]:  # a transform may adjust it (sum over a vmap batch)
@@ -221,45 +253,54 @@ class _Walk:
                             gi = d.grad_for(target, gi)
                     if gi.shape != shape:
                         gi = sum_to(gi, shape)
-                        in_grads[i] = gi
+                    if on_node is not None:
+                        done[i] = gi
                     if anomaly:
                         _check_finite(node, i, gi)
                     tbuf = grads.get(target)
+                    k = 2 * slot
                     if tbuf is None:
                         if needed is not None and id(target) not in needed:
                             continue
                         tbuf = grads[target] = [None, False] * target.n_out
-                        heapq.heappush(heap, (-target.seq, target))
-                    k = 2 * slot
-                    prev = tbuf[k]
+                        heappush(heap, (-target.seq, target))
+                        prev = None
+                    else:
+                        prev = tbuf[k]
                     if prev is None:
                         tbuf[k] = gi
-                        # ours alone, unless the rule handed back the upstream gradient or a view
-                        tbuf[k + 1] = (
-                            gi is not g0 if single else all(gi is not g for g in gs)
-                        ) and getattr(gi, "base", None) is None
+                        if type(target) is AccumulateGrad:  # ours alone, unless the rule
+                            # handed back the upstream gradient or a view of it
+                            tbuf[k + 1] = (
+                                gi is not g0 if single else all(gi is not g for g in gs)
+                            ) and getattr(gi, "base", None) is None
                     else:
                         tbuf[k] = prev + gi
                         tbuf[k + 1] = True
                 if on_node is not None:
-                    on_node(node, gs, in_grads)
-                if not self.retain:
-                    node.release()
+                    on_node(node, gs, done)
+                if not retain:  # node.release(), inlined: free what backward needed
+                    node.saved = None
+                    node.ans = None
+                    node.versions = ()
+                    node.edges = ()
 
-    def _tensor_hooks(self, node: Node, gs: list, buf: list) -> None:
-        """Run the hooks of the non-leaf tensors that are outputs of ``node``; keep the
-        gradients of those that ``retain_grad``."""
-        for s in range(len(gs)):
-            if gs[s] is None:
+    def _tensor_hooks(self, node: Node, buf: list) -> None:
+        """Run the hooks of the non-leaf tensors that are outputs of ``node`` on their
+        gradients in ``buf`` (see :meth:`run`); keep the gradients of those that
+        ``retain_grad``."""
+        for s in range(len(buf) // 2):
+            g = buf[2 * s]
+            if g is None:
                 continue
             hooks = node.hooks.pre.get(s)
             if hooks:
-                gs[s] = _run_hooks(hooks, gs[s], self.create)
+                g = buf[2 * s] = _run_hooks(hooks, g, self.create)
                 buf[2 * s + 1] = False  # a hook may have kept a reference
             ref = node.hooks.retains.get(s)
             t = ref() if ref is not None else None
             if t is not None and self.accumulate:
-                _accumulate_grad(t, gs[s], self.create, False)
+                _accumulate_grad(t, g, self.create, False)
 
     def _capture(self, node: Node, gs: list) -> None:
         """Keep the gradients (after hooks) of the outputs of ``node`` that autograd.grad

@@ -22,12 +22,33 @@ F = TypeVar("F", bound=Callable[..., Any])
 WATCHERS = [0]
 
 
+# How many threads have grad mode off: while none has, an op knows grad mode is on without
+# reading the thread-local state (as WATCHERS). Counted under a lock: a lost update would let
+# a thread record inside no_grad. (A thread that ends inside no_grad leaves the count above
+# zero: ops then read the thread-local state again, slower but still right.)
+GRAD_OFF = [0]
+_COUNTS = threading.Lock()
+
+
 class _State(threading.local):
     """Per-thread engine state; class attributes are each new thread's defaults."""
 
-    enabled = True  # grad mode: record the graph
+    _enabled = True
     anomaly = False  # anomaly mode: remember where nodes were made, check backward for NaN/inf
     _watch: Any = None
+
+    @property
+    def enabled(self) -> bool:
+        """Grad mode: whether ops record the graph."""
+        return self._enabled
+
+    @enabled.setter
+    def enabled(self, mode: bool) -> None:
+        mode = bool(mode)
+        if mode != self._enabled:
+            with _COUNTS:
+                GRAD_OFF[0] += -1 if mode else 1
+        self._enabled = mode
 
     @property
     def watch(self) -> Any:
@@ -37,7 +58,8 @@ class _State(threading.local):
     @watch.setter
     def watch(self, fn: Any) -> None:
         if (fn is None) != (self._watch is None):
-            WATCHERS[0] += 1 if fn is not None else -1
+            with _COUNTS:
+                WATCHERS[0] += 1 if fn is not None else -1
         self._watch = fn
 
 

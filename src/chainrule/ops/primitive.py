@@ -25,12 +25,14 @@ from typing import Any
 
 import numpy as np
 
-from ..autograd.grad_mode import STATE, WATCHERS
-from ..autograd.node import AccumulateGrad, Node, Version
+from ..autograd.grad_mode import GRAD_OFF, STATE, WATCHERS
+from ..autograd.node import AccumulateGrad, Node, Version, op_node
 from ..tensor import Tensor, _root, edge_of
 
 Rule = Callable[..., Any]
 
+_wrap = Tensor._wrap
+_F32, _F64 = np.dtype(np.float32), np.dtype(np.float64)
 _META_ATTRS = frozenset({"shape", "ndim", "dtype"})
 _LOADS = frozenset({"LOAD_FAST", "LOAD_FAST_CHECK", "LOAD_DEREF", "LOAD_CLOSURE"})
 
@@ -365,9 +367,10 @@ class Primitive:
                     return self(*lifted, **params)
             out = top.trace.process(self, arrays, params)
         else:
-            out = self.forward(*arrays, **params)
-        t = Tensor._wrap(out)
-        base = t._data.base
+            out = self.forward(*arrays, **params) if params else self.forward(*arrays)
+        t = _wrap(out)
+        out = t._data
+        base = out.base
         if base is not None:  # a view (reshape, slice, transpose...): share the version counter
             for a in args:
                 if isinstance(a, Tensor) and (base is a._data or base is a._data.base):
@@ -375,7 +378,11 @@ class Primitive:
                     t._base = a
                     t._vview = _root(a)._node  # its grad_fn is stale once this changes
                     break
-        if not (mask and STATE.enabled and t._data.dtype.kind in "fc"):  # ints: no gradient
+        # (GRAD_OFF: no thread has grad mode off, so this one has it on without asking)
+        if not (mask and (not GRAD_OFF[0] or STATE.enabled)):
+            return t
+        dt = out.dtype
+        if not (dt is _F32 or dt is _F64 or dt.kind in "fc"):  # ints: no gradient
             return t
         # Record the node: edges to the inputs that need a gradient, and only what rules read.
         t._requires_grad = True
@@ -415,7 +422,7 @@ class Primitive:
                 versions = [*versions, (-1, vc, vc.value)]
             else:
                 ans = Meta(ans)
-        t._node = node = Node(self, edges, saved, versions, params, tmask, ans)
+        t._node = node = op_node(self, edges, saved, versions, params, tmask, ans)
         if WATCHERS[0] and STATE.watch is not None:  # anomaly mode, or an in-place op recorded
             STATE.watch(node)
         return t
