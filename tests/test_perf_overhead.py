@@ -111,3 +111,23 @@ def test_explain_sees_function_and_primitive_gradients() -> None:
     assert "Double" in str(table)
     y.backward()
     assert x.grad.tolist() == [6.0, 6.0]
+
+
+def test_gradient_summed_in_place_from_the_third_arrival_matches_torch():
+    """A tensor read by four ops gets four gradients: the engine sums the third and later into
+    the sum it made itself, never into an array a rule handed back (here ``add`` hands its
+    upstream gradient to both inputs)."""
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((3, 4)).astype(np.float32)
+    x = cr.tensor(a, requires_grad=True)
+    h = x * 2.0
+    h.retain_grad()
+    y = (h + h) + h * h + h.tanh() + h
+    y.sum().backward()
+    tx = torch.tensor(a, requires_grad=True)
+    th = tx * 2.0
+    th.retain_grad()
+    ty = (th + th) + th * th + th.tanh() + th
+    ty.sum().backward()
+    np.testing.assert_allclose(h.grad.numpy(), th.grad.numpy(), rtol=1e-6)
+    np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy(), rtol=1e-6)

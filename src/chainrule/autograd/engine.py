@@ -14,6 +14,8 @@ import threading
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
+import numpy as np
+
 from ..backend import array_module
 from ..ops.primitive import _LIVE, Primitive, Tracer, saved_tensors
 from ..ops.shape import sum_to
@@ -274,6 +276,13 @@ class _Walk:
                             tbuf[k + 1] = (
                                 gi is not g0 if single else all(gi is not g for g in gs)
                             ) and getattr(gi, "base", None) is None
+                    elif tbuf[k + 1] and not create and type(prev) is type(gi) is np.ndarray:
+                        # a sum we made (third and later arrivals): nobody else holds it, so
+                        # add in place instead of allocating (and page-faulting) a new array
+                        if prev.dtype == gi.dtype:
+                            np.add(prev, gi, out=prev)
+                        else:
+                            tbuf[k] = prev + gi
                     else:
                         tbuf[k] = prev + gi
                         tbuf[k + 1] = True
