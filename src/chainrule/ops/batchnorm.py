@@ -38,6 +38,12 @@ def _col(v: Any, ndim: int) -> Any:
     return v.reshape((1, -1) + (1,) * (ndim - 2))
 
 
+def _to_last(a: Any) -> Any:
+    """The (N, ..., C) view of an (N, C, ...) array: ``moveaxis(a, 1, -1)`` without NumPy's
+    axis normalization, which cost more than the BatchNorm kernels it feeds."""
+    return a.transpose((0,) + tuple(range(2, a.ndim)) + (1,))
+
+
 def _gemv_sum(a: Any) -> Any:
     """Per-sample, per-channel sums ``(N, C)`` of an (N, C, ...) array as one matrix-vector
     product with a vector of ones (several times faster than a reduction over strided axes),
@@ -45,7 +51,7 @@ def _gemv_sum(a: Any) -> Any:
     xp = _xp(a)
     n, c = a.shape[:2]
     m = a.size // (n * c) if n * c else 0
-    last = xp.moveaxis(a, 1, -1)
+    last = _to_last(a)
     if last.flags.c_contiguous:  # channels-last (a convolution's output)
         return xp.ones(m, dtype=a.dtype) @ last.reshape(n, m, c)
     if a.flags.c_contiguous:
@@ -75,7 +81,7 @@ def _rows(a: Any) -> Any:
     :mod:`chainrule.ops.jit` loop over."""
     if type(a) is not np.ndarray or a.ndim < 2:
         return None
-    last = np.moveaxis(a, 1, -1)
+    last = _to_last(a)
     return last.reshape(-1, a.shape[1]) if last.flags.c_contiguous else None
 
 
@@ -90,7 +96,9 @@ def _kernel(name: str, *arrays: Any) -> tuple:
 
 def _unrows(rows: Any, like: Any) -> Any:
     """Rows (P, C) back to the (N, C, ...) shape of ``like`` (a view: channels-last memory)."""
-    return np.moveaxis(rows.reshape(np.moveaxis(like, 1, -1).shape), -1, 1)
+    nd = like.ndim
+    shape = (like.shape[0],) + like.shape[2:] + (like.shape[1],)
+    return rows.reshape(shape).transpose((0, nd - 1) + tuple(range(1, nd - 1)))
 
 
 def batch_stats(x: Any, eps: float) -> tuple[Any, Any, Any]:
