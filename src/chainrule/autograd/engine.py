@@ -276,9 +276,15 @@ class _Walk:
                             tbuf[k + 1] = (
                                 gi is not g0 if single else all(gi is not g for g in gs)
                             ) and getattr(gi, "base", None) is None
-                    elif tbuf[k + 1] and not create and type(prev) is type(gi) is np.ndarray:
+                    elif (
+                        tbuf[k + 1]
+                        and on_node is None
+                        and not create
+                        and type(prev) is type(gi) is np.ndarray
+                    ):
                         # a sum we made (third and later arrivals): nobody else holds it, so
-                        # add in place instead of allocating (and page-faulting) a new array
+                        # add in place instead of allocating (and page-faulting) a new array;
+                        # not while on_node watches (explain keeps every running total)
                         if prev.dtype == gi.dtype:
                             np.add(prev, gi, out=prev)
                         else:
