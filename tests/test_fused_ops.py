@@ -13,24 +13,11 @@ import torch
 
 import chainrule as cr
 import chainrule.nn.functional as F
-from chainrule.ops import jit
 from chainrule.ops.nnops import erf, row_max, row_sum
 from oracle import check
 
 TF = torch.nn.functional
 ROOT = Path(__file__).resolve().parent.parent
-
-
-@pytest.fixture(params=["jit", "numpy"])
-def kernels(request, monkeypatch):
-    """Run a test with the Numba kernels (where installed) and with the NumPy twins."""
-    if request.param == "jit":
-        if not jit.enabled():
-            pytest.skip("numba is not installed")
-        monkeypatch.setenv("CHAINRULE_JIT", "1")
-    else:
-        monkeypatch.setenv("CHAINRULE_JIT", "0")
-    return request.param
 
 
 def _f32_pair(fn_cr, fn_t, arrays, rtol=1e-5, atol=1e-6):

@@ -15,18 +15,6 @@ from chainrule.ops import jit
 TF = torch.nn.functional
 
 
-@pytest.fixture(params=["jit", "numpy"])
-def kernels(request, monkeypatch):
-    """Run a test with the Numba kernels (where installed) and with the NumPy twins."""
-    if request.param == "jit":
-        if not jit.enabled():
-            pytest.skip("numba is not installed")
-        monkeypatch.setenv("CHAINRULE_JIT", "1")
-    else:
-        monkeypatch.setenv("CHAINRULE_JIT", "0")
-    return request.param
-
-
 def _layer_norm_pair(x, ns, affine, dtype=np.float32, atol=2e-6):
     rng = np.random.default_rng(1)
     w = rng.standard_normal(ns).astype(dtype) if affine[0] else None
