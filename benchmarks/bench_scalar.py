@@ -15,14 +15,11 @@
 
 from __future__ import annotations
 
-import gc
 import importlib.util
 import json
 import random
-import statistics
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from functools import cache
 from pathlib import Path
@@ -31,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.common import machine
+from benchmarks.common import interleave, machine
 
 
 def moons() -> tuple[np.ndarray, np.ndarray]:
@@ -82,7 +79,7 @@ def measure(rounds: int = 10) -> dict:
     first_ours, first_theirs = ours(), theirs()
     if abs(first_ours - first_theirs) > 1e-9 * max(1.0, abs(first_theirs)):
         raise RuntimeError(f"the engines disagree: loss {first_ours} vs {first_theirs}")
-    t = interleave_own_garbage({"chainrule": ours, "micrograd": theirs}, rounds, block=1)
+    t = interleave({"chainrule": ours, "micrograd": theirs}, rounds, own_garbage=True)
     return {
         "workload": "micrograd demo step: MLP(2, [16, 16, 1]), 100 moons, fwd + bwd + SGD",
         "chainrule_s": t["chainrule"],
@@ -148,38 +145,10 @@ def microgpt_step(
     return step, params
 
 
-def interleave_own_garbage(
-    fns: dict[str, Callable[[], Any]], rounds: int, block: int = 5
-) -> dict[str, float]:
-    """Median seconds per call, timed in blocks of ``block`` consecutive calls of one function,
-    the blocks interleaved A B A B; each block ends with a ``gc.collect()`` inside its timing
-    and starts after one outside it. So each engine pays for its own cyclic garbage and for no
-    one else's: microgpt's recursive ``build_topo`` closure makes every graph a reference cycle
-    that lives until the collector runs, and with single interleaved steps that collection
-    mostly landed in the *next* engine's step (about 23 ms a step charged to the wrong one).
-
-    Example:
-        >>> interleave_own_garbage({"a": lambda: None}, rounds=2)["a"] >= 0
-        True
-    """
-    for fn in fns.values():
-        fn()
-    times: dict[str, list[float]] = {k: [] for k in fns}
-    for _ in range(rounds):
-        for name, fn in fns.items():
-            gc.collect()
-            t0 = time.perf_counter()
-            for _ in range(block):
-                fn()
-            gc.collect()
-            times[name].append((time.perf_counter() - t0) / block)
-    return {k: statistics.median(v) for k, v in times.items()}
-
-
 def microgpt_measure(rounds: int = 10) -> dict:
     """Median seconds per microgpt step: chainrule.Value with its fused ops, chainrule.Value on
     microgpt's code, and the minimal Value on microgpt's code, interleaved in blocks of five
-    steps that each pay for their own garbage (``interleave_own_garbage``).
+    steps that each pay for their own garbage (``interleave(..., own_garbage=True)``).
 
     Before timing, the three compute the loss and the gradients of the first name from the same
     weights; they must agree (loss to 1e-12, gradients to 1e-12 of the largest).
@@ -213,7 +182,10 @@ def microgpt_measure(rounds: int = 10) -> dict:
     steps = {
         name: microgpt_step(cls, ops, weights, names)[0] for name, (cls, ops) in engines.items()
     }
-    t = interleave_own_garbage(steps, rounds)
+    # blocks of five steps that pay for their own garbage: microgpt's recursive build_topo
+    # closure makes every graph a reference cycle, and with single interleaved steps its
+    # collection mostly landed in the next engine's step (about 23 ms a step)
+    t = interleave(steps, rounds, inner=5, own_garbage=True)
     return {
         "workload": "microgpt step (1 layer, n_embd 16, 4 heads, one name, fwd + bwd + Adam)",
         "fused_s": t["fused"],

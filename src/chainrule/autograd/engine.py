@@ -281,14 +281,12 @@ class _Walk:
                         and on_node is None
                         and not create
                         and type(prev) is type(gi) is np.ndarray
+                        and prev.dtype == gi.dtype
                     ):
                         # a sum we made (third and later arrivals): nobody else holds it, so
                         # add in place instead of allocating (and page-faulting) a new array;
                         # not while on_node watches (explain keeps every running total)
-                        if prev.dtype == gi.dtype:
-                            np.add(prev, gi, out=prev)
-                        else:
-                            tbuf[k] = prev + gi
+                        np.add(prev, gi, out=prev)
                     else:
                         tbuf[k] = prev + gi
                         tbuf[k + 1] = True
