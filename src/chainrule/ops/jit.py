@@ -254,11 +254,16 @@ def _bn_backward(g: Any, x: Any, a: Any, b: Any, c0: Any, out: Any) -> Any:
     return out
 
 
-def _njit(fn: Callable[..., Any]) -> Callable[[], Any]:
+def _njit(fn: Callable[..., Any], helpers: bool = False, **options: Any) -> Callable[[], Any]:
+    """The builder of ``fn`` compiled by ``numba.njit(cache=True, **options)``; with
+    ``helpers``, the row-reduction helpers it calls are compiled first."""
+
     def build() -> Callable[..., Any]:
         import numba
 
-        return numba.njit(cache=True)(fn)
+        if helpers:
+            _build_helpers()
+        return numba.njit(cache=True, **options)(fn)
 
     return build
 
@@ -391,13 +396,8 @@ _row_max_sumexp_jit: Any = None
 
 
 def _njit_rows(fn: Callable[..., Any], math: set = _ELEM_MATH) -> Callable[[], Any]:
-    def build() -> Any:
-        import numba
-
-        _build_helpers()
-        return numba.njit(cache=True, fastmath=math, nogil=True)(fn)
-
-    return build
+    """The builder of a row kernel: its helpers first, then ``fn`` with the ``math`` flags."""
+    return _njit(fn, helpers=True, fastmath=math, nogil=True)
 
 
 def _layer_norm_rows(x: Any, w: Any, b: Any, eps: Any, out: Any) -> None:
