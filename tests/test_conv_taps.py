@@ -14,6 +14,7 @@ import chainrule as cr
 import chainrule.nn.functional as F
 from chainrule import func
 from chainrule.ops import conv as C
+from chainrule.ops import jit
 from oracle import check
 
 TAP_SWEEP = [  # N, C, H, W, O, kernel, padding, dilation, bias
@@ -165,3 +166,59 @@ def test_accumulating_gemm_only_with_one_blas_thread(monkeypatch) -> None:  # no
     x, w = np.ones((1, 12, 4, 4), np.float32), np.ones((2, 12, 3, 3), np.float32)
     ref = torch.nn.functional.conv2d(torch.tensor(x), torch.tensor(w), padding=1).numpy()
     np.testing.assert_allclose(C.conv2d(x, w, (1, 1), (1,) * 4, (1, 1), 1), ref, rtol=1e-6)
+
+
+def _float32_conv_against_torch(n, c, h, o, k, s, p, d, groups=1, seed=5) -> None:  # noqa: ANN001
+    """Output and both gradients of one float32 convolution against PyTorch's."""
+    rng = np.random.default_rng(seed)
+    kk = (k, k) if isinstance(k, int) else k
+    x = rng.standard_normal((n, c, h, h + 1)).astype(np.float32)
+    w = rng.standard_normal((o, c // groups, *kk)).astype(np.float32)
+    cx, cw = cr.tensor(x, requires_grad=True), cr.tensor(w, requires_grad=True)
+    tx, tw = torch.tensor(x, requires_grad=True), torch.tensor(w, requires_grad=True)
+    out = F.conv2d(cx, cw, None, s, p, d, groups)
+    tout = torch.nn.functional.conv2d(tx, tw, None, s, p, d, groups)
+    gy = rng.standard_normal(tout.shape).astype(np.float32)
+    out.backward(cr.tensor(gy))
+    tout.backward(torch.tensor(gy))
+    np.testing.assert_allclose(out.detach().numpy(), tout.detach().numpy(), rtol=1e-4, atol=1e-4)
+    for a, t in ((cx, tx), (cw, tw)):
+        assert a.grad.dtype == cr.float32
+        np.testing.assert_allclose(a.grad.numpy(), t.grad.numpy(), rtol=1e-4, atol=2e-4)
+
+
+@pytest.mark.parametrize("block_bytes", [1, 6000, C.BLOCK_BYTES])
+@pytest.mark.parametrize("blas", [True, False])
+def test_tap_conv_in_blocks_of_images(block_bytes, blas, monkeypatch) -> None:  # noqa: ANN001
+    """One image per block, blocks of two with a shorter last one, and the default: the same
+    convolution and gradients, with SciPy's accumulating gemm and with NumPy's products."""
+    monkeypatch.setattr(C, "BLOCK_BYTES", block_bytes)
+    monkeypatch.setattr(C, "_GEMM", {} if blas else {np.dtype(np.float32): None})
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "1")
+    if block_bytes == 6000:  # 7x8 padded images of 12 values a row: 2 images a block
+        assert C._image_block(5, 7 * 8, 12, 4) == 2
+    _float32_conv_against_torch(5, 12, 5, 12, 3, 1, 1, 1)
+    _float32_conv_against_torch(3, 16, 6, 20, (3, 2), 1, (2, 1), (1, 2))  # dilated, uneven
+
+
+@pytest.mark.parametrize("block_bytes", [1, 25000, C.BLOCK_BYTES])
+@pytest.mark.parametrize(
+    "n,c,h,o,k,s,p,d,groups",
+    [
+        (5, 12, 9, 16, 3, 2, 1, 1, 1),  # the ResNet's stride-2 3x3
+        (3, 12, 9, 16, 1, 2, 0, 1, 1),  # its 1x1 shortcut
+        (4, 6, 11, 5, 3, 3, 2, 2, 1),  # stride 3, dilated
+        (2, 12, 9, 6, (3, 2), (2, 1), 1, 1, 1),  # uneven stride and kernel
+        (3, 8, 9, 12, 3, 2, 1, 1, 4),  # grouped: NumPy's strided additions
+    ],
+)
+def test_strided_input_grad_in_blocks(n, c, h, o, k, s, p, d, groups, block_bytes, kernels,
+                                      monkeypatch) -> None:  # fmt: skip  # noqa: ANN001
+    """A strided convolution's input gradient adds every window's gradient back where it read
+    (Numba's one pass, or NumPy's strided additions), a block of images at a time."""
+    monkeypatch.setattr(C, "BLOCK_BYTES", block_bytes)
+    if block_bytes == 25000:  # 5x5 windows of 108 values: 2 images a block, the last alone
+        assert C._image_block(5, 25, 108, 4) == 2
+    _float32_conv_against_torch(n, c, h, o, k, s, p, d, groups)
+    if kernels == "jit" and groups == 1:
+        assert "col2im_add" in jit._kernels

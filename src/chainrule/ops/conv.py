@@ -402,12 +402,27 @@ def _accumulating_gemm(dtype: Any) -> Any:
     return _GEMM[key]
 
 
+# The accumulator of one block of images is kept this small so that it and the image rows
+# it reads stay in the core's L2 cache (1 MiB here) across all kernel positions: over the
+# whole batch a 16-channel 32x32 accumulator is 2.4 MB, swept once per position (measured: a
+# 3x3 conv 16->16 on 32 images, 3.1 -> 2.0 ms with blocks of 3 images).
+BLOCK_BYTES = 256 * 1024
+
+
+def _image_block(n: int, rows_per_image: int, width: int, itemsize: int) -> int:
+    """How many images one block of :func:`_tap_conv` holds: ``width`` values per row, at most
+    :data:`BLOCK_BYTES` of accumulator, at least one image."""
+    return max(1, min(n, BLOCK_BYTES // max(1, rows_per_image * width * itemsize)))
+
+
 def _tap_conv(xpad: Any, w: Any, out_hw: tuple, dilation: tuple, b: Any = None) -> Any:
     """Stride-1 convolution of the padded channels-last image ``xpad`` (N, Hp, Wp, C) with
     ``w`` (O, C, kh, kw), without columns: with the image flattened to ``X`` (N*Hp*Wp, C),
     output pixel ``q`` (on the padded grid) is ``sum_t X[q + off_t] @ W_t``, so each kernel
     position is ONE product of a contiguous row range of ``X`` with the (C, O) weight slice,
-    accumulated; the valid grid is cropped in the last addition. Returns (N, OH, OW, O)."""
+    accumulated; the valid grid is cropped in the last addition. The images go in blocks of
+    a few (:func:`_image_block`), all positions of one block before the next, so that its
+    accumulator stays in cache. Returns (N, OH, OW, O)."""
     xp = _xp(xpad)
     n, hp, wp, c = xpad.shape
     o, _, kh, kw = w.shape
@@ -426,32 +441,41 @@ def _tap_conv(xpad: Any, w: Any, out_hw: tuple, dilation: tuple, b: Any = None) 
         else:
             y = flat @ wt[0]
             out[...] = y.reshape(n, hp, wp, o)[:, :oh, :ow]
-    elif gemm := _accumulating_gemm(xpad.dtype) if type(xpad) is np.ndarray else None:
-        acc = xp.empty((rows, o), dtype=xpad.dtype)
-        xp.matmul(flat[offs[0] : offs[0] + span], wt[0], out=acc[:span])
-        acc_t = acc[:span].T  # column-major views: C += X_t W_t is C^T += W_t^T X_t^T
-        for t in range(1, len(offs)):
-            gemm(1.0, wt[t].T, flat[offs[t] : offs[t] + span].T, beta=1.0, c=acc_t, overwrite_c=1)
-        out[...] = acc.reshape(n, hp, wp, o)[:, :oh, :ow]
-    else:
-        acc = xp.empty((rows, o), dtype=xpad.dtype)
-        tmp = xp.empty((rows, o), dtype=xpad.dtype)
-        xp.matmul(flat[offs[0] : offs[0] + span], wt[0], out=acc[:span])
-        for t in range(1, len(offs)):
-            xp.matmul(flat[offs[t] : offs[t] + span], wt[t], out=tmp[:span])
-            if t < len(offs) - 1:
-                acc[:span] += tmp[:span]
-        grid = (n, hp, wp, o)
-        xp.add(acc.reshape(grid)[:, :oh, :ow], tmp.reshape(grid)[:, :oh, :ow], out=out)
-    if b is not None:
-        out += b
+        if b is not None:
+            out += b
+        return out
+    gemm = _accumulating_gemm(xpad.dtype) if type(xpad) is np.ndarray else None
+    per = hp * wp
+    k = _image_block(n, per, o, xpad.itemsize)
+    acc = xp.empty((k * per, o), dtype=xpad.dtype)
+    tmp = None if gemm else xp.empty((k * per, o), dtype=xpad.dtype)
+    for i0 in range(0, n, k):
+        m = min(k, n - i0)
+        s, e = i0 * per, min((i0 + m) * per, span)  # rows past span are cropped anyway
+        a = acc[: e - s]
+        xp.matmul(flat[s + offs[0] : e + offs[0]], wt[0], out=a)
+        if gemm:
+            a_t = a.T  # column-major views: C += X_t W_t is C^T += W_t^T X_t^T
+            for t in range(1, len(offs)):
+                gemm(1.0, wt[t].T, flat[s + offs[t] : e + offs[t]].T, beta=1.0, c=a_t,
+                     overwrite_c=1)  # fmt: skip
+        else:
+            for t in range(1, len(offs)):
+                xp.matmul(flat[s + offs[t] : e + offs[t]], wt[t], out=tmp[: e - s])
+                a += tmp[: e - s]
+        blk = acc[: m * per].reshape(m, hp, wp, o)[:, :oh, :ow]
+        if b is None:
+            out[i0 : i0 + m] = blk
+        else:
+            xp.add(blk, b, out=out[i0 : i0 + m])
     return out
 
 
 def _tap_weight_grad(g: Any, xpad: Any, shape: tuple, dilation: tuple) -> Any:
     """The weight gradient of :func:`_tap_conv`: ``dW_t = X[off_t : off_t + L].T @ G`` with the
     output gradient ``G`` laid on the padded grid (zeros outside the valid outputs), one
-    product per kernel position, no columns."""
+    product per kernel position, no columns; in blocks of images as the forward, each block's
+    products added into ``dW``."""
     xp = _xp(xpad)
     n, hp, wp, c = xpad.shape
     o, _, kh, kw = shape
@@ -461,13 +485,25 @@ def _tap_weight_grad(g: Any, xpad: Any, shape: tuple, dilation: tuple) -> Any:
     span = rows - offs[-1]
     if n == 0:
         return xp.zeros(shape, dtype=g.dtype)
-    grid = xp.zeros((n, hp, wp, o), dtype=g.dtype)
-    grid[:, :oh, :ow] = g.transpose(0, 2, 3, 1)
-    gflat = grid.reshape(rows, o)[:span]
     flat = xpad.reshape(rows, c)
+    gl = g.transpose(0, 2, 3, 1)
+    per = hp * wp
+    k = _image_block(n, per, o, g.dtype.itemsize)
+    grid = xp.zeros((k, hp, wp, o), dtype=g.dtype)  # its border stays zero
+    gflat = grid.reshape(k * per, o)
     dw = xp.empty((kh * kw, c, o), dtype=g.dtype)
-    for t, off in enumerate(offs):
-        xp.matmul(flat[off : off + span].T, gflat, out=dw[t])
+    part = xp.empty((c, o), dtype=g.dtype)
+    for i0 in range(0, n, k):
+        m = min(k, n - i0)
+        s, e = i0 * per, min((i0 + m) * per, span)
+        grid[:m, :oh, :ow] = gl[i0 : i0 + m]
+        gb = gflat[: e - s]
+        for t, off in enumerate(offs):
+            if i0 == 0:
+                xp.matmul(flat[s + off : e + off].T, gb, out=dw[t])
+            else:
+                xp.matmul(flat[s + off : e + off].T, gb, out=part)
+                dw[t] += part
     return xp.ascontiguousarray(dw.reshape(kh, kw, c, o).transpose(3, 2, 0, 1))
 
 
@@ -576,17 +612,28 @@ def _conv2d_input_grad_fwd(
         # positions (no columns) always (measured: LeNet's 8 -> 16 conv 1.7 -> 1.3 ms)
         adj = (eh - pads[0], h - g.shape[2] + pads[0], ew - pads[2], wd - g.shape[3] + pads[2])
         return _conv2d_fwd(g, _flipped(w, groups), (1, 1), adj, dilation, groups)
-    # every window's gradient (one product), added back where the window read
+    # every window's gradient (one product), added back where the window read; a few images
+    # at a time, so that their windows' gradients are added while still in cache
     oh, ow = g.shape[2:]
-    dcols = _grouped_rows(g, groups) @ _weight_rows(w, groups)  # (g, N*OH*OW, kh*kw*cg)
-    d = dcols.reshape(groups, n, oh, ow, kh, kw, cg).transpose(1, 2, 3, 4, 5, 0, 6)
+    rows = _grouped_rows(g, groups)  # (g, N*OH*OW, O/g)
+    wrows = _weight_rows(w, groups)  # (g, O/g, kh*kw*cg)
     hp, wp = h + pads[0] + pads[1], wd + pads[2] + pads[3]
     out = xp.zeros((n, max(hp, (oh - 1) * sh + eh + 1), max(wp, (ow - 1) * sw + ew + 1), c),
                    dtype=g.dtype)  # fmt: skip
-    view = out.reshape(out.shape[:3] + (groups, cg))
-    for i in range(kh):
-        for j in range(kw):
-            view[:, i * dh : i * dh + sh * (oh - 1) + 1 : sh, j * dw : j * dw + sw * (ow - 1) + 1 : sw] += d[:, :, :, i, j]  # fmt: skip  # noqa: E501
+    per = oh * ow
+    k = _image_block(n, per, kh * kw * cg * groups, g.dtype.itemsize)
+    for i0 in range(0, n, k):
+        m = min(k, n - i0)
+        dcols = rows[:, i0 * per : (i0 + m) * per] @ wrows  # (g, m*OH*OW, kh*kw*cg)
+        blk = out[i0 : i0 + m]
+        if groups == 1 and (add := jit.kernel("col2im_add", dcols, blk)) is not None:
+            add(dcols.reshape(m, oh, ow, kh, kw, c), sh, sw, dh, dw, blk)
+            continue
+        d = dcols.reshape(groups, m, oh, ow, kh, kw, cg).transpose(1, 2, 3, 4, 5, 0, 6)
+        view = blk.reshape(blk.shape[:3] + (groups, cg))
+        for i in range(kh):
+            for j in range(kw):
+                view[:, i * dh : i * dh + sh * (oh - 1) + 1 : sh, j * dw : j * dw + sw * (ow - 1) + 1 : sw] += d[:, :, :, i, j]  # fmt: skip  # noqa: E501
     inner = out[:, pads[0] : pads[0] + h, pads[2] : pads[2] + wd]
     return inner.transpose(0, 3, 1, 2)
 

@@ -321,6 +321,27 @@ def _pool_argmax(x: Any, kh: int, kw: int, sh: int, sw: int, dh: int, dw: int, p
 _BUILDERS["pool_argmax"] = _njit(_pool_argmax)
 
 
+# ----- a strided convolution's input gradient (ops/conv.py) --------------------------------
+def _col2im_add(d: Any, sh: int, sw: int, dh: int, dw: int, out: Any) -> Any:
+    """``out[n, oy sh + i dh, ox sw + j dw] += d[n, oy, ox, i, j]`` for every window of the
+    channels-last ``out`` (N, H, W, C), ``d`` (N, OH, OW, kh, kw, C) the windows' gradients:
+    every window added back where it read, in one pass over ``d``."""
+    n_, oh, ow, kh, kw, c = d.shape
+    for n in range(n_):
+        for oy in range(oh):
+            for ox in range(ow):
+                for i in range(kh):
+                    y = oy * sh + i * dh
+                    for j in range(kw):
+                        x = ox * sw + j * dw
+                        for k in range(c):
+                            out[n, y, x, k] += d[n, oy, ox, i, j, k]
+    return out
+
+
+_BUILDERS["col2im_add"] = _njit(_col2im_add)
+
+
 # ----- row kernels: layer norm, attention's softmax, log-softmax --------------------------------
 # One loop per row, the row in cache. Only the row reductions (sums, maxima: the helpers below)
 # may be reassociated, which lets LLVM vectorize them; the elementwise loops keep IEEE order
