@@ -25,6 +25,7 @@ TAP_SWEEP = [  # N, C, H, W, O, kernel, padding, dilation, bias
     (1, 12, 4, 5, 3, 1, 1, 1, False),  # 1x1 padded
     (2, 12, 5, 4, 20, 3, 0, 1, False),  # more outputs than inputs, no padding
     (1, 12, 3, 3, 2, 3, 3, 1, True),  # padding wider than the kernel reach
+    (2, 8, 7, 6, 16, 3, 0, 1, True),  # 8 channels, 16 outputs: LeNet's second convolution
 ]
 
 
@@ -44,7 +45,7 @@ def test_tap_conv_values_grads_second_derivatives(
         monkeypatch.setattr(C, "_GEMM", {np.dtype(np.float32): None, np.dtype(np.float64): None})
     kk = (k, k) if isinstance(k, int) else k
     x = np.zeros((n, c, h, w))
-    assert C._by_taps(x, kk, (1, 1), 1)
+    assert C._by_taps(x, kk, (1, 1), 1, o)
     shapes = [(n, c, h, w), (o, c, *kk)] + ([(o,)] if bias else [])
     check(_fn(p, d), shapes=shapes, finite_differences=False)
 
@@ -81,10 +82,10 @@ def test_tap_conv_float32(case, blas, monkeypatch) -> None:  # noqa: ANN001
 
 def test_tap_conv_keeps_the_padded_input_not_columns() -> None:
     x = np.ones((2, 16, 5, 5))
-    saved = C.saved_input(x, (3, 3), (1, 1), (1, 1, 1, 1), (1, 1), 1)
+    saved = C.saved_input(x, (3, 3), (1, 1), (1, 1, 1, 1), (1, 1), 1, 4)
     assert saved.shape == (2, 7, 7, 16)  # 9x smaller than the columns
-    assert C.saved_input(x, (3, 3), (1, 1), (1, 1, 1, 1), (1, 1), 2).ndim == 3  # grouped
-    assert C.saved_input(x[:, :3], (3, 3), (1, 1), (1, 1, 1, 1), (1, 1), 1).ndim == 3  # few
+    assert C.saved_input(x, (3, 3), (1, 1), (1, 1, 1, 1), (1, 1), 2, 4).ndim == 3  # grouped
+    assert C.saved_input(x[:, :3], (3, 3), (1, 1), (1, 1, 1, 1), (1, 1), 1, 4).ndim == 3  # few
 
 
 def test_tap_conv_gradient_primitives_against_finite_differences() -> None:
@@ -144,12 +145,12 @@ def test_gradient_primitives_check_the_gradient_shape(op) -> None:  # noqa: ANN0
             C.conv2d_weight_grad(g, x, w.shape, *geo)
 
 
-@pytest.mark.parametrize("c,o,p,d", [(4, 12, 1, 1), (8, 16, 0, 1), (3, 14, 2, 2)])
+@pytest.mark.parametrize("c,o,p,d", [(4, 12, 1, 1), (8, 12, 0, 1), (3, 14, 2, 2)])
 def test_input_grad_by_taps_for_few_input_channels(c, o, p, d) -> None:  # noqa: ANN001
     """Few input channels (columns forward) but a wide output gradient: the input gradient is
-    the convolution of the gradient by kernel positions (LeNet's second convolution)."""
-    assert not C._by_taps(np.zeros((1, c, 1, 1)), (3, 3), (1, 1), 1)
-    assert C._by_taps(np.zeros((1, o, 1, 1)), (3, 3), (1, 1), 1)
+    the convolution of the gradient by kernel positions."""
+    assert not C._by_taps(np.zeros((1, c, 1, 1)), (3, 3), (1, 1), 1, o)
+    assert C._by_taps(np.zeros((1, o, 1, 1)), (3, 3), (1, 1), 1, c)
     check(_fn(p, d), shapes=[(2, c, 7, 6), (o, c, 3, 3)], finite_differences=False)
 
 

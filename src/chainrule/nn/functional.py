@@ -608,7 +608,7 @@ def conv2d(
     cols = None
     # built once, kept for the weight gradient (not for a value inside a transform, e.g. vmap)
     if w._requires_grad and is_grad_enabled() and not isinstance(x._data, Tracer):
-        cols = C.saved_input(x._data, (kh, kw), stride_, pads, dilation_, groups)
+        cols = C.saved_input(x._data, (kh, kw), stride_, pads, dilation_, groups, o)
     y = C.conv2d(x, w, stride_, pads, dilation_, groups, b, cols)
     return S.reshape(y, y.shape[1:]) if unbatched else y
 
