@@ -188,18 +188,49 @@ def _float32_conv_against_torch(n, c, h, o, k, s, p, d, groups=1, seed=5) -> Non
         np.testing.assert_allclose(a.grad.numpy(), t.grad.numpy(), rtol=1e-4, atol=2e-4)
 
 
-@pytest.mark.parametrize("block_bytes", [1, 6000, C.BLOCK_BYTES])
+@pytest.mark.parametrize("block_bytes", [1, 6000, None])
 @pytest.mark.parametrize("blas", [True, False])
-def test_tap_conv_in_blocks_of_images(block_bytes, blas, monkeypatch) -> None:  # noqa: ANN001
+def test_tap_conv_in_blocks_of_images(block_bytes, blas, kernels, monkeypatch) -> None:  # noqa: ANN001
     """One image per block, blocks of two with a shorter last one, and the default: the same
-    convolution and gradients, with SciPy's accumulating gemm and with NumPy's products."""
-    monkeypatch.setattr(C, "BLOCK_BYTES", block_bytes)
+    convolution and gradients with SciPy's accumulating gemm (called from Numba's compiled
+    block loops, or through SciPy's wrapper without Numba) and with NumPy's products."""
+    if block_bytes is not None:
+        monkeypatch.setattr(C, "BLOCK_BYTES", block_bytes)
+        monkeypatch.setattr(C, "BLAS_BLOCK_BYTES", block_bytes)
     monkeypatch.setattr(C, "_GEMM", {} if blas else {np.dtype(np.float32): None})
     monkeypatch.setenv("OPENBLAS_NUM_THREADS", "1")
     if block_bytes == 6000:  # 7x8 padded images of 12 values a row: 2 images a block
         assert C._image_block(5, 7 * 8, 12, 4) == 2
+    used, kernel = set(), jit.kernel
+
+    def spy(name, *arrays):  # noqa: ANN001, ANN202
+        k = kernel(name, *arrays)
+        used.update([name] if k is not None else [])
+        return k
+
+    monkeypatch.setattr(jit, "kernel", spy)
     _float32_conv_against_torch(5, 12, 5, 12, 3, 1, 1, 1)
     _float32_conv_against_torch(3, 16, 6, 20, (3, 2), 1, (2, 1), (1, 2))  # dilated, uneven
+    compiled = {"tap_conv_blocks", "tap_weight_grad_blocks"} <= used
+    assert compiled == (blas and kernels == "jit")
+
+
+@pytest.mark.parametrize("layout", ["channels_last", "channels_first"])
+def test_tap_weight_grad_of_either_gradient_layout(layout, kernels, monkeypatch) -> None:  # noqa: ANN001
+    """The weight gradient primitive on a float32 output gradient laid out either way in
+    memory (a convolution's own output gradient is channels-last, a user's often not)."""
+    monkeypatch.setattr(C, "_GEMM", {})
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "1")
+    rng = np.random.default_rng(8)
+    x = rng.standard_normal((3, 12, 6, 7)).astype(np.float32)
+    g = rng.standard_normal((3, 6, 7, 16)).astype(np.float32).transpose(0, 3, 1, 2)
+    if layout == "channels_first":
+        g = np.ascontiguousarray(g)
+    dw = C.conv2d_weight_grad(g, x, (16, 12, 3, 3), (1, 1), (1, 1, 1, 1), (1, 1), 1)
+    tw = torch.zeros((16, 12, 3, 3), requires_grad=True)
+    torch.nn.functional.conv2d(torch.tensor(x), tw, None, 1, 1).backward(torch.tensor(g))
+    assert dw.dtype == np.float32
+    np.testing.assert_allclose(dw, tw.grad.numpy(), rtol=1e-4, atol=1e-4)
 
 
 @pytest.mark.parametrize("block_bytes", [1, 25000, C.BLOCK_BYTES])

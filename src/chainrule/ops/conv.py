@@ -410,12 +410,26 @@ def _accumulating_gemm(dtype: Any) -> Any:
 # whole batch a 16-channel 32x32 accumulator is 2.4 MB, swept once per position (measured: a
 # 3x3 conv 16->16 on 32 images, 3.1 -> 2.0 ms with blocks of 3 images).
 BLOCK_BYTES = 256 * 1024
+# With the products called from compiled code (no call overhead, ``jit.tap_conv_blocks``)
+# smaller blocks pay: 1-3 images of 32x32x16 or 16x16x32 were fastest (measured).
+BLAS_BLOCK_BYTES = 128 * 1024
 
 
-def _image_block(n: int, rows_per_image: int, width: int, itemsize: int) -> int:
+def _image_block(n: int, rows_per_image: int, width: int, itemsize: int,
+                 budget: int | None = None) -> int:  # fmt: skip
     """How many images one block of :func:`_tap_conv` holds: ``width`` values per row, at most
-    :data:`BLOCK_BYTES` of accumulator, at least one image."""
-    return max(1, min(n, BLOCK_BYTES // max(1, rows_per_image * width * itemsize)))
+    ``budget`` (:data:`BLOCK_BYTES`) of accumulator, at least one image."""
+    budget = BLOCK_BYTES if budget is None else budget
+    return max(1, min(n, budget // max(1, rows_per_image * width * itemsize)))
+
+
+def _blas_blocks(name: str, *arrays: Any) -> Any:
+    """The compiled block loop ``name`` (``jit.tap_conv_blocks`` or ``tap_weight_grad_blocks``)
+    when it can run here: float32 NumPy arrays, Numba on, and SciPy's BLAS usable (one BLAS
+    thread, see :func:`_accumulating_gemm`); else ``None``."""
+    if type(arrays[0]) is not np.ndarray or _accumulating_gemm(arrays[0].dtype) is None:
+        return None
+    return jit.kernel(name, *arrays)
 
 
 def _tap_conv(xpad: Any, w: Any, out_hw: tuple, dilation: tuple, b: Any = None) -> Any:
@@ -425,7 +439,8 @@ def _tap_conv(xpad: Any, w: Any, out_hw: tuple, dilation: tuple, b: Any = None) 
     position is ONE product of a contiguous row range of ``X`` with the (C, O) weight slice,
     accumulated; the valid grid is cropped in the last addition. The images go in blocks of
     a few (:func:`_image_block`), all positions of one block before the next, so that its
-    accumulator stays in cache. Returns (N, OH, OW, O)."""
+    accumulator stays in cache; with Numba and SciPy's BLAS the block loop is compiled
+    (``jit.tap_conv_blocks``). Returns (N, OH, OW, O)."""
     xp = _xp(xpad)
     n, hp, wp, c = xpad.shape
     o, _, kh, kw = w.shape
@@ -447,8 +462,16 @@ def _tap_conv(xpad: Any, w: Any, out_hw: tuple, dilation: tuple, b: Any = None) 
         if b is not None:
             out += b
         return out
-    gemm = _accumulating_gemm(xpad.dtype) if type(xpad) is np.ndarray else None
     per = hp * wp
+    blocks = _blas_blocks("tap_conv_blocks", xpad, w) if xpad.flags.c_contiguous else None
+    if blocks is not None:
+        acc = np.empty((_image_block(n, per, o, 4, BLAS_BLOCK_BYTES) * per, o), dtype=np.float32)
+        k = acc.shape[0] // per
+        blocks(flat, wt, np.array(offs, np.int64), hp, wp, k, acc, out)
+        if b is not None:
+            out += b
+        return out
+    gemm = _accumulating_gemm(xpad.dtype) if type(xpad) is np.ndarray else None
     k = _image_block(n, per, o, xpad.itemsize)
     acc = xp.empty((k * per, o), dtype=xpad.dtype)
     tmp = None if gemm else xp.empty((k * per, o), dtype=xpad.dtype)
@@ -491,6 +514,13 @@ def _tap_weight_grad(g: Any, xpad: Any, shape: tuple, dilation: tuple) -> Any:
     flat = xpad.reshape(rows, c)
     gl = g.transpose(0, 2, 3, 1)
     per = hp * wp
+    blocks = _blas_blocks("tap_weight_grad_blocks", xpad, g) if xpad.flags.c_contiguous else None
+    if blocks is not None:
+        k = _image_block(n, per, o, 4, BLAS_BLOCK_BYTES)
+        grid = np.zeros((k, hp, wp, o), dtype=np.float32)
+        dw = np.empty((kh * kw, c, o), dtype=np.float32)
+        blocks(flat, gl, np.array(offs, np.int64), hp, wp, k, grid, dw)
+        return np.ascontiguousarray(dw.reshape(kh, kw, c, o).transpose(3, 2, 0, 1))
     k = _image_block(n, per, o, g.dtype.itemsize)
     grid = xp.zeros((k, hp, wp, o), dtype=g.dtype)  # its border stays zero
     gflat = grid.reshape(k * per, o)
