@@ -467,7 +467,7 @@ def _tap_conv(xpad: Any, w: Any, out_hw: tuple, dilation: tuple, b: Any = None) 
     if blocks is not None:
         acc = np.empty((_image_block(n, per, o, 4, BLAS_BLOCK_BYTES) * per, o), dtype=np.float32)
         k = acc.shape[0] // per
-        blocks(flat, wt, np.array(offs, np.int64), hp, wp, k, acc, out)
+        blocks(jit.sgemm_address(), flat, wt, np.array(offs, np.int64), hp, wp, k, acc, out)
         if b is not None:
             out += b
         return out
@@ -519,7 +519,7 @@ def _tap_weight_grad(g: Any, xpad: Any, shape: tuple, dilation: tuple) -> Any:
         k = _image_block(n, per, o, 4, BLAS_BLOCK_BYTES)
         grid = np.zeros((k, hp, wp, o), dtype=np.float32)
         dw = np.empty((kh * kw, c, o), dtype=np.float32)
-        blocks(flat, gl, np.array(offs, np.int64), hp, wp, k, grid, dw)
+        blocks(jit.sgemm_address(), flat, gl, np.array(offs, np.int64), hp, wp, k, grid, dw)
         return np.ascontiguousarray(dw.reshape(kh, kw, c, o).transpose(3, 2, 0, 1))
     k = _image_block(n, per, o, g.dtype.itemsize)
     grid = xp.zeros((k, hp, wp, o), dtype=g.dtype)  # its border stays zero

@@ -263,7 +263,7 @@ def _njit(fn: Callable[..., Any], helpers: bool = False, **options: Any) -> Call
 
         if helpers:
             _build_helpers()
-        return numba.njit(**{"cache": True, **options})(fn)
+        return numba.njit(cache=True, **options)(fn)
 
     return build
 
@@ -347,25 +347,49 @@ _BUILDERS["col2im_add"] = _njit(_col2im_add)
 # each costs about 2.5 us of call overhead (some 1000 calls in a ResNet step), from Numba
 # through SciPy's Cython BLAS table what a C call costs, so blocks can be smaller and stay in
 # L1/L2 (measured: a 3x3 16->16 convolution of 32 images 2.9 -> 1.8 ms). SciPy's BLAS takes
-# 32-bit integers and the Fortran ABI (every argument a pointer). These kernels are compiled
-# in each process (not cached on disk: the function's address is known only at run time).
-_sgemm: Any = None
+# 32-bit integers and the Fortran ABI (every argument a pointer). The function's address is
+# an argument of the kernels, not a global, so that they are cached on disk as the others.
+def sgemm_address() -> int:
+    """The address of SciPy's Fortran ``sgemm`` (its Cython BLAS table).
 
-
-def _load_sgemm() -> None:
-    """SciPy's ``sgemm`` as a ctypes function that compiled code can call."""
-    import ctypes
-
+    Example:
+        >>> sgemm_address() > 0
+        True
+    """
     from numba.extending import get_cython_function_address
 
-    global _sgemm
-    if _sgemm is None:
-        vp = ctypes.c_void_p
-        proto = ctypes.CFUNCTYPE(None, *[vp] * 13)
-        _sgemm = proto(get_cython_function_address("scipy.linalg.cython_blas", "sgemm"))
+    return int(get_cython_function_address("scipy.linalg.cython_blas", "sgemm"))
 
 
-def _tap_conv_blocks(flat: Any, wt: Any, offs: Any, hp: int, wp: int, k: int, acc: Any,
+_call13: Any = None  # compiled: calls a 13-pointer void function at an address
+
+
+def _build_call13() -> None:
+    import numba
+    from llvmlite import ir
+    from numba.extending import intrinsic
+
+    global _call13
+    if _call13 is not None:
+        return
+
+    @intrinsic
+    def call13(typingctx: Any, fn: Any, a0: Any, a1: Any, a2: Any, a3: Any, a4: Any, a5: Any,
+               a6: Any, a7: Any, a8: Any, a9: Any, a10: Any, a11: Any, a12: Any) -> Any:  # fmt: skip  # noqa: E501
+        sig = numba.types.void(fn, a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12)
+
+        def codegen(context: Any, builder: Any, signature: Any, llargs: Any) -> None:
+            ptr = ir.IntType(8).as_pointer()
+            fnty = ir.FunctionType(ir.VoidType(), [ptr] * 13)
+            target = builder.inttoptr(llargs[0], fnty.as_pointer())
+            builder.call(target, [builder.inttoptr(v, ptr) for v in llargs[1:]])
+
+        return sig, codegen
+
+    _call13 = call13
+
+
+def _tap_conv_blocks(sgemm: int, flat: Any, wt: Any, offs: Any, hp: int, wp: int, k: int, acc: Any,
                      out: Any) -> Any:  # fmt: skip
     """The blocks of ``ops.conv._tap_conv``: for each block of ``k`` images of the flattened
     padded channels-last image ``flat`` (N*Hp*Wp, C), ``acc = sum_t X[s + off_t : e +
@@ -378,16 +402,17 @@ def _tap_conv_blocks(flat: Any, wt: Any, offs: Any, hp: int, wp: int, k: int, ac
     alpha, beta = np.ones(1, np.float32), np.zeros(2, np.float32)
     beta[1] = 1.0
     trans = np.full(1, 78, np.uint8)  # 'N'
-    dims = np.empty(6, np.int32)  # m, n, k, lda, ldb, ldc
+    dims = np.empty(6, np.int32)  # m, n, k, lda, ldb, ldc: 4 bytes apart from d
+    tn, d, pa, pb, pc = (trans.ctypes.data, dims.ctypes.data, alpha.ctypes.data,
+                         beta.ctypes.data, acc.ctypes.data)  # fmt: skip
     for i0 in range(0, n, k):
         m = min(k, n - i0)
         s, e = i0 * per, min((i0 + m) * per, span)
         dims[0], dims[1], dims[2], dims[3], dims[4], dims[5] = o, e - s, c, o, c, o
         for t in range(offs.shape[0]):
-            _sgemm(trans.ctypes, trans.ctypes, dims[0:].ctypes, dims[1:].ctypes,
-                   dims[2:].ctypes, alpha.ctypes, wt[t].ctypes, dims[3:].ctypes,
-                   flat[s + offs[t] :].ctypes, dims[4:].ctypes, beta[min(t, 1) :].ctypes,
-                   acc.ctypes, dims[5:].ctypes)  # fmt: skip
+            px = flat[s + offs[t] :].ctypes.data
+            _call13(sgemm, tn, tn, d, d + 4, d + 8, pa, wt[t].ctypes.data, d + 12, px, d + 16,
+                    pb + 4 * min(t, 1), pc, d + 20)  # fmt: skip
         for j in range(m):
             for y in range(oh):
                 for x in range(ow):
@@ -397,7 +422,7 @@ def _tap_conv_blocks(flat: Any, wt: Any, offs: Any, hp: int, wp: int, k: int, ac
     return out
 
 
-def _tap_weight_grad_blocks(flat: Any, g: Any, offs: Any, hp: int, wp: int, k: int,
+def _tap_weight_grad_blocks(sgemm: int, flat: Any, g: Any, offs: Any, hp: int, wp: int, k: int,
                             grid: Any, dw: Any) -> Any:  # fmt: skip
     """The blocks of ``ops.conv._tap_weight_grad``: for each block of ``k`` images the output
     gradient ``g`` (N, OH, OW, O) is laid on the zero-bordered padded grid ``grid``
@@ -410,8 +435,10 @@ def _tap_weight_grad_blocks(flat: Any, g: Any, offs: Any, hp: int, wp: int, k: i
     alpha, beta = np.ones(1, np.float32), np.zeros(2, np.float32)
     beta[1] = 1.0
     trans = np.array([78, 84], np.uint8)  # 'N', 'T'
-    dims = np.empty(6, np.int32)  # m, n, k, lda, ldb, ldc
+    dims = np.empty(6, np.int32)  # m, n, k, lda, ldb, ldc: 4 bytes apart from d
     gflat = grid.reshape(grid.shape[0] * per, o)
+    tn, d, pa, pb, pg = (trans.ctypes.data, dims.ctypes.data, alpha.ctypes.data,
+                         beta.ctypes.data, gflat.ctypes.data)  # fmt: skip
     for i0 in range(0, n, k):
         m = min(k, n - i0)
         s, e = i0 * per, min((i0 + m) * per, span)
@@ -422,22 +449,21 @@ def _tap_weight_grad_blocks(flat: Any, g: Any, offs: Any, hp: int, wp: int, k: i
                         grid[j, y, x, q] = g[i0 + j, y, x, q]
         dims[0], dims[1], dims[2], dims[3], dims[4], dims[5] = o, c, e - s, o, c, o
         for t in range(offs.shape[0]):
-            _sgemm(trans[0:].ctypes, trans[1:].ctypes, dims[0:].ctypes, dims[1:].ctypes,
-                   dims[2:].ctypes, alpha.ctypes, gflat.ctypes, dims[3:].ctypes,
-                   flat[s + offs[t] :].ctypes, dims[4:].ctypes,
-                   beta[min(i0, 1) :].ctypes, dw[t].ctypes, dims[5:].ctypes)  # fmt: skip
+            px = flat[s + offs[t] :].ctypes.data
+            _call13(sgemm, tn, tn + 1, d, d + 4, d + 8, pa, pg, d + 12, px, d + 16,
+                    pb + 4 * min(i0, 1), dw[t].ctypes.data, d + 20)  # fmt: skip
     return dw
 
 
 def _blas_builder(fn: Callable[..., Any]) -> Callable[[], Any]:
-    """The builder of a kernel that calls :data:`_sgemm` (loaded first; not cached on disk)."""
-    build = _njit(fn, cache=False)
+    """The builder of a kernel that calls BLAS through ``_call13`` (compiled first)."""
+    build = _njit(fn)
 
-    def load_and_build() -> Callable[..., Any]:
-        _load_sgemm()
+    def with_call13() -> Callable[..., Any]:
+        _build_call13()
         return build()
 
-    return load_and_build
+    return with_call13
 
 
 _BUILDERS["tap_conv_blocks"] = _blas_builder(_tap_conv_blocks)
