@@ -88,6 +88,19 @@ def test_tap_conv_keeps_the_padded_input_not_columns() -> None:
     assert C.saved_input(x[:, :3], (3, 3), (1, 1), (1, 1, 1, 1), (1, 1), 1, 4).ndim == 3  # few
 
 
+def test_compiled_tap_conv_saves_the_unpadded_input(kernels, monkeypatch) -> None:  # noqa: ANN001
+    """With the compiled block loops (Numba, one BLAS thread) the input is kept unpadded and
+    channels-last, and each block is padded in cache; else the padded copy is kept."""
+    monkeypatch.setattr(C, "_GEMM", {})
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "1")
+    x = np.ones((2, 16, 5, 5), np.float32)
+    saved = C.saved_input(x, (3, 3), (1, 1), (1, 1, 1, 1), (1, 1), 1, 4)
+    assert saved.shape == ((2, 5, 5, 16) if kernels == "jit" else (2, 7, 7, 16))
+    assert C._pads_left(saved, x, (1, 1, 1, 1)) == ((1, 1, 1, 1) if kernels == "jit" else C.NO_PADS)
+    # crops (negative padding) are applied at once
+    assert C.saved_input(x, (3, 3), (1, 1), (-1, 1, 0, 0), (1, 1), 1, 4).shape == (2, 5, 5, 16)
+
+
 def test_tap_conv_gradient_primitives_against_finite_differences() -> None:
     """conv2d_input_grad / conv2d_weight_grad on the tap path, called as ops."""
     rng = np.random.default_rng(2)

@@ -410,6 +410,7 @@ def _accumulating_gemm(dtype: Any) -> Any:
 # whole batch a 16-channel 32x32 accumulator is 2.4 MB, swept once per position (measured: a
 # 3x3 conv 16->16 on 32 images, 3.1 -> 2.0 ms with blocks of 3 images).
 BLOCK_BYTES = 256 * 1024
+NO_PADS = (0, 0, 0, 0)
 # With the products called from compiled code (no call overhead, ``jit.tap_conv_blocks``)
 # smaller blocks pay: 1-3 images of 32x32x16 or 16x16x32 were fastest (measured).
 BLAS_BLOCK_BYTES = 128 * 1024
@@ -432,7 +433,29 @@ def _blas_blocks(name: str, *arrays: Any) -> Any:
     return jit.kernel(name, *arrays)
 
 
-def _tap_conv(xpad: Any, w: Any, out_hw: tuple, dilation: tuple, b: Any = None) -> Any:
+def _tap_source(x: Any, pads: tuple) -> tuple:
+    """What a convolution by kernel positions reads of ``x`` (N, C, H, W): ``(image, pads
+    still to apply)``, the image channels-last (N, H', W', C). With the compiled block loops
+    the image is not padded here (they pad one block at a time, in cache: no padded copy of
+    the batch); otherwise it is the padded copy, nothing left to apply."""
+    if min(pads) >= 0 and any(pads) and _blas_blocks("tap_conv_blocks", x) is not None:
+        return _channels_last(x, NO_PADS), pads
+    return _channels_last(x, pads), NO_PADS
+
+
+def _pads_left(src: Any, x: Any, pads: tuple) -> tuple:
+    """The padding still to apply to ``src``, a saved :func:`_tap_source` image of ``x``
+    (unpadded when its height and width are the input's)."""
+    return pads if src.shape[1:3] == x.shape[2:] else NO_PADS
+
+
+def _pad_now(src: Any, pad: tuple) -> Any:
+    """The channels-last ``src`` (N, H, W, C) padded by ``pad`` (a copy)."""
+    return _channels_last(src.transpose(0, 3, 1, 2), pad)
+
+
+def _tap_conv(src: Any, w: Any, out_hw: tuple, dilation: tuple, b: Any = None,
+              pad: tuple = NO_PADS) -> Any:  # fmt: skip
     """Stride-1 convolution of the padded channels-last image ``xpad`` (N, Hp, Wp, C) with
     ``w`` (O, C, kh, kw), without columns: with the image flattened to ``X`` (N*Hp*Wp, C),
     output pixel ``q`` (on the padded grid) is ``sum_t X[q + off_t] @ W_t``, so each kernel
@@ -440,15 +463,23 @@ def _tap_conv(xpad: Any, w: Any, out_hw: tuple, dilation: tuple, b: Any = None) 
     accumulated; the valid grid is cropped in the last addition. The images go in blocks of
     a few (:func:`_image_block`), all positions of one block before the next, so that its
     accumulator stays in cache; with Numba and SciPy's BLAS the block loop is compiled
-    (``jit.tap_conv_blocks``). Returns (N, OH, OW, O)."""
-    xp = _xp(xpad)
-    n, hp, wp, c = xpad.shape
+    (``jit.tap_conv_blocks``), and then ``src`` may come unpadded with its ``pad`` (see
+    :func:`_tap_source`). Returns (N, OH, OW, O)."""
+    xp = _xp(src)
     o, _, kh, kw = w.shape
+    blocks = None
+    if kh * kw > 1 and src.flags.c_contiguous:
+        blocks = _blas_blocks("tap_conv_blocks", src, w)
+    if any(pad) and blocks is None:
+        src, pad = _pad_now(src, pad), NO_PADS
+    xpad = src
+    n, hp, wp, c = src.shape
+    hp, wp = hp + pad[0] + pad[1], wp + pad[2] + pad[3]
     oh, ow = out_hw
     offs = _tap_offsets((kh, kw), dilation, wp)
     rows = n * hp * wp
     span = rows - offs[-1]  # every valid output pixel q has q + off_t inside the image
-    flat = xpad.reshape(rows, c)
+    flat = xpad.reshape(-1, c)  # (rows, C) once padded
     wt = xp.ascontiguousarray(w.transpose(2, 3, 1, 0)).reshape(kh * kw, c, o)
     out = xp.empty((n, oh, ow, o), dtype=xpad.dtype)
     if out.size == 0:
@@ -463,11 +494,12 @@ def _tap_conv(xpad: Any, w: Any, out_hw: tuple, dilation: tuple, b: Any = None) 
             out += b
         return out
     per = hp * wp
-    blocks = _blas_blocks("tap_conv_blocks", xpad, w) if xpad.flags.c_contiguous else None
     if blocks is not None:
-        acc = np.empty((_image_block(n, per, o, 4, BLAS_BLOCK_BYTES) * per, o), dtype=np.float32)
-        k = acc.shape[0] // per
-        blocks(jit.sgemm_address(), flat, wt, np.array(offs, np.int64), hp, wp, k, acc, out)
+        k = _image_block(n, per, o, 4, BLAS_BLOCK_BYTES)
+        acc = np.empty((k * per, o), dtype=np.float32)
+        scratch = np.zeros((k * per + offs[-1] if any(pad) else 0, c), dtype=np.float32)
+        blocks(jit.sgemm_address(), src, pad[0], pad[2], hp, wp, wt, np.array(offs, np.int64),
+               k, scratch, acc, out)  # fmt: skip
         if b is not None:
             out += b
         return out
@@ -497,29 +529,38 @@ def _tap_conv(xpad: Any, w: Any, out_hw: tuple, dilation: tuple, b: Any = None) 
     return out
 
 
-def _tap_weight_grad(g: Any, xpad: Any, shape: tuple, dilation: tuple) -> Any:
+def _tap_weight_grad(g: Any, src: Any, shape: tuple, dilation: tuple,
+                     pad: tuple = NO_PADS) -> Any:  # fmt: skip
     """The weight gradient of :func:`_tap_conv`: ``dW_t = X[off_t : off_t + L].T @ G`` with the
     output gradient ``G`` laid on the padded grid (zeros outside the valid outputs), one
     product per kernel position, no columns; in blocks of images as the forward, each block's
-    products added into ``dW``."""
-    xp = _xp(xpad)
-    n, hp, wp, c = xpad.shape
+    products added into ``dW``. ``src`` and ``pad`` as for :func:`_tap_conv`."""
+    xp = _xp(src)
     o, _, kh, kw = shape
+    blocks = None
+    if src.flags.c_contiguous:
+        blocks = _blas_blocks("tap_weight_grad_blocks", src, g)
+    if any(pad) and blocks is None:
+        src, pad = _pad_now(src, pad), NO_PADS
+    xpad = src
+    n, hp, wp, c = src.shape
+    hp, wp = hp + pad[0] + pad[1], wp + pad[2] + pad[3]
     oh, ow = g.shape[2:]
     offs = _tap_offsets((kh, kw), dilation, wp)
     rows = n * hp * wp
     span = rows - offs[-1]
     if n == 0:
         return xp.zeros(shape, dtype=g.dtype)
-    flat = xpad.reshape(rows, c)
+    flat = xpad.reshape(-1, c)
     gl = g.transpose(0, 2, 3, 1)
     per = hp * wp
-    blocks = _blas_blocks("tap_weight_grad_blocks", xpad, g) if xpad.flags.c_contiguous else None
     if blocks is not None:
         k = _image_block(n, per, o, 4, BLAS_BLOCK_BYTES)
         grid = np.zeros((k, hp, wp, o), dtype=np.float32)
         dw = np.empty((kh * kw, c, o), dtype=np.float32)
-        blocks(jit.sgemm_address(), flat, gl, np.array(offs, np.int64), hp, wp, k, grid, dw)
+        scratch = np.zeros((k * per + offs[-1] if any(pad) else 0, c), dtype=np.float32)
+        blocks(jit.sgemm_address(), src, pad[0], pad[2], hp, wp, gl, np.array(offs, np.int64),
+               k, scratch, grid, dw)  # fmt: skip
         return np.ascontiguousarray(dw.reshape(kh, kw, c, o).transpose(3, 2, 0, 1))
     k = _image_block(n, per, o, g.dtype.itemsize)
     grid = xp.zeros((k, hp, wp, o), dtype=g.dtype)  # its border stays zero
@@ -556,7 +597,7 @@ def saved_input(x: Any, kernel: tuple, stride: tuple, pads: tuple, dilation: tup
         (1, 18, 144)
     """
     if _by_taps(x, kernel, stride, groups, out_channels):
-        return _channels_last(x, pads)
+        return _tap_source(x, pads)[0]
     return columns(x, kernel, stride, pads, dilation, groups)
 
 
@@ -582,8 +623,8 @@ def _conv2d_fwd(
     o, _, kh, kw = w.shape
     oh, ow = _out_hw(h, wd, (kh, kw), stride, pads, dilation)
     if _by_taps(x, (kh, kw), stride, groups, o):
-        xpad = _channels_last(x, pads) if cols is None else cols
-        return _tap_conv(xpad, w, (oh, ow), dilation, b).transpose(0, 3, 1, 2)
+        src, pad = _tap_source(x, pads) if cols is None else (cols, _pads_left(cols, x, pads))
+        return _tap_conv(src, w, (oh, ow), dilation, b, pad).transpose(0, 3, 1, 2)
     if cols is None:
         cols = columns(x, (kh, kw), stride, pads, dilation, groups)
     rows = _weight_rows(w, groups)
@@ -698,7 +739,8 @@ def _conv2d_weight_grad_fwd(
     n, _, h, wd = x.shape
     _check_grad_shape("conv2d_weight_grad", g, n, h, wd, shape, stride, pads, dilation)
     if _by_taps(x, kernel, stride, groups, shape[0]):
-        return _tap_weight_grad(g, _channels_last(x, pads), shape, dilation)
+        src, pad = _tap_source(x, pads)
+        return _tap_weight_grad(g, src, shape, dilation, pad)
     cols = columns(x, kernel, stride, pads, dilation, groups)
     return _weight_grad(g, cols, shape, groups, _few_channels(x.shape[1], kernel[1], groups,
                                                               dilation[1]))  # fmt: skip
@@ -712,7 +754,7 @@ def _conv_w(g: Any, ans: Any, x: Any, w: Any, stride, pads, dilation, groups, b=
     if cols is not None and not isinstance(g, (Tensor, Tracer)) and not isinstance(x, Tensor):
         # a plain backward: the columns (or padded input) the forward built, not built again
         if cols.ndim == 4:
-            return _tap_weight_grad(g, cols, w.shape, dilation)
+            return _tap_weight_grad(g, cols, w.shape, dilation, _pads_left(cols, x, pads))
         few = _few_channels(x.shape[1], w.shape[3], groups, dilation[1])
         return _weight_grad(g, cols, w.shape, groups, few)
     return conv2d_weight_grad(g, x, w.shape, stride, pads, dilation, groups)

@@ -362,6 +362,20 @@ def sgemm_address() -> int:
 
 
 _call13: Any = None  # compiled: calls a 13-pointer void function at an address
+_pad_block_jit: Any = None
+
+
+def _pad_block(x: Any, i0: int, m: int, pt: int, pl: int, hp: int, wp: int, rows: Any) -> None:
+    """Images ``i0 .. i0 + m`` of the channels-last ``x`` (N, H, W, C) into the zero-bordered
+    flattened padded ``rows`` (>= m * Hp * Wp, C), each at its offset (top ``pt``, left
+    ``pl``): the padding of a block, made in cache instead of a padded copy of the batch."""
+    h, w, c = x.shape[1], x.shape[2], x.shape[3]
+    for j in range(m):
+        for y in range(h):
+            base = (j * hp + pt + y) * wp + pl
+            for xx in range(w):
+                for q in range(c):
+                    rows[base + xx, q] = x[i0 + j, y, xx, q]
 
 
 def _build_call13() -> None:
@@ -369,9 +383,10 @@ def _build_call13() -> None:
     from llvmlite import ir
     from numba.extending import intrinsic
 
-    global _call13
+    global _call13, _pad_block_jit
     if _call13 is not None:
         return
+    _pad_block_jit = numba.njit(inline="always", cache=True)(_pad_block)
 
     @intrinsic
     def call13(typingctx: Any, fn: Any, a0: Any, a1: Any, a2: Any, a3: Any, a4: Any, a5: Any,
@@ -389,15 +404,19 @@ def _build_call13() -> None:
     _call13 = call13
 
 
-def _tap_conv_blocks(sgemm: int, flat: Any, wt: Any, offs: Any, hp: int, wp: int, k: int, acc: Any,
-                     out: Any) -> Any:  # fmt: skip
-    """The blocks of ``ops.conv._tap_conv``: for each block of ``k`` images of the flattened
-    padded channels-last image ``flat`` (N*Hp*Wp, C), ``acc = sum_t X[s + off_t : e +
-    off_t] @ wt[t]`` (``acc^T = sum_t W_t^T X_t^T`` column-major: one sgemm per position,
-    the first with beta 0), then the block's valid grid copied into ``out`` (N, OH, OW, O)."""
+def _tap_conv_blocks(sgemm: int, x: Any, pt: int, pl: int, hp: int, wp: int, wt: Any,
+                     offs: Any, k: int, scratch: Any, acc: Any, out: Any) -> Any:  # fmt: skip
+    """The blocks of ``ops.conv._tap_conv``: for each block of ``k`` images of the
+    channels-last ``x`` (N, H, W, C), padded (by ``pt`` on top, ``pl`` on the left, to
+    Hp x Wp) into ``scratch`` block by block unless it already is Hp x Wp, and flattened to
+    rows ``X``: ``acc = sum_t X[off_t : off_t + L] @ wt[t]`` (``acc^T = sum_t W_t^T X_t^T``
+    column-major: one sgemm per position, the first with beta 0), then the block's valid
+    grid copied into ``out`` (N, OH, OW, O)."""
     n, oh, ow, o = out.shape
-    c = flat.shape[1]
+    c = x.shape[3]
     per = hp * wp
+    flat = x.reshape(x.shape[0] * x.shape[1] * x.shape[2], c)
+    direct = x.shape[1] == hp and x.shape[2] == wp
     span = flat.shape[0] - offs[-1]
     alpha, beta = np.ones(1, np.float32), np.zeros(2, np.float32)
     beta[1] = 1.0
@@ -407,30 +426,38 @@ def _tap_conv_blocks(sgemm: int, flat: Any, wt: Any, offs: Any, hp: int, wp: int
                          beta.ctypes.data, acc.ctypes.data)  # fmt: skip
     for i0 in range(0, n, k):
         m = min(k, n - i0)
-        s, e = i0 * per, min((i0 + m) * per, span)
-        dims[0], dims[1], dims[2], dims[3], dims[4], dims[5] = o, e - s, c, o, c, o
+        if direct:
+            src, s0, rows = flat, i0 * per, min((i0 + m) * per, span) - i0 * per
+        else:
+            _pad_block_jit(x, i0, m, pt, pl, hp, wp, scratch)
+            src, s0, rows = scratch, 0, m * per
+        dims[0], dims[1], dims[2], dims[3], dims[4], dims[5] = o, rows, c, o, c, o
         for t in range(offs.shape[0]):
-            px = flat[s + offs[t] :].ctypes.data
+            px = src[s0 + offs[t] :].ctypes.data
             _call13(sgemm, tn, tn, d, d + 4, d + 8, pa, wt[t].ctypes.data, d + 12, px, d + 16,
                     pb + 4 * min(t, 1), pc, d + 20)  # fmt: skip
         for j in range(m):
             for y in range(oh):
-                for x in range(ow):
-                    r = (j * hp + y) * wp + x
+                for xx in range(ow):
+                    r = (j * hp + y) * wp + xx
                     for q in range(o):
-                        out[i0 + j, y, x, q] = acc[r, q]
+                        out[i0 + j, y, xx, q] = acc[r, q]
     return out
 
 
-def _tap_weight_grad_blocks(sgemm: int, flat: Any, g: Any, offs: Any, hp: int, wp: int, k: int,
-                            grid: Any, dw: Any) -> Any:  # fmt: skip
-    """The blocks of ``ops.conv._tap_weight_grad``: for each block of ``k`` images the output
-    gradient ``g`` (N, OH, OW, O) is laid on the zero-bordered padded grid ``grid``
-    (k, Hp, Wp, O), and ``dw[t] += X[s + off_t : e + off_t]^T G`` (``dW_t^T += G^T X_t``
-    column-major, one sgemm per position, beta 0 on the first block)."""
+def _tap_weight_grad_blocks(sgemm: int, x: Any, pt: int, pl: int, hp: int, wp: int, g: Any,
+                            offs: Any, k: int, scratch: Any, grid: Any,
+                            dw: Any) -> Any:  # fmt: skip
+    """The blocks of ``ops.conv._tap_weight_grad``: for each block of ``k`` images, ``x``
+    padded and flattened to rows ``X`` as in :func:`_tap_conv_blocks`, the output gradient
+    ``g`` (N, OH, OW, O) laid on the zero-bordered padded grid ``grid`` (k, Hp, Wp, O), and
+    ``dw[t] += X[off_t : off_t + L]^T G`` (``dW_t^T += G^T X_t`` column-major, one sgemm per
+    position, beta 0 on the first block)."""
     n, oh, ow, o = g.shape
-    c = flat.shape[1]
+    c = x.shape[3]
     per = hp * wp
+    flat = x.reshape(x.shape[0] * x.shape[1] * x.shape[2], c)
+    direct = x.shape[1] == hp and x.shape[2] == wp
     span = flat.shape[0] - offs[-1]
     alpha, beta = np.ones(1, np.float32), np.zeros(2, np.float32)
     beta[1] = 1.0
@@ -441,15 +468,19 @@ def _tap_weight_grad_blocks(sgemm: int, flat: Any, g: Any, offs: Any, hp: int, w
                          beta.ctypes.data, gflat.ctypes.data)  # fmt: skip
     for i0 in range(0, n, k):
         m = min(k, n - i0)
-        s, e = i0 * per, min((i0 + m) * per, span)
+        if direct:
+            src, s0, rows = flat, i0 * per, min((i0 + m) * per, span) - i0 * per
+        else:
+            _pad_block_jit(x, i0, m, pt, pl, hp, wp, scratch)
+            src, s0, rows = scratch, 0, m * per
         for j in range(m):
             for y in range(oh):
-                for x in range(ow):
+                for xx in range(ow):
                     for q in range(o):
-                        grid[j, y, x, q] = g[i0 + j, y, x, q]
-        dims[0], dims[1], dims[2], dims[3], dims[4], dims[5] = o, c, e - s, o, c, o
+                        grid[j, y, xx, q] = g[i0 + j, y, xx, q]
+        dims[0], dims[1], dims[2], dims[3], dims[4], dims[5] = o, c, rows, o, c, o
         for t in range(offs.shape[0]):
-            px = flat[s + offs[t] :].ctypes.data
+            px = src[s0 + offs[t] :].ctypes.data
             _call13(sgemm, tn, tn + 1, d, d + 4, d + 8, pa, pg, d + 12, px, d + 16,
                     pb + 4 * min(i0, 1), dw[t].ctypes.data, d + 20)  # fmt: skip
     return dw
