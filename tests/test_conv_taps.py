@@ -225,7 +225,23 @@ def test_tap_conv_in_blocks_of_images(block_bytes, blas, kernels, monkeypatch) -
     _float32_conv_against_torch(5, 12, 5, 12, 3, 1, 1, 1)
     _float32_conv_against_torch(3, 16, 6, 20, (3, 2), 1, (2, 1), (1, 2))  # dilated, uneven
     compiled = {"tap_conv_blocks", "tap_weight_grad_blocks"} <= used
-    assert compiled == (blas and kernels == "jit")
+    assert compiled == (kernels == "jit" and jit.sgemm_address()[0] != 0)
+
+
+@pytest.mark.parametrize("threads", ["1", "2"])
+def test_compiled_tap_conv_on_scipys_blas(threads, monkeypatch) -> None:  # noqa: ANN001
+    """Where NumPy's own OpenBLAS is not found, the compiled loops call SciPy's Cython BLAS
+    (32-bit integers), and only with one BLAS thread (a second thread pool otherwise)."""
+    if not jit.enabled():
+        pytest.skip("numba is not installed")
+    from numba.extending import get_cython_function_address
+
+    scipy_sgemm = int(get_cython_function_address("scipy.linalg.cython_blas", "sgemm"))
+    monkeypatch.setattr(jit, "_SGEMM", [(scipy_sgemm, 4)])
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", threads)
+    x, w = np.ones((2, 7, 7, 16), np.float32), np.ones((8, 16, 3, 3), np.float32)
+    assert (C._blas_blocks("tap_conv_blocks", x, w) is not None) == (threads == "1")
+    _float32_conv_against_torch(3, 12, 6, 16, 3, 1, 1, 1)
 
 
 @pytest.mark.parametrize("layout", ["channels_last", "channels_first"])

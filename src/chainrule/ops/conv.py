@@ -426,9 +426,13 @@ def _image_block(n: int, rows_per_image: int, width: int, itemsize: int,
 
 def _blas_blocks(name: str, *arrays: Any) -> Any:
     """The compiled block loop ``name`` (``jit.tap_conv_blocks`` or ``tap_weight_grad_blocks``)
-    when it can run here: float32 NumPy arrays, Numba on, and SciPy's BLAS usable (one BLAS
-    thread, see :func:`_accumulating_gemm`); else ``None``."""
-    if type(arrays[0]) is not np.ndarray or _accumulating_gemm(arrays[0].dtype) is None:
+    when it can run here: float32 NumPy arrays, Numba on, and a BLAS it can call
+    (:func:`jit.sgemm_address`; SciPy's only with one BLAS thread, see
+    :func:`_accumulating_gemm`); else ``None``."""
+    if type(arrays[0]) is not np.ndarray or not jit.enabled():
+        return None
+    address, int_bytes = jit.sgemm_address()
+    if not address or (int_bytes == 4 and not _single_threaded_blas()):
         return None
     return jit.kernel(name, *arrays)
 
@@ -498,7 +502,7 @@ def _tap_conv(src: Any, w: Any, out_hw: tuple, dilation: tuple, b: Any = None,
         k = _image_block(n, per, o, 4, BLAS_BLOCK_BYTES)
         acc = np.empty((k * per, o), dtype=np.float32)
         scratch = np.zeros((k * per + offs[-1] if any(pad) else 0, c), dtype=np.float32)
-        blocks(jit.sgemm_address(), src, pad[0], pad[2], hp, wp, wt, np.array(offs, np.int64),
+        blocks(*jit.sgemm_address(), src, pad[0], pad[2], hp, wp, wt, np.array(offs, np.int64),
                k, scratch, acc, out)  # fmt: skip
         if b is not None:
             out += b
@@ -559,7 +563,7 @@ def _tap_weight_grad(g: Any, src: Any, shape: tuple, dilation: tuple,
         grid = np.zeros((k, hp, wp, o), dtype=np.float32)
         dw = np.empty((kh * kw, c, o), dtype=np.float32)
         scratch = np.zeros((k * per + offs[-1] if any(pad) else 0, c), dtype=np.float32)
-        blocks(jit.sgemm_address(), src, pad[0], pad[2], hp, wp, gl, np.array(offs, np.int64),
+        blocks(*jit.sgemm_address(), src, pad[0], pad[2], hp, wp, gl, np.array(offs, np.int64),
                k, scratch, grid, dw)  # fmt: skip
         return np.ascontiguousarray(dw.reshape(kh, kw, c, o).transpose(3, 2, 0, 1))
     k = _image_block(n, per, o, g.dtype.itemsize)

@@ -343,22 +343,52 @@ _BUILDERS["col2im_add"] = _njit(_col2im_add)
 
 
 # ----- convolutions by kernel positions, BLAS called from compiled code (ops/conv.py) -------
-# A block of images takes one product per kernel position; through SciPy's Python wrapper
-# each costs about 2.5 us of call overhead (some 1000 calls in a ResNet step), from Numba
-# through SciPy's Cython BLAS table what a C call costs, so blocks can be smaller and stay in
-# L1/L2 (measured: a 3x3 16->16 convolution of 32 images 2.9 -> 1.8 ms). SciPy's BLAS takes
-# 32-bit integers and the Fortran ABI (every argument a pointer). The function's address is
-# an argument of the kernels, not a global, so that they are cached on disk as the others.
-def sgemm_address() -> int:
-    """The address of SciPy's Fortran ``sgemm`` (its Cython BLAS table).
+# A block of images takes one product per kernel position; through a Python wrapper each
+# costs about 2.5 us of call overhead (some 1000 calls in a ResNet step), from Numba what a C
+# call costs, so blocks can be smaller and stay in L1/L2 (measured: a 3x3 16->16 convolution
+# of 32 images 2.9 -> 1.8 ms). The BLAS is NumPy's own OpenBLAS where its library is found
+# (one thread pool with NumPy's products; 64-bit integers), else SciPy's Cython BLAS table
+# (32-bit). Fortran ABI: every argument a pointer. The function's address is an argument of
+# the kernels, not a global, so that they are cached on disk as the others.
+_SGEMM: list = []
+
+
+def _numpy_sgemm() -> tuple[int, int]:
+    """``(address, 8)`` of ``sgemm`` in the OpenBLAS that NumPy's wheels bundle, or (0, 0)."""
+    import ctypes
+    import glob
+
+    libs = os.path.join(os.path.dirname(np.__file__), os.pardir, "numpy.libs")
+    for path in sorted(glob.glob(os.path.join(libs, "libscipy_openblas64_*.so*"))):
+        try:
+            fn = ctypes.CDLL(path).scipy_sgemm_64_
+        except (OSError, AttributeError):
+            continue
+        return int(ctypes.cast(fn, ctypes.c_void_p).value), 8
+    return 0, 0
+
+
+def sgemm_address() -> tuple[int, int]:
+    """``(address, bytes of its integers)`` of a Fortran ``sgemm`` that compiled code can
+    call: NumPy's OpenBLAS (ILP64) when found, else SciPy's Cython BLAS (32-bit integers),
+    else ``(0, 0)``.
 
     Example:
-        >>> sgemm_address() > 0
+        >>> address, int_bytes = sgemm_address()
+        >>> int_bytes in (0, 4, 8) and (address > 0) == (int_bytes > 0)
         True
     """
-    from numba.extending import get_cython_function_address
+    if not _SGEMM:
+        found = _numpy_sgemm()
+        if not found[0]:
+            try:
+                from numba.extending import get_cython_function_address
 
-    return int(get_cython_function_address("scipy.linalg.cython_blas", "sgemm"))
+                found = int(get_cython_function_address("scipy.linalg.cython_blas", "sgemm")), 4
+            except (ImportError, ValueError):
+                found = (0, 0)
+        _SGEMM.append(found)
+    return _SGEMM[0]
 
 
 _call13: Any = None  # compiled: calls a 13-pointer void function at an address
@@ -404,7 +434,7 @@ def _build_call13() -> None:
     _call13 = call13
 
 
-def _tap_conv_blocks(sgemm: int, x: Any, pt: int, pl: int, hp: int, wp: int, wt: Any,
+def _tap_conv_blocks(sgemm: int, isz: int, x: Any, pt: int, pl: int, hp: int, wp: int, wt: Any,
                      offs: Any, k: int, scratch: Any, acc: Any, out: Any) -> Any:  # fmt: skip
     """The blocks of ``ops.conv._tap_conv``: for each block of ``k`` images of the
     channels-last ``x`` (N, H, W, C), padded (by ``pt`` on top, ``pl`` on the left, to
@@ -421,9 +451,9 @@ def _tap_conv_blocks(sgemm: int, x: Any, pt: int, pl: int, hp: int, wp: int, wt:
     alpha, beta = np.ones(1, np.float32), np.zeros(2, np.float32)
     beta[1] = 1.0
     trans = np.full(1, 78, np.uint8)  # 'N'
-    dims = np.empty(6, np.int32)  # m, n, k, lda, ldb, ldc: 4 bytes apart from d
-    tn, d, pa, pb, pc = (trans.ctypes.data, dims.ctypes.data, alpha.ctypes.data,
-                         beta.ctypes.data, acc.ctypes.data)  # fmt: skip
+    d32, d64 = np.empty(6, np.int32), np.empty(6, np.int64)  # m, n, k, lda, ldb, ldc
+    tn, pa, pb, pc = trans.ctypes.data, alpha.ctypes.data, beta.ctypes.data, acc.ctypes.data
+    d = d64.ctypes.data if isz == 8 else d32.ctypes.data  # isz bytes apart
     for i0 in range(0, n, k):
         m = min(k, n - i0)
         if direct:
@@ -431,11 +461,12 @@ def _tap_conv_blocks(sgemm: int, x: Any, pt: int, pl: int, hp: int, wp: int, wt:
         else:
             _pad_block_jit(x, i0, m, pt, pl, hp, wp, scratch)
             src, s0, rows = scratch, 0, m * per
-        dims[0], dims[1], dims[2], dims[3], dims[4], dims[5] = o, rows, c, o, c, o
+        for i, v in enumerate((o, rows, c, o, c, o)):
+            d32[i], d64[i] = v, v
         for t in range(offs.shape[0]):
             px = src[s0 + offs[t] :].ctypes.data
-            _call13(sgemm, tn, tn, d, d + 4, d + 8, pa, wt[t].ctypes.data, d + 12, px, d + 16,
-                    pb + 4 * min(t, 1), pc, d + 20)  # fmt: skip
+            _call13(sgemm, tn, tn, d, d + isz, d + 2 * isz, pa, wt[t].ctypes.data, d + 3 * isz,
+                    px, d + 4 * isz, pb + 4 * min(t, 1), pc, d + 5 * isz)  # fmt: skip
         for j in range(m):
             for y in range(oh):
                 for xx in range(ow):
@@ -445,8 +476,8 @@ def _tap_conv_blocks(sgemm: int, x: Any, pt: int, pl: int, hp: int, wp: int, wt:
     return out
 
 
-def _tap_weight_grad_blocks(sgemm: int, x: Any, pt: int, pl: int, hp: int, wp: int, g: Any,
-                            offs: Any, k: int, scratch: Any, grid: Any,
+def _tap_weight_grad_blocks(sgemm: int, isz: int, x: Any, pt: int, pl: int, hp: int, wp: int,
+                            g: Any, offs: Any, k: int, scratch: Any, grid: Any,
                             dw: Any) -> Any:  # fmt: skip
     """The blocks of ``ops.conv._tap_weight_grad``: for each block of ``k`` images, ``x``
     padded and flattened to rows ``X`` as in :func:`_tap_conv_blocks`, the output gradient
@@ -462,10 +493,10 @@ def _tap_weight_grad_blocks(sgemm: int, x: Any, pt: int, pl: int, hp: int, wp: i
     alpha, beta = np.ones(1, np.float32), np.zeros(2, np.float32)
     beta[1] = 1.0
     trans = np.array([78, 84], np.uint8)  # 'N', 'T'
-    dims = np.empty(6, np.int32)  # m, n, k, lda, ldb, ldc: 4 bytes apart from d
+    d32, d64 = np.empty(6, np.int32), np.empty(6, np.int64)  # m, n, k, lda, ldb, ldc
     gflat = grid.reshape(grid.shape[0] * per, o)
-    tn, d, pa, pb, pg = (trans.ctypes.data, dims.ctypes.data, alpha.ctypes.data,
-                         beta.ctypes.data, gflat.ctypes.data)  # fmt: skip
+    tn, pa, pb, pg = trans.ctypes.data, alpha.ctypes.data, beta.ctypes.data, gflat.ctypes.data
+    d = d64.ctypes.data if isz == 8 else d32.ctypes.data  # isz bytes apart
     for i0 in range(0, n, k):
         m = min(k, n - i0)
         if direct:
@@ -478,11 +509,12 @@ def _tap_weight_grad_blocks(sgemm: int, x: Any, pt: int, pl: int, hp: int, wp: i
                 for xx in range(ow):
                     for q in range(o):
                         grid[j, y, xx, q] = g[i0 + j, y, xx, q]
-        dims[0], dims[1], dims[2], dims[3], dims[4], dims[5] = o, c, rows, o, c, o
+        for i, v in enumerate((o, c, rows, o, c, o)):
+            d32[i], d64[i] = v, v
         for t in range(offs.shape[0]):
             px = src[s0 + offs[t] :].ctypes.data
-            _call13(sgemm, tn, tn + 1, d, d + 4, d + 8, pa, pg, d + 12, px, d + 16,
-                    pb + 4 * min(i0, 1), dw[t].ctypes.data, d + 20)  # fmt: skip
+            _call13(sgemm, tn, tn + 1, d, d + isz, d + 2 * isz, pa, pg, d + 3 * isz, px,
+                    d + 4 * isz, pb + 4 * min(i0, 1), dw[t].ctypes.data, d + 5 * isz)  # fmt: skip
     return dw
 
 
