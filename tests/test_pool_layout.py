@@ -36,7 +36,9 @@ POOLS = [  # kernel, stride, padding, dilation
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("k,s,p,d", POOLS)
-def test_max_pool_on_channels_last_input(k, s, p, d, dtype) -> None:  # noqa: ANN001
+def test_max_pool_on_channels_last_input(k, s, p, d, dtype, kernels) -> None:  # noqa: ANN001
+    """Values, gradient and layout against PyTorch, with the Numba gather/scatter kernels
+    (float32) and with NumPy's fancy indexing."""
     rng = np.random.default_rng(0)
     x = rng.standard_normal((2, 5, 7, 6)).astype(dtype)
     x[0, 1, :3, :3] = 1.0  # ties: the first maximum wins, as in PyTorch

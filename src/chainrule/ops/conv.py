@@ -219,6 +219,10 @@ def _flat_last(index: Any, h: int, w: int) -> Any:
 def _pool_gather_fwd(x: Any, index: Any, disjoint: bool) -> Any:
     n, c, h, w = x.shape
     if _is_channels_last(x):  # read in place (no copy to channels-first); channels-last out
+        if _is_channels_last(index) and (k := jit.kernel("pool_gather_last", x)) is not None:
+            out = np.empty((n,) + index.shape[2:] + (c,), dtype=x.dtype)
+            k(x.transpose(0, 2, 3, 1), index.transpose(0, 2, 3, 1), out)
+            return out.transpose(0, 3, 1, 2)
         flat = _flat_last(index, h, w)
         return x.transpose(0, 2, 3, 1).reshape(-1)[flat].transpose(0, 3, 1, 2)
     return x.reshape(n * c, h * w)[_rows(index), index]
@@ -228,8 +232,11 @@ def _pool_scatter_fwd(g: Any, shape: tuple, index: Any, disjoint: bool) -> Any:
     xp = _xp(g)
     n, c, h, w = shape
     if _is_channels_last(index):  # the picks of a channels-last input: a channels-last result
-        flat = _flat_last(index, h, w)
         gh = g.transpose(0, 2, 3, 1)
+        if (k := jit.kernel("pool_scatter_last", g)) is not None:
+            out = np.zeros((n, h, w, c), dtype=g.dtype)
+            return k(gh, index.transpose(0, 2, 3, 1), out).transpose(0, 3, 1, 2)
+        flat = _flat_last(index, h, w)
         if disjoint:
             out = xp.zeros(n * h * w * c, dtype=g.dtype)
             out[flat] = gh

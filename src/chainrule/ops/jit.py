@@ -321,6 +321,38 @@ def _pool_argmax(x: Any, kh: int, kw: int, sh: int, sw: int, dh: int, dw: int, p
 _BUILDERS["pool_argmax"] = _njit(_pool_argmax)
 
 
+def _pool_gather_last(x: Any, index: Any, out: Any) -> Any:
+    """``out[n, oy, ox, c] = x[n, p // W, p % W, c]``, ``p = index[n, oy, ox, c]`` (a flat
+    position in the H x W map): max pooling's values at its picks, channels-last, one pass."""
+    n_, oh, ow, c_ = index.shape
+    w = x.shape[2]
+    for n in range(n_):
+        for oy in range(oh):
+            for ox in range(ow):
+                for c in range(c_):
+                    p = index[n, oy, ox, c]
+                    out[n, oy, ox, c] = x[n, p // w, p % w, c]
+    return out
+
+
+def _pool_scatter_last(g: Any, index: Any, out: Any) -> Any:
+    """``out[n, p // W, p % W, c] += g[n, oy, ox, c]`` at every pick (``out`` zeroed, all
+    channels-last): max pooling's gradient, one pass; overlapping windows add up."""
+    n_, oh, ow, c_ = index.shape
+    w = out.shape[2]
+    for n in range(n_):
+        for oy in range(oh):
+            for ox in range(ow):
+                for c in range(c_):
+                    p = index[n, oy, ox, c]
+                    out[n, p // w, p % w, c] += g[n, oy, ox, c]
+    return out
+
+
+_BUILDERS["pool_gather_last"] = _njit(_pool_gather_last)
+_BUILDERS["pool_scatter_last"] = _njit(_pool_scatter_last)
+
+
 # ----- a strided convolution's input gradient (ops/conv.py) --------------------------------
 def _col2im_add(d: Any, sh: int, sw: int, dh: int, dw: int, out: Any) -> Any:
     """``out[n, oy sh + i dh, ox sw + j dw] += d[n, oy, ox, i, j]`` for every window of the
