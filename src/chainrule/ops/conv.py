@@ -460,6 +460,16 @@ def _pads_left(src: Any, x: Any, pads: tuple) -> tuple:
     return pads if src.shape[1:3] == x.shape[2:] else NO_PADS
 
 
+def _tap_input(src: Any, pad: tuple, name: str, other: Any, compiled: bool = True) -> tuple:
+    """``(blocks, src, pad, Hp, Wp)`` for a convolution by kernel positions of ``src`` with
+    ``pad`` still to apply: the compiled block loop ``name`` (or ``None``: then ``src`` comes
+    back padded and ``pad`` is none), and the padded height and width."""
+    blocks = _blas_blocks(name, src, other) if compiled and src.flags.c_contiguous else None
+    if any(pad) and blocks is None:
+        src, pad = _pad_now(src, pad), NO_PADS
+    return blocks, src, pad, src.shape[1] + pad[0] + pad[1], src.shape[2] + pad[2] + pad[3]
+
+
 def _pad_now(src: Any, pad: tuple) -> Any:
     """The channels-last ``src`` (N, H, W, C) padded by ``pad`` (a copy)."""
     return _channels_last(src.transpose(0, 3, 1, 2), pad)
@@ -478,14 +488,9 @@ def _tap_conv(src: Any, w: Any, out_hw: tuple, dilation: tuple, b: Any = None,
     :func:`_tap_source`). Returns (N, OH, OW, O)."""
     xp = _xp(src)
     o, _, kh, kw = w.shape
-    blocks = None
-    if kh * kw > 1 and src.flags.c_contiguous:
-        blocks = _blas_blocks("tap_conv_blocks", src, w)
-    if any(pad) and blocks is None:
-        src, pad = _pad_now(src, pad), NO_PADS
+    blocks, src, pad, hp, wp = _tap_input(src, pad, "tap_conv_blocks", w, kh * kw > 1)
     xpad = src
-    n, hp, wp, c = src.shape
-    hp, wp = hp + pad[0] + pad[1], wp + pad[2] + pad[3]
+    n, c = src.shape[0], src.shape[3]
     oh, ow = out_hw
     offs = _tap_offsets((kh, kw), dilation, wp)
     rows = n * hp * wp
@@ -548,14 +553,9 @@ def _tap_weight_grad(g: Any, src: Any, shape: tuple, dilation: tuple,
     products added into ``dW``. ``src`` and ``pad`` as for :func:`_tap_conv`."""
     xp = _xp(src)
     o, _, kh, kw = shape
-    blocks = None
-    if src.flags.c_contiguous:
-        blocks = _blas_blocks("tap_weight_grad_blocks", src, g)
-    if any(pad) and blocks is None:
-        src, pad = _pad_now(src, pad), NO_PADS
+    blocks, src, pad, hp, wp = _tap_input(src, pad, "tap_weight_grad_blocks", g)
     xpad = src
-    n, hp, wp, c = src.shape
-    hp, wp = hp + pad[0] + pad[1], wp + pad[2] + pad[3]
+    n, c = src.shape[0], src.shape[3]
     oh, ow = g.shape[2:]
     offs = _tap_offsets((kh, kw), dilation, wp)
     rows = n * hp * wp

@@ -425,6 +425,7 @@ def sgemm_address() -> tuple[int, int]:
 
 _call13: Any = None  # compiled: calls a 13-pointer void function at an address
 _pad_block_jit: Any = None
+_block_rows_jit: Any = None
 
 
 def _pad_block(x: Any, i0: int, m: int, pt: int, pl: int, hp: int, wp: int, rows: Any) -> None:
@@ -440,15 +441,27 @@ def _pad_block(x: Any, i0: int, m: int, pt: int, pl: int, hp: int, wp: int, rows
                     rows[base + xx, q] = x[i0 + j, y, xx, q]
 
 
+def _block_rows(x: Any, flat: Any, scratch: Any, direct: bool, i0: int, m: int, pt: int,
+                pl: int, hp: int, wp: int, span: int) -> tuple:  # fmt: skip
+    """``(rows, first row, how many)`` that the products of block ``i0 .. i0 + m`` read: the
+    already padded image's own rows (``direct``), or ``scratch`` with the block padded into it."""
+    per = hp * wp
+    if direct:
+        return flat, i0 * per, min((i0 + m) * per, span) - i0 * per
+    _pad_block_jit(x, i0, m, pt, pl, hp, wp, scratch)
+    return scratch, 0, m * per
+
+
 def _build_call13() -> None:
     import numba
     from llvmlite import ir
     from numba.extending import intrinsic
 
-    global _call13, _pad_block_jit
+    global _call13, _pad_block_jit, _block_rows_jit
     if _call13 is not None:
         return
     _pad_block_jit = numba.njit(inline="always", cache=True)(_pad_block)
+    _block_rows_jit = numba.njit(inline="always", cache=True)(_block_rows)
 
     @intrinsic
     def call13(typingctx: Any, fn: Any, a0: Any, a1: Any, a2: Any, a3: Any, a4: Any, a5: Any,
@@ -476,7 +489,6 @@ def _tap_conv_blocks(sgemm: int, isz: int, x: Any, pt: int, pl: int, hp: int, wp
     grid copied into ``out`` (N, OH, OW, O)."""
     n, oh, ow, o = out.shape
     c = x.shape[3]
-    per = hp * wp
     flat = x.reshape(x.shape[0] * x.shape[1] * x.shape[2], c)
     direct = x.shape[1] == hp and x.shape[2] == wp
     span = flat.shape[0] - offs[-1]
@@ -488,11 +500,7 @@ def _tap_conv_blocks(sgemm: int, isz: int, x: Any, pt: int, pl: int, hp: int, wp
     d = d64.ctypes.data if isz == 8 else d32.ctypes.data  # isz bytes apart
     for i0 in range(0, n, k):
         m = min(k, n - i0)
-        if direct:
-            src, s0, rows = flat, i0 * per, min((i0 + m) * per, span) - i0 * per
-        else:
-            _pad_block_jit(x, i0, m, pt, pl, hp, wp, scratch)
-            src, s0, rows = scratch, 0, m * per
+        src, s0, rows = _block_rows_jit(x, flat, scratch, direct, i0, m, pt, pl, hp, wp, span)
         for i, v in enumerate((o, rows, c, o, c, o)):
             d32[i], d64[i] = v, v
         for t in range(offs.shape[0]):
@@ -531,11 +539,7 @@ def _tap_weight_grad_blocks(sgemm: int, isz: int, x: Any, pt: int, pl: int, hp: 
     d = d64.ctypes.data if isz == 8 else d32.ctypes.data  # isz bytes apart
     for i0 in range(0, n, k):
         m = min(k, n - i0)
-        if direct:
-            src, s0, rows = flat, i0 * per, min((i0 + m) * per, span) - i0 * per
-        else:
-            _pad_block_jit(x, i0, m, pt, pl, hp, wp, scratch)
-            src, s0, rows = scratch, 0, m * per
+        src, s0, rows = _block_rows_jit(x, flat, scratch, direct, i0, m, pt, pl, hp, wp, span)
         for j in range(m):
             for y in range(oh):
                 for xx in range(ow):
