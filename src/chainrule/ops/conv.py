@@ -477,27 +477,27 @@ def _pad_now(src: Any, pad: tuple) -> Any:
 
 def _tap_conv(src: Any, w: Any, out_hw: tuple, dilation: tuple, b: Any = None,
               pad: tuple = NO_PADS) -> Any:  # fmt: skip
-    """Stride-1 convolution of the padded channels-last image ``xpad`` (N, Hp, Wp, C) with
-    ``w`` (O, C, kh, kw), without columns: with the image flattened to ``X`` (N*Hp*Wp, C),
-    output pixel ``q`` (on the padded grid) is ``sum_t X[q + off_t] @ W_t``, so each kernel
-    position is ONE product of a contiguous row range of ``X`` with the (C, O) weight slice,
-    accumulated; the valid grid is cropped in the last addition. The images go in blocks of
-    a few (:func:`_image_block`), all positions of one block before the next, so that its
-    accumulator stays in cache; with Numba and SciPy's BLAS the block loop is compiled
-    (``jit.tap_conv_blocks``), and then ``src`` may come unpadded with its ``pad`` (see
-    :func:`_tap_source`). Returns (N, OH, OW, O)."""
+    """Stride-1 convolution of the channels-last image ``src`` (N, H, W, C), padded by ``pad``
+    to (N, Hp, Wp, C), with ``w`` (O, C, kh, kw), without columns: with the padded image
+    flattened to ``X`` (N*Hp*Wp, C), output pixel ``q`` (on the padded grid) is
+    ``sum_t X[q + off_t] @ W_t``, so each kernel position is ONE product of a contiguous row
+    range of ``X`` with the (C, O) weight slice, accumulated; the valid grid is cropped in the
+    last addition. The images go in blocks of a few (:func:`_image_block`), all positions of
+    one block before the next, so that its accumulator stays in cache. With Numba and a BLAS
+    it can call, the block loop is compiled (``jit.tap_conv_blocks``) and pads each block
+    itself; otherwise ``src`` is padded here (see :func:`_tap_source`). Returns
+    (N, OH, OW, O)."""
     xp = _xp(src)
     o, _, kh, kw = w.shape
     blocks, src, pad, hp, wp = _tap_input(src, pad, "tap_conv_blocks", w, kh * kw > 1)
-    xpad = src
     n, c = src.shape[0], src.shape[3]
     oh, ow = out_hw
     offs = _tap_offsets((kh, kw), dilation, wp)
     rows = n * hp * wp
     span = rows - offs[-1]  # every valid output pixel q has q + off_t inside the image
-    flat = xpad.reshape(-1, c)  # (rows, C) once padded
+    flat = src.reshape(-1, c)  # (rows, C) once padded
     wt = xp.ascontiguousarray(w.transpose(2, 3, 1, 0)).reshape(kh * kw, c, o)
-    out = xp.empty((n, oh, ow, o), dtype=xpad.dtype)
+    out = xp.empty((n, oh, ow, o), dtype=src.dtype)
     if out.size == 0:
         return out
     if len(offs) == 1:
@@ -519,10 +519,10 @@ def _tap_conv(src: Any, w: Any, out_hw: tuple, dilation: tuple, b: Any = None,
         if b is not None:
             out += b
         return out
-    gemm = _accumulating_gemm(xpad.dtype) if type(xpad) is np.ndarray else None
-    k = _image_block(n, per, o, xpad.itemsize)
-    acc = xp.empty((k * per, o), dtype=xpad.dtype)
-    tmp = None if gemm else xp.empty((k * per, o), dtype=xpad.dtype)
+    gemm = _accumulating_gemm(src.dtype) if type(src) is np.ndarray else None
+    k = _image_block(n, per, o, src.itemsize)
+    acc = xp.empty((k * per, o), dtype=src.dtype)
+    tmp = None if gemm else xp.empty((k * per, o), dtype=src.dtype)
     for i0 in range(0, n, k):
         m = min(k, n - i0)
         s, e = i0 * per, min((i0 + m) * per, span)  # rows past span are cropped anyway
@@ -554,7 +554,6 @@ def _tap_weight_grad(g: Any, src: Any, shape: tuple, dilation: tuple,
     xp = _xp(src)
     o, _, kh, kw = shape
     blocks, src, pad, hp, wp = _tap_input(src, pad, "tap_weight_grad_blocks", g)
-    xpad = src
     n, c = src.shape[0], src.shape[3]
     oh, ow = g.shape[2:]
     offs = _tap_offsets((kh, kw), dilation, wp)
@@ -562,7 +561,7 @@ def _tap_weight_grad(g: Any, src: Any, shape: tuple, dilation: tuple,
     span = rows - offs[-1]
     if n == 0:
         return xp.zeros(shape, dtype=g.dtype)
-    flat = xpad.reshape(-1, c)
+    flat = src.reshape(-1, c)
     gl = g.transpose(0, 2, 3, 1)
     per = hp * wp
     if blocks is not None:
@@ -595,9 +594,10 @@ def _tap_weight_grad(g: Any, src: Any, shape: tuple, dilation: tuple,
 def saved_input(x: Any, kernel: tuple, stride: tuple, pads: tuple, dilation: tuple, groups: int,
                 out_channels: int):  # fmt: skip
     """What :data:`conv2d` keeps of its input ``x`` for the weight gradient (its ``cols``
-    argument) when the weight has ``out_channels`` outputs: the padded channels-last image
-    (N, Hp, Wp, C) when the convolution runs by kernel positions (stride 1, no groups, enough
-    channels), else the :func:`columns`.
+    argument) when the weight has ``out_channels`` outputs: the channels-last image when the
+    convolution runs by kernel positions (stride 1, no groups, enough channels; see
+    :func:`_tap_source`: padded (N, Hp, Wp, C), or unpadded where the compiled block loops pad
+    it), else the :func:`columns`.
 
     Example:
         >>> import numpy as np

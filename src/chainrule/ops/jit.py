@@ -426,6 +426,30 @@ def sgemm_address() -> tuple[int, int]:
 _call13: Any = None  # compiled: calls a 13-pointer void function at an address
 _pad_block_jit: Any = None
 _block_rows_jit: Any = None
+_gemm_jit: Any = None
+_gemm_workspace_jit: Any = None
+
+
+def _gemm_workspace() -> tuple:
+    """What :func:`_gemm` points BLAS at: room for the six integer arguments (32- and 64-bit),
+    the scalars ``(alpha = 1, beta = 0, beta = 1)`` and the characters ``'N', 'T'``."""
+    scalars = np.ones(3, np.float32)
+    scalars[1] = 0.0
+    return np.empty(6, np.int32), np.empty(6, np.int64), scalars, np.array([78, 84], np.uint8)
+
+
+def _gemm(sgemm: int, isz: int, ws: tuple, ta: int, tb: int, m: int, n: int, k: int, a: int,
+          lda: int, b: int, ldb: int, beta: int, c: int, ldc: int) -> None:  # fmt: skip
+    """``C = op(A) op(B) + beta C`` (column-major, ``op`` transposes where ``ta``/``tb`` is 1,
+    ``beta`` 0 or 1) by the Fortran ``sgemm`` at address ``sgemm`` with ``isz``-byte integers;
+    ``a``, ``b``, ``c`` are data addresses, ``ws`` a :func:`_gemm_workspace`."""
+    d32, d64, scalars, chars = ws
+    for i, v in enumerate((m, n, k, lda, ldb, ldc)):
+        d32[i], d64[i] = v, v
+    d = d64.ctypes.data if isz == 8 else d32.ctypes.data  # the integers, isz bytes apart
+    t, f = chars.ctypes.data, scalars.ctypes.data
+    _call13(sgemm, t + ta, t + tb, d, d + isz, d + 2 * isz, f, a, d + 3 * isz, b, d + 4 * isz,
+            f + 4 + 4 * beta, c, d + 5 * isz)  # fmt: skip
 
 
 def _pad_block(x: Any, i0: int, m: int, pt: int, pl: int, hp: int, wp: int, rows: Any) -> None:
@@ -452,12 +476,12 @@ def _block_rows(x: Any, flat: Any, scratch: Any, direct: bool, i0: int, m: int, 
     return scratch, 0, m * per
 
 
-def _build_call13() -> None:
+def _build_blas_helpers() -> None:
     import numba
     from llvmlite import ir
     from numba.extending import intrinsic
 
-    global _call13, _pad_block_jit, _block_rows_jit
+    global _call13, _pad_block_jit, _block_rows_jit, _gemm_jit, _gemm_workspace_jit
     if _call13 is not None:
         return
     _pad_block_jit = numba.njit(inline="always", cache=True)(_pad_block)
@@ -477,6 +501,8 @@ def _build_call13() -> None:
         return sig, codegen
 
     _call13 = call13
+    _gemm_jit = numba.njit(inline="always", cache=True)(_gemm)  # (after _call13: it calls it)
+    _gemm_workspace_jit = numba.njit(inline="always", cache=True)(_gemm_workspace)
 
 
 def _tap_conv_blocks(sgemm: int, isz: int, x: Any, pt: int, pl: int, hp: int, wp: int, wt: Any,
@@ -492,21 +518,14 @@ def _tap_conv_blocks(sgemm: int, isz: int, x: Any, pt: int, pl: int, hp: int, wp
     flat = x.reshape(x.shape[0] * x.shape[1] * x.shape[2], c)
     direct = x.shape[1] == hp and x.shape[2] == wp
     span = flat.shape[0] - offs[-1]
-    alpha, beta = np.ones(1, np.float32), np.zeros(2, np.float32)
-    beta[1] = 1.0
-    trans = np.full(1, 78, np.uint8)  # 'N'
-    d32, d64 = np.empty(6, np.int32), np.empty(6, np.int64)  # m, n, k, lda, ldb, ldc
-    tn, pa, pb, pc = trans.ctypes.data, alpha.ctypes.data, beta.ctypes.data, acc.ctypes.data
-    d = d64.ctypes.data if isz == 8 else d32.ctypes.data  # isz bytes apart
+    ws = _gemm_workspace_jit()
     for i0 in range(0, n, k):
         m = min(k, n - i0)
         src, s0, rows = _block_rows_jit(x, flat, scratch, direct, i0, m, pt, pl, hp, wp, span)
-        for i, v in enumerate((o, rows, c, o, c, o)):
-            d32[i], d64[i] = v, v
-        for t in range(offs.shape[0]):
+        for t in range(offs.shape[0]):  # acc^T (O x rows) = W_t^T (O x C) X_t^T (C x rows)
             px = src[s0 + offs[t] :].ctypes.data
-            _call13(sgemm, tn, tn, d, d + isz, d + 2 * isz, pa, wt[t].ctypes.data, d + 3 * isz,
-                    px, d + 4 * isz, pb + 4 * min(t, 1), pc, d + 5 * isz)  # fmt: skip
+            _gemm_jit(sgemm, isz, ws, 0, 0, o, rows, c, wt[t].ctypes.data, o, px, c, min(t, 1),
+                      acc.ctypes.data, o)  # fmt: skip
         for j in range(m):
             for y in range(oh):
                 for xx in range(ow):
@@ -526,17 +545,11 @@ def _tap_weight_grad_blocks(sgemm: int, isz: int, x: Any, pt: int, pl: int, hp: 
     position, beta 0 on the first block)."""
     n, oh, ow, o = g.shape
     c = x.shape[3]
-    per = hp * wp
     flat = x.reshape(x.shape[0] * x.shape[1] * x.shape[2], c)
     direct = x.shape[1] == hp and x.shape[2] == wp
     span = flat.shape[0] - offs[-1]
-    alpha, beta = np.ones(1, np.float32), np.zeros(2, np.float32)
-    beta[1] = 1.0
-    trans = np.array([78, 84], np.uint8)  # 'N', 'T'
-    d32, d64 = np.empty(6, np.int32), np.empty(6, np.int64)  # m, n, k, lda, ldb, ldc
-    gflat = grid.reshape(grid.shape[0] * per, o)
-    tn, pa, pb, pg = trans.ctypes.data, alpha.ctypes.data, beta.ctypes.data, gflat.ctypes.data
-    d = d64.ctypes.data if isz == 8 else d32.ctypes.data  # isz bytes apart
+    ws = _gemm_workspace_jit()
+    pg = grid.ctypes.data
     for i0 in range(0, n, k):
         m = min(k, n - i0)
         src, s0, rows = _block_rows_jit(x, flat, scratch, direct, i0, m, pt, pl, hp, wp, span)
@@ -545,12 +558,9 @@ def _tap_weight_grad_blocks(sgemm: int, isz: int, x: Any, pt: int, pl: int, hp: 
                 for xx in range(ow):
                     for q in range(o):
                         grid[j, y, xx, q] = g[i0 + j, y, xx, q]
-        for i, v in enumerate((o, c, rows, o, c, o)):
-            d32[i], d64[i] = v, v
-        for t in range(offs.shape[0]):
-            px = src[s0 + offs[t] :].ctypes.data
-            _call13(sgemm, tn, tn + 1, d, d + isz, d + 2 * isz, pa, pg, d + 3 * isz, px,
-                    d + 4 * isz, pb + 4 * min(i0, 1), dw[t].ctypes.data, d + 5 * isz)  # fmt: skip
+        for t in range(offs.shape[0]):  # dW_t^T (O x C) += G^T (O x rows) X_t (rows x C)
+            _gemm_jit(sgemm, isz, ws, 0, 1, o, c, rows, pg, o, src[s0 + offs[t] :].ctypes.data,
+                      c, min(i0, 1), dw[t].ctypes.data, o)  # fmt: skip
     return dw
 
 
@@ -559,7 +569,7 @@ def _blas_builder(fn: Callable[..., Any]) -> Callable[[], Any]:
     build = _njit(fn)
 
     def with_call13() -> Callable[..., Any]:
-        _build_call13()
+        _build_blas_helpers()
         return build()
 
     return with_call13
