@@ -111,3 +111,36 @@ def check(
                 )  # fmt: skip
     if finite_differences and sum(x.numel() for x in xs if x.requires_grad) <= 200:
         assert cr.autograd.gradcheck(fn, xs)
+
+
+def check_conv2d_float32(
+    x: np.ndarray,
+    w: np.ndarray,
+    b: np.ndarray | None = None,
+    stride: Any = 1,
+    padding: Any = 0,
+    dilation: Any = 1,
+    groups: int = 1,
+    seed: int = 0,
+    grad_atol: float = 1e-4,
+) -> None:
+    """A float32 ``conv2d`` of ``x`` with ``w`` (and bias ``b``) against PyTorch's: the output
+    and the gradients of every input, for one random output gradient, stay float32 and agree
+    to ``rtol=1e-4, atol=1e-4`` (``grad_atol`` for the gradients)."""
+    import chainrule.nn.functional as F
+
+    arrays = [x, w] + ([] if b is None else [b])
+    cs = [cr.tensor(a, requires_grad=True) for a in arrays]
+    ts = [torch.tensor(a, requires_grad=True) for a in arrays]
+    out = F.conv2d(cs[0], cs[1], None if b is None else cs[2], stride, padding, dilation, groups)
+    tout = torch.nn.functional.conv2d(
+        ts[0], ts[1], None if b is None else ts[2], stride, padding, dilation, groups
+    )
+    gy = np.random.default_rng(seed).standard_normal(tout.shape).astype(np.float32)
+    out.backward(cr.tensor(gy))
+    tout.backward(torch.tensor(gy))
+    assert out.dtype == cr.float32
+    np.testing.assert_allclose(out.detach().numpy(), tout.detach().numpy(), rtol=1e-4, atol=1e-4)
+    for c, t in zip(cs, ts):
+        assert c.grad.dtype == cr.float32
+        np.testing.assert_allclose(c.grad.numpy(), t.grad.numpy(), rtol=1e-4, atol=grad_atol)

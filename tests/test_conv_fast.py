@@ -13,7 +13,7 @@ import chainrule.nn.functional as F
 from chainrule import nn
 from chainrule.ops import batchnorm as BN
 from chainrule.ops import conv as C
-from oracle import check
+from oracle import check, check_conv2d_float32
 
 CONV_SWEEP = [  # N, C, H, W, O, kernel, stride, padding, dilation, groups, bias
     (2, 4, 7, 6, 6, 3, 1, 1, 1, 1, True),  # channels-last windows
@@ -73,18 +73,7 @@ def test_conv2d_float32_stays_float32(case) -> None:  # noqa: ANN001
     x = rng.standard_normal((n, c, h, w)).astype(np.float32)
     wt = rng.standard_normal((o, c // g, k, k)).astype(np.float32)
     b = rng.standard_normal(o).astype(np.float32)
-    cx, cw, cb = (cr.tensor(a, requires_grad=True) for a in (x, wt, b))
-    tx, tw, tb = (torch.tensor(a, requires_grad=True) for a in (x, wt, b))
-    out = F.conv2d(cx, cw, cb, s, p, d, g)
-    tout = torch.nn.functional.conv2d(tx, tw, tb, s, p, d, g)
-    gy = rng.standard_normal(tout.shape).astype(np.float32)
-    out.backward(cr.tensor(gy))
-    tout.backward(torch.tensor(gy))
-    assert out.dtype == cr.float32
-    np.testing.assert_allclose(out.detach().numpy(), tout.detach().numpy(), rtol=1e-4, atol=1e-4)
-    for a, t in ((cx, tx), (cw, tw), (cb, tb)):
-        assert a.grad.dtype == cr.float32
-        np.testing.assert_allclose(a.grad.numpy(), t.grad.numpy(), rtol=1e-4, atol=1e-4)
+    check_conv2d_float32(x, wt, b, s, p, d, g)
 
 
 def test_conv2d_output_is_a_channels_last_view_that_behaves() -> None:

@@ -15,7 +15,7 @@ import chainrule.nn.functional as F
 from chainrule import func
 from chainrule.ops import conv as C
 from chainrule.ops import jit
-from oracle import check
+from oracle import check, check_conv2d_float32
 
 TAP_SWEEP = [  # N, C, H, W, O, kernel, padding, dilation, bias
     (2, 12, 7, 6, 5, 3, 1, 1, True),  # the ResNet 3x3
@@ -66,18 +66,7 @@ def test_tap_conv_float32(case, blas, monkeypatch) -> None:  # noqa: ANN001
     x = rng.standard_normal((n, c, h, w)).astype(np.float32)
     wt = rng.standard_normal((o, c, *kk)).astype(np.float32)
     b = rng.standard_normal(o).astype(np.float32)
-    cx, cw, cb = (cr.tensor(a, requires_grad=True) for a in (x, wt, b))
-    tx, tw, tb = (torch.tensor(a, requires_grad=True) for a in (x, wt, b))
-    out = F.conv2d(cx, cw, cb, 1, p, d)
-    tout = torch.nn.functional.conv2d(tx, tw, tb, 1, p, d)
-    gy = rng.standard_normal(tout.shape).astype(np.float32)
-    out.backward(cr.tensor(gy))
-    tout.backward(torch.tensor(gy))
-    assert out.dtype == cr.float32
-    np.testing.assert_allclose(out.detach().numpy(), tout.detach().numpy(), rtol=1e-4, atol=1e-4)
-    for a, t in ((cx, tx), (cw, tw), (cb, tb)):
-        assert a.grad.dtype == cr.float32
-        np.testing.assert_allclose(a.grad.numpy(), t.grad.numpy(), rtol=1e-4, atol=1e-4)
+    check_conv2d_float32(x, wt, b, 1, p, d)
 
 
 def test_tap_conv_keeps_the_padded_input_not_columns() -> None:
@@ -183,22 +172,12 @@ def test_accumulating_gemm_only_with_one_blas_thread(monkeypatch) -> None:  # no
 
 
 def _float32_conv_against_torch(n, c, h, o, k, s, p, d, groups=1, seed=5) -> None:  # noqa: ANN001
-    """Output and both gradients of one float32 convolution against PyTorch's."""
+    """Output and both gradients of one float32 convolution (no bias) against PyTorch's."""
     rng = np.random.default_rng(seed)
     kk = (k, k) if isinstance(k, int) else k
     x = rng.standard_normal((n, c, h, h + 1)).astype(np.float32)
     w = rng.standard_normal((o, c // groups, *kk)).astype(np.float32)
-    cx, cw = cr.tensor(x, requires_grad=True), cr.tensor(w, requires_grad=True)
-    tx, tw = torch.tensor(x, requires_grad=True), torch.tensor(w, requires_grad=True)
-    out = F.conv2d(cx, cw, None, s, p, d, groups)
-    tout = torch.nn.functional.conv2d(tx, tw, None, s, p, d, groups)
-    gy = rng.standard_normal(tout.shape).astype(np.float32)
-    out.backward(cr.tensor(gy))
-    tout.backward(torch.tensor(gy))
-    np.testing.assert_allclose(out.detach().numpy(), tout.detach().numpy(), rtol=1e-4, atol=1e-4)
-    for a, t in ((cx, tx), (cw, tw)):
-        assert a.grad.dtype == cr.float32
-        np.testing.assert_allclose(a.grad.numpy(), t.grad.numpy(), rtol=1e-4, atol=2e-4)
+    check_conv2d_float32(x, w, None, s, p, d, groups, seed=seed, grad_atol=2e-4)
 
 
 @pytest.mark.parametrize("block_bytes", [1, 6000, None])
