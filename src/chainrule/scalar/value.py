@@ -193,18 +193,9 @@ class Value:
         return v
 
     def __radd__(self, other: Number) -> Value:
-        # ``number + v``, as in the built-in ``sum``'s first step, ``0 + v``: the node built here,
-        # with the number's leaf first (``_prev`` in argument order)
-        c = _const(other)
-        v = _new(Value)
-        v.data = c.data + self.data
-        v.grad = 0.0
-        v._a = c
-        v._b = self
-        v._la = 1.0
-        v._lb = 1.0
-        v._op = "+"
-        return v
+        # ``number + v``, as in the built-in ``sum``'s first step, ``0 + v``: ``__add__`` called
+        # directly (no second operator dispatch), the number's leaf first (``_prev`` in order)
+        return Value.__add__(_const(other), self)
 
     def __sub__(self, other: Value | Number) -> Value:
         if other.__class__ is not Value:
