@@ -184,6 +184,8 @@ CASES = [
     ("logsigmoid", F.logsigmoid, jnn.log_sigmoid, (A34,)),
     ("cross_entropy", lambda a: F.cross_entropy(a, T(IDX)),
      lambda a: -jnn.log_softmax(a, axis=1)[np.arange(3), IDX].mean(), (A34,)),
+    ("nll_pick", lambda a: N.nll_pick(F.log_softmax(a, dim=1), IDX, 3),
+     lambda a: -jnn.log_softmax(a, axis=1)[np.arange(3), IDX].mean(), (A34,)),
     ("conv2d", lambda x, w, b: F.conv2d(x, w, b, padding=1), _jax_conv, (IMG, KER, BIAS)),
     ("avg_pool", lambda x: F.avg_pool2d(x, 2), lambda x: _jax_pool(x, jax.lax.add, 0.0) / 4,
      (IMG,)),

@@ -168,6 +168,21 @@ def test_cross_entropy_repeated_targets_add_up() -> None:
           torch_fn=TF.cross_entropy)  # fmt: skip
 
 
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+def test_class_index_nll_is_one_node_and_second_order_right(reduction: str) -> None:
+    # in range, unweighted, nothing to ignore: log-softmax then one NllLoss node, as in torch
+    x, t = rng.standard_normal((6, 5)), np.array([0, 4, 4, 2, 1, 3])
+    loss = F.cross_entropy(cr.tensor(x, requires_grad=True), cr.tensor(t), reduction=reduction)
+    assert loss.grad_fn.name() == "NllLossBackward"
+    assert loss.grad_fn.next_functions[0][0].name() == "LogSoftmaxBackward"
+    check(lambda a: F.cross_entropy(a, cr.tensor(t), reduction=reduction), arrays=[x],
+          torch_fn=lambda a: TF.cross_entropy(a, torch.tensor(t), reduction=reduction))  # fmt: skip
+    # a target equal to ignore_index, or one out of range, takes the general path
+    t[2] = -100
+    general = F.cross_entropy(cr.tensor(x, requires_grad=True), cr.tensor(t)).grad_fn
+    assert general.name() != "NllLossBackward"
+
+
 def test_cross_entropy_all_ignored_is_nan_like_torch() -> None:
     x, t = rng.standard_normal((2, 3)), np.array([-100, -100])
     ours = F.cross_entropy(cr.tensor(x), cr.tensor(t)).item()

@@ -112,6 +112,7 @@ CASES: list = (
         (N.take_along, [f34, 1, Arr((3,), "i", 4)], {}),
         (I.scatter_add, [Arr((3, 2)), (3, 4), 1, Arr((3, 2), "i", 4)], {}),
         (N.put_along, [Arr((3,)), (3, 4), 1, Arr((3,), "i", 4)], {}),
+        (N.nll_pick, [f34, Arr((3,), "i", 4), 3], {}),
         (I.scatter, [f34, Arr((3, 2)), 1, Arr((3, 2), "perm", 4), None], {}),
         (I.scatter, [f34, Arr((3, 2)), 1, Arr((3, 2), "i", 4), "add"], {}),
         (I.getitem, [Arr((3, 4, 5)), (slice(1, 3), Ellipsis, None)], {}),

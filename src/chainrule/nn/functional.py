@@ -229,6 +229,12 @@ def _nll(
     ti = target._data
     if isinstance(ti, Tracer):  # inside vmap: no checks or branches on the target's values
         return _nll_traced(logp, ti, weight, ignore_index, reduction, op)
+    if (
+        weight is None and reduction != "none" and ti.ndim == 1 and ti.size
+        and not 0 <= ignore_index < c and not isinstance(logp._data, Tracer)
+    ):  # fmt: skip
+        if ti.min() >= 0 and ti.max() < c:  # all in range, so none ignored: one node
+            return N.nll_pick(logp, ti, ti.size if reduction == "mean" else 1)
     ignored = ti == ignore_index
     has_ignored = bool(ignored.any())
     safe = array_module(ti).where(ignored, 0, ti) if has_ignored else ti

@@ -421,6 +421,14 @@ def _along_rule(prim: Primitive, shape_pos: int | None) -> BatchRule:
     return rule
 
 
+def _nll_pick_rule(n: int, vals: list, bat: list) -> tuple:
+    """nll_pick(logp (N, C), index (N,), div): each example's pick along its class axis, then
+    its own sum over the rows."""
+    logp, index, div = vals
+    picked = N.take_along(_front(logp, bat[0], n), 2, _front(index, bat[1], n))
+    return E.div(S.sum(picked, (1,), False), -div), True
+
+
 def _scatter_rule(n: int, vals: list, bat: list) -> tuple:
     a, src, axis, index, reduce = vals
     a = _front(a, bat[0], n)
@@ -792,6 +800,7 @@ RULES[I.gather] = _along_rule(I.gather, None)
 RULES[N.take_along] = _along_rule(N.take_along, None)
 RULES[I.scatter_add] = _along_rule(I.scatter_add, 1)
 RULES[N.put_along] = _along_rule(N.put_along, 1)
+RULES[N.nll_pick] = _nll_pick_rule
 RULES[I.scatter] = _scatter_rule
 RULES[ES.einsum_p] = _einsum_rule
 RULES[C.window_sum] = _window_rule(C.window_sum, None)

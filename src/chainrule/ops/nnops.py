@@ -654,3 +654,24 @@ put_along = Primitive(
     ["d put_along(a)/da: read the gradient back at the same positions"],
     jvp="linear",
 )
+
+
+def _nll_pick_fwd(logp: Any, index: Any, div: int) -> Any:
+    """``-sum_i logp[i, index[i]] / div`` of log-probabilities ``(N, C)``: the NLL of class
+    indices (all in range) summed (``div`` 1) or averaged (``div`` N).
+
+    Example:
+        >>> float(_nll_pick_fwd(np.log(np.array([[0.5, 0.5], [0.25, 0.75]])), np.array([0, 1]), 2))
+        0.490...
+    """
+    xp = _xp(logp)
+    return xp.asarray(logp[xp.arange(index.shape[0]), index].sum() / -div)
+
+
+nll_pick = Primitive(  # NLL's common case, one node: as take_along, then sum, then / -div
+    "NllLoss",
+    _nll_pick_fwd,
+    [lambda g, ans, logp, index, div: put_along(g / -div, logp.shape, 1, index)],
+    ["d(-sum_i logp[i, t_i] / n)/dlogp = -1/n at each row's target t_i, 0 elsewhere"],
+    jvp="linear",
+)

@@ -20,8 +20,11 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 from typing import Any
 
+import numpy as np
+
 from ..autograd.grad_mode import enable_grad
 from ..backend import array_module, device_of, to_device
+from ..ops import jit
 from ..tensor import Tensor
 
 ParamsT = Iterable[Tensor] | Iterable[dict[str, Any]] | Iterable[tuple[str, Tensor]]
@@ -118,6 +121,21 @@ def _writer(*deltas: Any, shrink: float | None = None) -> Write:
             w *= shrink
         for delta in deltas:
             w += delta
+
+    return write
+
+
+def _axpy_writer(d: Any, a: float) -> Write:
+    """The in-place write ``w += a * d`` (``w.add_(d, alpha=a)``) of an update ``d`` that is
+    not ours to scale in place (the gradient, a momentum buffer): one pass and no temporary
+    where the float32 kernel runs, else NumPy's product and sum, rounded the same way."""
+
+    def write(w: Any) -> None:
+        k = jit.kernel("axpy", w, d)
+        if k is not None and w.shape == d.shape and w.flags.c_contiguous and d.flags.c_contiguous:
+            k(w.reshape(-1), d.reshape(-1), np.float32(a))
+        else:
+            w += array_module(w).multiply(d, a)
 
     return write
 

@@ -6,7 +6,15 @@ from typing import Any
 
 from ..backend import array_module
 from ..tensor import Tensor
-from .optimizer import Optimizer, ParamsT, Write, _check_non_negative, _effective_grad, _writer
+from .optimizer import (
+    Optimizer,
+    ParamsT,
+    Write,
+    _axpy_writer,
+    _check_non_negative,
+    _effective_grad,
+    _writer,
+)
 
 
 class SGD(Optimizer):
@@ -97,9 +105,8 @@ class SGD(Optimizer):
         lr = float(group["lr"])
         if owned:
             d *= -lr
-        else:
-            d = xp.multiply(d, -lr)
-        return _writer(d)
+            return _writer(d)
+        return _axpy_writer(d, -lr)
 
 
 def _momentum_(b: Any, momentum: float, d: Any) -> None:
