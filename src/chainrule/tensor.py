@@ -87,7 +87,7 @@ class Tensor:
 
     __slots__ = (
         "_data", "_grad", "_requires_grad", "_node", "_slot", "_vc", "_vview", "_accum",
-        "_retains_grad", "_hooks", "_post_hooks", "_base", "__weakref__",
+        "_retains_grad", "_hooks", "_post_hooks", "_base", "_remat", "__weakref__",
     )  # fmt: skip
     # _node, _slot: the node that made this tensor and which of its outputs it is (None: a leaf)
     # _vc: the version counter of the memory, shared with every view and detach() alias (None
@@ -96,6 +96,8 @@ class Tensor:
     # from an in-place op, the view's own grad_fn is stale)
     # _accum: a weak reference to a leaf's AccumulateGrad node
     # _hooks, _post_hooks: a leaf's gradient hooks (a non-leaf's live on its node)
+    # _remat: for the output of a cheap op (GELU, LayerNorm), how to make it again
+    # (autograd.remat.Recompute), which the ops that save it keep instead of its array
     __array_ufunc__ = None  # let `ndarray * Tensor` reach Tensor.__rmul__
     __array_priority__ = 1000
 
@@ -111,6 +113,7 @@ class Tensor:
         self._hooks: list | None = None
         self._base: Tensor | None = None  # the tensor whose memory this one views
         self._post_hooks: list | None = None
+        self._remat = None
         if requires_grad:
             self.requires_grad = True
 
@@ -131,6 +134,7 @@ class Tensor:
         t._retains_grad = False
         t._hooks = None
         t._base = None
+        t._remat = None
         return t
 
     @property
@@ -303,6 +307,7 @@ class Tensor:
         self._data = value._data if isinstance(value, Tensor) else _convert(value)
         self._vc = None
         self._base = None
+        self._remat = None
 
     def backward(
         self,

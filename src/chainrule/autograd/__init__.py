@@ -17,7 +17,9 @@ from .grad_mode import (
     enable_grad,
     is_anomaly_enabled,
     is_grad_enabled,
+    is_recompute_enabled,
     no_grad,
+    recompute,
     set_detect_anomaly,
     set_grad_enabled,
 )
@@ -43,5 +45,5 @@ __all__ = [
     "backward", "grad", "queue_callback", "topological_order", "Function", "FunctionCtx",
     "enable_grad", "is_grad_enabled", "no_grad", "set_grad_enabled", "GradcheckError", "gradcheck",
     "gradgradcheck", "Node", "AccumulateGrad", "detect_anomaly", "set_detect_anomaly",
-    "is_anomaly_enabled",
+    "is_anomaly_enabled", "recompute", "is_recompute_enabled",
 ]  # fmt: skip

@@ -22,6 +22,7 @@ from ..ops.shape import sum_to
 from ..tensor import Tensor, edge_of, ones_like, tensor
 from .grad_mode import STATE, set_grad_enabled
 from .node import AccumulateGrad, Node
+from .remat import materialize
 
 FREED = (
     "Trying to backward through the graph a second time (or directly access saved tensors "
@@ -219,6 +220,8 @@ class _Walk:
                 for i, vc, v in node.versions:
                     if vc.value != v:
                         raise RuntimeError(modified_in_place(node, i, vc.value, v))
+                if node.remat:  # outputs of cheap ops it did not keep: make them again
+                    materialize(node)
                 fn = node.fn
                 if fn.__class__ is Primitive:
                     # Primitive.backward, inlined: each edge's rule runs in the loop below,

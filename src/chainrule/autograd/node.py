@@ -50,7 +50,9 @@ class Node:
     reads it; a constant tensor's array), and non-tensor arguments as given; ``tmask`` has bit
     ``i`` set where argument ``i`` is a tensor; ``versions`` the ``(index, counter, value)`` of
     each saved tensor at record time (index -1: the output); ``ans`` the output array where a
-    rule reads it. Backward frees them unless ``retain_graph=True``.
+    rule reads it. Backward frees them unless ``retain_graph=True``. Where ``remat`` is set, some
+    saved entries are :class:`~chainrule.autograd.remat.Recompute` recipes for arrays backward
+    makes again.
 
     Example:
         >>> import chainrule as cr
@@ -62,7 +64,7 @@ class Node:
 
     __slots__ = (
         "fn", "edges", "saved", "versions", "params", "tmask", "ans", "n_out", "seq",
-        "trace", "hooks", "__weakref__",
+        "trace", "hooks", "remat", "__weakref__",
     )  # fmt: skip
 
     def __init__(
@@ -86,6 +88,7 @@ class Node:
         self.n_out = n_out
         self.seq = next(_SEQUENCE)
         self.hooks: NodeHooks | None = None  # hooks of the non-leaf tensors it made
+        self.remat = False  # whether saved holds a Recompute (an output made again in backward)
 
     def name(self) -> str:
         """PyTorch-style name of the backward function, e.g. ``'MulBackward'``."""
@@ -160,6 +163,7 @@ def op_node(fn: Any, edges: list, saved: list, versions: Any, params: dict, tmas
     node.n_out = 1
     node.seq = next(_SEQUENCE)
     node.hooks = None
+    node.remat = False
     return node
 
 

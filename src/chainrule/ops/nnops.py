@@ -330,6 +330,7 @@ gelu = Primitive(
     [lambda g, ans, a, approximate: gelu_backward(g, a, approximate)],
     ["d gelu(a)/da = Phi(a) + a phi(a) (tanh form: its derivative)"],
     jvp="elementwise",
+    recompute=True,  # one fused pass; its rule reads a, not the output
 )
 gelu_backward = Primitive(  # dy * gelu'(a): one fused pass on arrays, a node on tensors
     "GeluBackward",
@@ -532,6 +533,7 @@ layer_norm = Primitive(  # the statistics are recomputed in backward: nothing bu
         "d ln/db = G (summed over the rows)",
     ],
     jvp=_layer_norm_jvp,
+    recompute=True,
 )
 
 
@@ -578,6 +580,7 @@ rms_norm = Primitive(
         "d rms/dw = G x / rms (summed over the rows)",
     ],
     jvp=_rms_norm_jvp,
+    recompute=True,
 )
 
 

@@ -27,6 +27,7 @@ import numpy as np
 
 from ..autograd.grad_mode import GRAD_OFF, STATE, WATCHERS
 from ..autograd.node import AccumulateGrad, Node, Version, op_node
+from ..autograd.remat import Recompute, materialize
 from ..tensor import Tensor, _root, edge_of
 
 Rule = Callable[..., Any]
@@ -245,7 +246,10 @@ class Primitive:
         array([12.])
     """
 
-    __slots__ = ("name", "forward", "rules", "formulas", "_plans", "_variadic", "jvp", "traced")
+    __slots__ = (
+        "name", "forward", "rules", "formulas", "_plans", "_variadic", "jvp", "traced",
+        "recompute",
+    )  # fmt: skip
 
     def __init__(
         self,
@@ -255,6 +259,7 @@ class Primitive:
         formulas: Sequence[str] | Callable[[int], str] = (),
         jvp: Rule | str | None = None,
         traced: bool = True,
+        recompute: bool = False,
     ) -> None:
         self.name = name
         self.forward = forward
@@ -274,6 +279,9 @@ class Primitive:
         # False: the forward takes tracers as they are (the ops that build and take apart a
         # transform's values); no trace intercepts it
         self.traced = traced
+        # True: cheap to run again, and no rule of its own reads its output, so an op that saves
+        # the output keeps a Recompute instead (autograd.remat) while autograd.recompute is on
+        self.recompute = recompute
         # n | mask << 8 | tmask << 32 (number of arguments, which need a gradient, which are
         # tensors) -> what a node keeps; see _plan
         self._plans: dict[int, tuple] = {}
@@ -366,8 +374,10 @@ class Primitive:
                 if lifted is not None:
                     return self(*lifted, **params)
             out = top.trace.process(self, arrays, params)
+            traced = True
         else:
             out = self.forward(*arrays, **params) if params else self.forward(*arrays)
+            traced = False
         t = _wrap(out)
         out = t._data
         base = out.base
@@ -399,18 +409,28 @@ class Primitive:
                 edges[i] = (node, a._slot, a._data.shape)
             else:
                 edges[i] = edge_of(a)
+        if self.recompute and not ans_kind and not traced and STATE.recompute:
+            t._remat = _recipe(self, args, arrays, params, out)
         saved = arrays  # non-tensor arguments as given, tensors as their arrays
         for i in metas:
             saved[i] = Meta(saved[i])
         for i in dropped:
             saved[i] = None
         versions: Any = ()
+        remat = False
         if checked:
             versions = []
             for i in checked:
-                vc = args[i]._vc
+                a = args[i]
+                vc = a._vc
                 if vc is None:
-                    vc = args[i]._vc = Version()
+                    vc = a._vc = Version()
+                elif a._remat is not None and vc.value:  # written since: not the op's output
+                    a._remat = None
+                if a._remat is not None:  # a cheap op's output: keep how to make it again
+                    saved[i] = a._remat
+                    a._remat.users += 1
+                    remat = True
                 versions.append((i, vc, vc.value))
         ans = None
         if ans_kind:
@@ -423,6 +443,8 @@ class Primitive:
             else:
                 ans = Meta(ans)
         t._node = node = op_node(self, edges, saved, versions, params, tmask, ans)
+        if remat:
+            node.remat = True
         if WATCHERS[0] and STATE.watch is not None:  # anomaly mode, or an in-place op recorded
             STATE.watch(node)
         return t
@@ -434,6 +456,8 @@ class Primitive:
         ``create_graph`` they get tensors that are in the graph, so the rules record a graph of
         their own.
         """
+        if node.remat:
+            materialize(node)
         args = node.saved
         ans = node.ans
         if create_graph:
@@ -508,6 +532,8 @@ def saved_tensors(node: Node) -> tuple[list, Any]:
         >>> args[0] is x, ans
         (True, None)
     """
+    if node.remat:
+        materialize(node)
     counters = {i: vc for i, vc, _ in node.versions}
     args = list(node.saved)
     for i, e in enumerate(node.edges):
@@ -533,6 +559,17 @@ def saved_tensors(node: Node) -> tuple[list, Any]:
             t._vc = counters[-1]
         ans = t
     return args, ans
+
+
+def _recipe(fn: Primitive, args: tuple, arrays: list, params: dict, out: Any) -> Recompute:
+    """How to make ``out`` again: ``fn`` on the arrays it was called with, and the version of
+    each tensor argument now (a change in place since would make another output)."""
+    checks = []
+    for j, a in enumerate(args):
+        if isinstance(a, Tensor):
+            vc = a._counter()
+            checks.append((j, vc, vc.value))
+    return Recompute(fn, tuple(arrays), params, tuple(checks), out)
 
 
 def stale_view(op: str, i: int, a: Any) -> str:
