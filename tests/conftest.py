@@ -11,7 +11,7 @@ def kernels(request, monkeypatch):
     if request.param == "jit":
         if not jit.enabled():
             pytest.skip("numba is not installed")
-        monkeypatch.setenv("CHAINRULE_JIT", "1")
+        monkeypatch.setitem(jit._state, "on", True)
     else:
-        monkeypatch.setenv("CHAINRULE_JIT", "0")
+        monkeypatch.setitem(jit._state, "on", False)
     return request.param

@@ -12,6 +12,7 @@ import torch
 import chainrule as cr
 import chainrule.nn.functional as F
 from chainrule.ops import batchnorm as BN
+from chainrule.ops import jit as jit_kernels
 
 
 def _layouts(a: np.ndarray) -> dict:
@@ -61,7 +62,7 @@ def _last(a: np.ndarray) -> np.ndarray:
 @pytest.mark.parametrize("last,glast", [(False, False), (True, False), (True, True)])
 def test_batch_norm_grads_on_both_layouts_match_torch(jit, shape, last, glast, monkeypatch) -> None:  # noqa: ANN001, E501
     """The fused kernels (channels-last float32 rows) and the NumPy passes, against PyTorch."""
-    monkeypatch.setenv("CHAINRULE_JIT", jit)
+    monkeypatch.setitem(jit_kernels._state, "on", jit == "1")
     rng = np.random.default_rng(2)
     x = (3.0 + rng.standard_normal(shape)).astype(np.float32)
     w, b = rng.standard_normal(5).astype(np.float32), rng.standard_normal(5).astype(np.float32)
@@ -90,7 +91,7 @@ def test_batch_norm_grads_on_both_layouts_match_torch(jit, shape, last, glast, m
 def test_relu_gradient_kernel_and_numpy_twin_agree(jit, monkeypatch) -> None:  # noqa: ANN001
     """ReLU's gradient with the Numba kernel (float32) and without it, on both layouts and
     with infinities and NaN in the gradient, against PyTorch."""
-    monkeypatch.setenv("CHAINRULE_JIT", jit)
+    monkeypatch.setitem(jit_kernels._state, "on", jit == "1")
     rng = np.random.default_rng(3)
     x = rng.standard_normal((3, 4, 5, 2)).astype(np.float32)
     g = rng.standard_normal(x.shape).astype(np.float32)

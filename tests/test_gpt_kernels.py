@@ -67,7 +67,7 @@ def test_layer_norm_kernels_agree_with_numpy_twin_and_propagate_nan(monkeypatch)
     g = rng.standard_normal(x.shape).astype(np.float32)
     runs = {}
     for flag in ("1", "0"):
-        monkeypatch.setenv("CHAINRULE_JIT", flag)
+        monkeypatch.setitem(jit._state, "on", flag == "1")
         ts = [cr.tensor(a, requires_grad=True) for a in (x, w, b)]
         out = F.layer_norm(ts[0], (48,), ts[1], ts[2])
         out.backward(cr.tensor(g))
@@ -265,3 +265,15 @@ def test_embedding_backward_kernel_against_torch(kernels, idx):
     want = np.zeros(6)
     np.add.at(want, np.array(idx[0]) % 6, 1.0)
     np.testing.assert_allclose(x.grad.numpy(), np.repeat(want[:, None], 5, 1))
+
+
+def test_chainrule_jit_0_in_the_environment_turns_the_kernels_off_from_the_start():
+    import os
+    import subprocess
+    import sys
+
+    code = "from chainrule.ops import jit; print(jit.enabled()); jit.set_enabled(True)"
+    env = dict(os.environ, CHAINRULE_JIT="0")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "False"

@@ -3,7 +3,8 @@
 NumPy evaluates an expression one pass over memory per operation; a kernel that needs twenty
 operations per element (a float32 ``erf``) costs twenty passes. Numba fuses them into one
 vectorized loop. Every kernel here has a NumPy twin in the op that calls it, which is what runs
-when Numba is missing, the array is not a NumPy array (CuPy), or ``CHAINRULE_JIT=0`` is set;
+when Numba is missing, the array is not a NumPy array (CuPy), or ``CHAINRULE_JIT=0`` is set
+(read at import; :func:`set_enabled` switches afterwards);
 the two agree to float32 rounding (``tests/test_fused_ops.py`` and
 ``tests/test_gpt_kernels.py`` check both).
 
@@ -27,17 +28,34 @@ ERF32_Q = (-1.45660718464996e-05, -2.13374055278905e-04, -1.68282697438203e-03,
            -7.37332916720468e-03, -1.42647390514189e-02)  # fmt: skip
 
 _kernels: dict[str, Any] = {}
-_state: dict[str, Any] = {"numba": None}
+# "on": CHAINRULE_JIT read once, at import (a lookup of a variable that is not set costs
+# ~0.7 us, and every kernel call asks); set_enabled changes it afterwards
+_state: dict[str, Any] = {"numba": None, "on": os.environ.get("CHAINRULE_JIT", "1") != "0"}
+
+
+def set_enabled(on: bool) -> bool:
+    """Turn the Numba kernels on or off for the whole process (``CHAINRULE_JIT=0`` turns them
+    off from the start); returns the previous setting.
+
+    Example:
+        >>> prev = set_enabled(False); enabled()
+        False
+        >>> _ = set_enabled(prev)
+    """
+    prev = bool(_state["on"])
+    _state["on"] = bool(on)
+    return prev
 
 
 def enabled() -> bool:
-    """Whether the Numba kernels are used (installed, and not turned off by ``CHAINRULE_JIT=0``).
+    """Whether the Numba kernels are used (installed, and not turned off by ``CHAINRULE_JIT=0``
+    or :func:`set_enabled`).
 
     Example:
         >>> isinstance(enabled(), bool)
         True
     """
-    if os.environ.get("CHAINRULE_JIT", "1") == "0":
+    if not _state["on"]:
         return False
     if _state["numba"] is None:
         try:
