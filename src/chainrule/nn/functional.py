@@ -335,9 +335,7 @@ def cross_entropy(
             f"indices need an integer target of shape {x.shape[:1] + x.shape[2:]}, class "
             f"probabilities a float target of the input's shape {x.shape}"
         )
-    if t.dtype.kind != "f":
-        _check_class_target(x, t, op)
-    logp = N.log_softmax(x, cdim)
+    logp = N.log_softmax(x, cdim)  # (class-index targets are checked by _nll)
     wshape = (c,) + (1,) * (x.ndim - cdim - 1)
     w = None
     if weight is not None:
