@@ -241,3 +241,27 @@ def test_gpt_benchmark_step_matches_torch(kernels):
         assert p.grad.dtype == cr.float32, name
         np.testing.assert_allclose(p.grad.numpy(), tgrads[name].grad.numpy(), atol=2e-5,
                                    err_msg=name)  # fmt: skip
+
+
+@pytest.mark.parametrize("layout", ["contiguous", "channels_last", "0-d"])
+def test_relu_float32_is_maximum_to_the_bit_and_matches_torch(kernels, layout):
+    """The one-pass ReLU kernel (on the float32 bits) and NumPy's maximum: same bits for NaN of
+    either sign, -0, infinities and subnormals, any layout, no floating-point warning."""
+    import warnings
+
+    special = [np.nan, -np.nan, -0.0, 0.0, -np.inf, np.inf, -1.0, 2.0, 1e-45, -1e-45]
+    x = np.random.default_rng(5).standard_normal((4, 3, 5, 6)).astype(np.float32)
+    x.reshape(-1)[: len(special)] = special
+    if layout == "channels_last":
+        x = np.ascontiguousarray(x.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
+    elif layout == "0-d":
+        x = np.array(-np.nan, np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        t = cr.tensor(x, requires_grad=True)
+        out = t.relu()
+    want = np.maximum(x, np.float32(0))
+    assert out.dtype == cr.float32 and out.shape == x.shape
+    np.testing.assert_array_equal(out.detach().numpy().view(np.int32), want.view(np.int32))
+    ref = torch.relu(torch.from_numpy(x.copy())).numpy()
+    np.testing.assert_array_equal(out.detach().numpy(), ref)

@@ -204,6 +204,28 @@ _BUILDERS: dict[str, Callable[[], Any]] = {
 }
 
 
+# ----- ReLU (ops/elementwise.py ``relu``) ----------------------------------------------------
+# On the float32 bits as int32: a float compare on NaN raises the invalid flag (a warning from
+# the ufunc), integer ops never do. Nonnegative bits (+0 up to +inf and +NaN) are kept, as is a
+# negative NaN; every other negative (-0 included) becomes +0: np.maximum(x, 0) to the bit,
+# in one pass (NumPy's float32 maximum ran 4-5x slower than an add over the same memory).
+I32_ABS, I32_INF, I32_ZERO = np.int32(0x7FFFFFFF), np.int32(0x7F800000), np.int32(0)
+
+
+def _relu_bits(i: Any) -> Any:
+    """``max(x, 0)`` on the bits ``i`` of a float32 ``x``."""
+    return i if (i >= I32_ZERO or (i & I32_ABS) > I32_INF) else I32_ZERO
+
+
+def _build_relu_bits() -> Callable[..., Any]:
+    import numba
+
+    return numba.vectorize(["int32(int32)"], cache=True)(_relu_bits)
+
+
+_BUILDERS["relu_bits"] = _build_relu_bits
+
+
 # ----- ReLU's gradient (ops/elementwise.py ``masked``) -------------------------------------
 def _masked(g: Any, m: Any) -> Any:
     """``g`` where the mask is set, else 0: NumPy's ``where(m, g, 0)`` in one pass (exact for
