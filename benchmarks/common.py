@@ -6,6 +6,7 @@ import gc
 import json
 import os
 import platform
+import resource
 import statistics
 import time
 from collections.abc import Callable
@@ -13,7 +14,11 @@ from typing import Any
 
 
 def interleave(
-    fns: dict[str, Callable[[], Any]], rounds: int, inner: int = 1, own_garbage: bool = False
+    fns: dict[str, Callable[[], Any]],
+    rounds: int,
+    inner: int = 1,
+    own_garbage: bool = False,
+    faults: dict[str, float] | None = None,
 ) -> dict[str, float]:
     """Median seconds per call of each function, timed A B A B ... over ``rounds`` rounds of
     ``inner`` consecutive calls each.
@@ -24,6 +29,11 @@ def interleave(
     pays for its own cyclic garbage and for no one else's (a graph of reference cycles left by
     one engine was otherwise collected in the next one's time).
 
+    ``faults``, if given, gets each function's minor page faults per call (this process's,
+    from ``getrusage``): fresh pages touched for the first time, about 2-3 us each in a VM.
+    Which arrays glibc serves from fresh pages depends on what ran before, so a step's time can
+    move by milliseconds with them; the count says when that happened.
+
     Example:
         >>> interleave({"a": lambda: None}, rounds=2, own_garbage=True)["a"] >= 0
         True
@@ -31,16 +41,21 @@ def interleave(
     for fn in fns.values():
         fn()
     times: dict[str, list[float]] = {k: [] for k in fns}
+    minflt = dict.fromkeys(fns, 0)
     for _ in range(rounds):
         for name, fn in fns.items():
             if own_garbage:
                 gc.collect()
+            f0 = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
             t0 = time.perf_counter()
             for _ in range(inner):
                 fn()
             if own_garbage:
                 gc.collect()
             times[name].append((time.perf_counter() - t0) / inner)
+            minflt[name] += resource.getrusage(resource.RUSAGE_SELF).ru_minflt - f0
+    if faults is not None:
+        faults.update({k: v / (rounds * inner) for k, v in minflt.items()})
     return {k: statistics.median(v) for k, v in times.items()}
 
 

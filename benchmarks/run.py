@@ -75,15 +75,25 @@ def bench(slow: bool = False, once: bool = False) -> Callable:
 
 
 def row(
-    name: str, a: float, b: float, target: float, unit: str = "time", reference: str = "PyTorch"
+    name: str,
+    a: float,
+    b: float,
+    target: float,
+    unit: str = "time",
+    reference: str = "PyTorch",
+    faults: tuple[float, float] | None = None,
 ) -> dict:
-    """One line of the table: chainrule's ``a`` against ``reference``'s ``b`` (seconds or MiB)."""
+    """One line of the table: chainrule's ``a`` against ``reference``'s ``b`` (seconds or MiB);
+    ``faults``: each one's minor page faults per step (see ``interleave``)."""
     fmt = ms if unit == "time" else (lambda v: f"{v:.1f} MiB")
-    return {
+    r = {
         "workload": name, "reference_name": reference, "chainrule": fmt(a), "reference": fmt(b),
         "ratio": a / b, "target": target, "met": a / b <= target, "chainrule_s": a,
         "reference_s": b, "unit": unit,
     }  # fmt: skip
+    if faults is not None:
+        r["faults"] = [round(faults[0], 1), round(faults[1], 1)]
+    return r
 
 
 # ----- the rows -----------------------------------------------------------------------------
@@ -95,11 +105,14 @@ def mlp(rounds: int) -> list[dict]:
     tm, cm = mlp_models()
     cstep, tstep = train_steps(tm, cm, x, y)
     floor = numpy_mlp_step(tm, x, y)
-    t = interleave({"cr": cstep, "torch": tstep, "numpy": floor}, rounds * FAST_ROUNDS, inner=5)
+    pf: dict[str, float] = {}
+    t = interleave({"cr": cstep, "torch": tstep, "numpy": floor}, rounds * FAST_ROUNDS, inner=5,
+                   faults=pf)  # fmt: skip
     return [
-        row("MLP 784-256-128-10, batch 128, SGD step", t["cr"], t["torch"], 0.9),
+        row("MLP 784-256-128-10, batch 128, SGD step", t["cr"], t["torch"], 0.9,
+            faults=(pf["cr"], pf["torch"])),
         row("  same, against the hand-written NumPy floor", t["cr"], t["numpy"], 1.15,
-            reference="NumPy"),
+            reference="NumPy", faults=(pf["cr"], pf["numpy"])),
     ]  # fmt: skip
 
 
@@ -109,23 +122,29 @@ def lenet(rounds: int) -> list[dict]:
     xc = rng.standard_normal((64, 1, 28, 28)).astype(np.float32)
     yc = rng.integers(0, 10, 64).astype(np.int64)
     cstep, tstep = train_steps(*cnn_models(), xc, yc)
-    t = interleave({"cr": cstep, "torch": tstep}, rounds * FAST_ROUNDS, inner=3)
-    return [row("LeNet CNN, batch 64, 28x28, SGD step", t["cr"], t["torch"], 1.0)]
+    pf: dict[str, float] = {}
+    t = interleave({"cr": cstep, "torch": tstep}, rounds * FAST_ROUNDS, inner=3, faults=pf)
+    return [row("LeNet CNN, batch 64, 28x28, SGD step", t["cr"], t["torch"], 1.0,
+                faults=(pf["cr"], pf["torch"]))]  # fmt: skip
 
 
 @bench()
 def resnet(rounds: int) -> list[dict]:
     # conv3x3 + BatchNorm2d + ReLU blocks, a stride-2 stage, adaptive pool, batch 32
     cstep, tstep = resnet_steps()
-    t = interleave({"cr": cstep, "torch": tstep}, rounds)
-    return [row("ResNet 3 blocks, 3x32x32, batch 32, SGD+momentum", t["cr"], t["torch"], 1.0)]
+    pf: dict[str, float] = {}
+    t = interleave({"cr": cstep, "torch": tstep}, rounds, faults=pf)
+    return [row("ResNet 3 blocks, 3x32x32, batch 32, SGD+momentum", t["cr"], t["torch"], 1.0,
+                faults=(pf["cr"], pf["torch"]))]  # fmt: skip
 
 
 @bench()
 def lstm(rounds: int) -> list[dict]:
     cstep, tstep = lstm_steps()
-    t = interleave({"cr": cstep, "torch": tstep}, rounds, inner=3)
-    return [row("LSTM 64->128, seq 32, batch 32, Adam step", t["cr"], t["torch"], 1.5)]
+    pf: dict[str, float] = {}
+    t = interleave({"cr": cstep, "torch": tstep}, rounds, inner=3, faults=pf)
+    return [row("LSTM 64->128, seq 32, batch 32, Adam step", t["cr"], t["torch"], 1.5,
+                faults=(pf["cr"], pf["torch"]))]  # fmt: skip
 
 
 @bench()
@@ -133,8 +152,10 @@ def gpt(rounds: int) -> list[dict]:
     rows = []
     for config in ("small", "larger"):  # GPT training step: forward, cross-entropy, backward, AdamW
         cstep, tstep = gpt_steps(config)
-        t = interleave({"cr": cstep, "torch": tstep}, rounds)
-        rows.append(row(f"GPT {GPT_LABELS[config]}, AdamW step", t["cr"], t["torch"], 1.0))
+        pf: dict[str, float] = {}
+        t = interleave({"cr": cstep, "torch": tstep}, rounds, faults=pf)
+        rows.append(row(f"GPT {GPT_LABELS[config]}, AdamW step", t["cr"], t["torch"], 1.0,
+                        faults=(pf["cr"], pf["torch"])))  # fmt: skip
     return rows
 
 
@@ -330,6 +351,27 @@ def combine(runs: list[dict]) -> list[dict]:
     return list(merged.values())
 
 
+def fault_lines(rows: list[dict], counts: list[int]) -> str:
+    """Minor page faults per step, chainrule / reference, of the rows that counted them.
+
+    Example:
+        >>> r = {"workload": "w", "by_threads": {"1": {"faults": [3.0, 0.0]}}}
+        >>> print(fault_lines([r], [1]))
+        minor page faults per step, chainrule / reference (1 thread):
+          w: 3 / 0
+    """
+    head = " | ".join(f"{n} thread{'s' * (n > 1)}" for n in counts)
+    lines = [f"minor page faults per step, chainrule / reference ({head}):"]
+    for r in rows:
+        cells = []
+        for n in counts:
+            f = r["by_threads"].get(str(n), {}).get("faults")
+            cells.append("-" if f is None else f"{f[0]:.0f} / {f[1]:.0f}")
+        if any(c != "-" for c in cells):
+            lines.append(f"  {r['workload'].strip()}: " + " | ".join(cells))
+    return "\n".join(lines)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="fewer rounds, no slow epochs")
@@ -359,6 +401,7 @@ def main() -> None:
             if "note" in m:
                 print(m["note"])
                 break
+    print(fault_lines(rows, counts))
     print("\nMarkdown, for the README:\n")
     print(markdown_table(rows, counts))
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
