@@ -520,17 +520,18 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
         (2, 4)
     """
     x, w = _t(input), _t(weight)
-    if w.ndim != 2 or x.ndim == 0 or x.shape[-1] != w.shape[1]:
+    xa, wa = x._data, w._data  # the arrays' shapes: every call of every Linear checks them
+    if wa.ndim != 2 or xa.ndim == 0 or xa.shape[-1] != wa.shape[1]:
         raise ValueError(
             f"linear: input of shape {x.shape} cannot be multiplied with weight of shape "
             f"{w.shape} (expects input (*, {w.shape[-1] if w.ndim else '?'}))"
         )
     b = None if bias is None else _t(bias)
-    if x._data.dtype != w._data.dtype or (b is not None and b._data.dtype != w._data.dtype):
+    if xa.dtype != wa.dtype or (b is not None and b._data.dtype != wa.dtype):
         _functions.check_same_dtype("linear", input=x, weight=w, bias=b)
     if b is None:
         return N.linear(x, w)
-    if b.shape not in ((w.shape[0],), ()):
+    if b._data.shape not in ((wa.shape[0],), ()):
         raise ValueError(f"linear: bias of shape {b.shape} does not fit weight {w.shape}")
     return N.linear(x, w, b)
 
