@@ -80,6 +80,40 @@ def test_gelu_nan_and_infinities(kernels):
     np.testing.assert_allclose(out[3:], TF.gelu(torch.tensor(x[3:])).numpy(), rtol=1e-6)
 
 
+# ----- SiLU ----------------------------------------------------------------------------------
+@pytest.mark.parametrize("shape", [(3, 4), (), (5,), (0, 3)])
+def test_silu_float64_against_torch_and_finite_differences(shape):
+    check(F.silu, shapes=[shape], torch_fn=TF.silu)
+
+
+def test_silu_is_one_node_that_keeps_only_its_input_and_third_derivative():
+    x0 = np.linspace(-6, 6, 13)
+    x, t = cr.tensor(x0, requires_grad=True), torch.tensor(x0, requires_grad=True)
+    y = F.silu(x)
+    assert y.grad_fn.name() == "SiluBackward" and y.grad_fn.ans is None
+    (g,) = cr.autograd.grad(y.sum(), [x], create_graph=True)
+    (gt,) = torch.autograd.grad(TF.silu(t).sum(), [t], create_graph=True)
+    (h,) = cr.autograd.grad(g.sum(), [x], create_graph=True)
+    (ht,) = torch.autograd.grad(gt.sum(), [t], create_graph=True)
+    (k,) = cr.autograd.grad(h.sum(), [x])
+    (kt,) = torch.autograd.grad(ht.sum(), [t])
+    np.testing.assert_allclose(g.detach().numpy(), gt.detach().numpy(), rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(h.detach().numpy(), ht.detach().numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(k.numpy(), kt.numpy(), rtol=1e-9, atol=1e-12)
+
+
+def test_silu_float32_extremes_and_module_against_torch(kernels):
+    x = np.random.default_rng(4).standard_normal((4, 8, 33)).astype(np.float32) * 4
+    x[0, 0, :8] = [0.0, -0.0, 30.0, -30.0, 100.0, -100.0, 1e-30, -1e-30]
+    _f32_pair(F.silu, TF.silu, [x])
+    special = np.array([np.inf, -np.inf, np.nan, -1e30, 1e30], np.float32)
+    with np.errstate(invalid="ignore"):
+        out = cr.nn.SiLU()(cr.tensor(special)).numpy()
+    np.testing.assert_array_equal(out, TF.silu(torch.tensor(special)).numpy())
+    with pytest.raises(TypeError, match="silu: expected a floating input"):
+        F.silu(cr.tensor([1, 2]))
+
+
 def test_gelu_module_and_bad_input():
     assert cr.nn.GELU("tanh")(cr.ones(2)).dtype == cr.float32
     with pytest.raises(ValueError, match="gelu: approximate must be 'none' or 'tanh'"):

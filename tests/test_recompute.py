@@ -27,6 +27,7 @@ ACTIVATIONS = {
     "gelu_tanh": lambda x: F.gelu(x, approximate="tanh"),
     "layer_norm": lambda x: F.layer_norm(x, (x.shape[-1],), W_LN, B_LN),
     "rms_norm": lambda x: F.rms_norm(x, (x.shape[-1],), W_LN),
+    "silu": lambda x: F.silu(x),
 }
 W_LN = cr.tensor(_x(16) + 1, requires_grad=True)
 B_LN = cr.tensor(_x(16), requires_grad=True)
@@ -35,6 +36,7 @@ TORCH_ACTIVATIONS = {
     "gelu_tanh": lambda x, w, b: torch.nn.functional.gelu(x, approximate="tanh"),
     "layer_norm": lambda x, w, b: torch.nn.functional.layer_norm(x, (x.shape[-1],), w, b),
     "rms_norm": lambda x, w, b: torch.nn.functional.rms_norm(x, (x.shape[-1],), w),
+    "silu": lambda x, w, b: torch.nn.functional.silu(x),
 }
 
 

@@ -180,6 +180,8 @@ CASES += [
     (N.gelu, [f34], {"approximate": "tanh"}),
     (N.gelu_backward, [f34, f34, "none"], {}),
     (N.gelu_backward, [f34, f34, "tanh"], {}),
+    (N.silu, [f34], {}),
+    (N.silu_backward, [f34, f34], {}),
     (N.layer_norm, [Arr((2, 3, 4)), Arr((3, 4)), Arr((3, 4))], {"axes": (1, 2), "eps": 1e-5}),
     (N.layer_norm, [f34, None, f4], {"axes": (1,), "eps": 1e-5}),
     (N.layer_norm, [f34, f4, None, (1,), 1e-5], {}),

@@ -114,15 +114,14 @@ def gelu(input: Tensor, approximate: str = "none") -> Tensor:
 
 
 def silu(input: Tensor) -> Tensor:
-    """``x * sigmoid(x)`` (also called swish).
+    """``x * sigmoid(x)`` (also called swish), one fused primitive.
 
     Example:
         >>> import chainrule as cr
         >>> silu(cr.tensor([0.0]))
         tensor([0.])
     """
-    x = _t(input)
-    return x * E.sigmoid(x)
+    return N.silu(_floating(_t(input), "silu"))
 
 
 def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:

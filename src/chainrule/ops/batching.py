@@ -849,10 +849,15 @@ def fallback_ops() -> list[str]:
 from . import attention as A  # noqa: E402  (kept in this block)
 
 
-def _gelu_backward_rule(n: int, vals: list, bat: list, **params: Any) -> tuple:
-    # its fused forward writes dy * gelu'(a) in place: both get the batch, in front
-    dy, a, *rest = vals
-    return N.gelu_backward(_front(dy, bat[0], n), _front(a, bat[1], n), *rest, **params), True
+def _fused_backward_rule(prim: Primitive) -> BatchRule:
+    """The rule of a fused ``dy * f'(a)`` (gelu_backward, silu_backward): its forward works
+    in place on arrays of one shape, so both get the batch, in front."""
+
+    def rule(n: int, vals: list, bat: list, **params: Any) -> tuple:
+        dy, a, *rest = vals
+        return prim(_front(dy, bat[0], n), _front(a, bat[1], n), *rest, **params), True
+
+    return rule
 
 
 def _norm_rule(prim: Primitive, arrays: int) -> BatchRule:
@@ -885,7 +890,9 @@ def _sdpa_rule(n: int, vals: list, bat: list, **params: Any) -> tuple:
 
 
 RULES[N.gelu] = elementwise(N.gelu)
-RULES[N.gelu_backward] = _gelu_backward_rule
+RULES[N.gelu_backward] = _fused_backward_rule(N.gelu_backward)
+RULES[N.silu] = elementwise(N.silu)
+RULES[N.silu_backward] = _fused_backward_rule(N.silu_backward)
 RULES[N.layer_norm] = _norm_rule(N.layer_norm, 3)
 RULES[N.rms_norm] = _norm_rule(N.rms_norm, 2)
 RULES[A.sdpa] = _sdpa_rule

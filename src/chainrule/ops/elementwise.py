@@ -231,7 +231,13 @@ def _sigmoid_fwd(a: Any) -> Any:
     xp = _xp(a)
     e = xp.exp(-xp.abs(a))  # never overflows
     r = 1 / (1 + e)
-    return xp.where(a >= 0, r, e * r)
+    # where(a >= 0, r, e * r) to the bit, as products: NumPy's where over a mask of mixed signs
+    # ran 9 ms of the 23 on 2M float32 values (7 ms this way). 1 - e + e rounds to exactly 1
+    # (1 - e is off by at most 2^-25), and NaN stays NaN (NaN * 0 is NaN).
+    num = (1 - e) * (a >= 0)
+    num += e
+    num *= r
+    return num
 
 
 sigmoid = Primitive(

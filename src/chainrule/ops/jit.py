@@ -204,6 +204,47 @@ _BUILDERS: dict[str, Callable[[], Any]] = {
 }
 
 
+# ----- SiLU (ops/nnops.py ``silu``) -----------------------------------------------------------
+def _sigmoid32_scalar(x: Any) -> Any:
+    """``sigmoid(x)`` of one float32 from ``e^-|x|`` (never overflows); a select, not a branch
+    (compiled as the global ``_sigmoid32``)."""
+    e = _exp32(-abs(x))
+    r = ONE / (ONE + e)
+    return r if x >= ZERO else e * r
+
+
+def _silu32(x: Any) -> Any:
+    return x * _sigmoid32(x)
+
+
+def _silu32_backward(g: Any, x: Any) -> Any:
+    """``g silu'(x) = g s (1 + x (1 - s))``, ``s = sigmoid(x)``, in one pass."""
+    s = _sigmoid32(x)
+    return g * (s * (ONE + x * (ONE - s)))
+
+
+def _build_silu() -> Callable[..., Any]:
+    import numba
+
+    global _sigmoid32
+    _build_exp32()
+    if _sigmoid32 is None:
+        _sigmoid32 = numba.njit(inline="always", cache=True)(_sigmoid32_scalar)
+    return numba.vectorize(["float32(float32)"], cache=True)(_silu32)
+
+
+def _build_silu_backward() -> Callable[..., Any]:
+    import numba
+
+    _build_silu()
+    return numba.vectorize(["float32(float32, float32)"], cache=True)(_silu32_backward)
+
+
+_sigmoid32: Any = None
+_BUILDERS["silu"] = _build_silu
+_BUILDERS["silu_backward"] = _build_silu_backward
+
+
 # ----- ReLU (ops/elementwise.py ``relu``) ----------------------------------------------------
 # On the float32 bits as int32: a float compare on NaN raises the invalid flag (a warning from
 # the ufunc), integer ops never do. Nonnegative bits (+0 up to +inf and +NaN) are kept, as is a

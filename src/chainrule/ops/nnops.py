@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from . import jit
-from .elementwise import _xp, exp, log, maximum, sigmoid, sqrt, tanh
+from .elementwise import _sigmoid_fwd, _xp, exp, log, maximum, sigmoid, sqrt, tanh
 from .linalg import matmul
 from .primitive import Primitive, tangent_sum
 from .shape import mT, reshape, sum
@@ -340,6 +340,58 @@ gelu_backward = Primitive(  # dy * gelu'(a): one fused pass on arrays, a node on
         lambda g, ans, dy, a, approximate: g * dy * _gelu_second(a, approximate),
     ],
     ["d (dy gelu'(a))/d dy = gelu'(a)", "d (dy gelu'(a))/da = dy gelu''(a)"],
+    jvp="elementwise",
+)
+
+
+# ----- SiLU ----------------------------------------------------------------------------------
+# One primitive instead of x * sigmoid(x): the product's node kept x and sigmoid(x), this keeps
+# x alone (and, with autograd.recompute, lets the op after it drop the output too: SwiGLU's
+# silu(gate) * up). Its backward recomputes sigmoid(x).
+def _silu_fwd(a: Any) -> Any:
+    k = jit.kernel("silu", a)
+    if k is not None:
+        return k(a)  # one pass (the NumPy twin below: about ten)
+    out = _sigmoid_fwd(a)  # a new array (never overflows)
+    out *= a
+    return out
+
+
+def _silu_backward_fwd(dy: Any, a: Any) -> Any:
+    """``dy * silu'(a)``, ``silu' = s (1 + a (1 - s))``, ``s = sigmoid(a)``."""
+    k = jit.kernel("silu_backward", dy, a)
+    if k is not None:
+        return k(dy, a)
+    s = _sigmoid_fwd(a)
+    d = 1 - s
+    d *= a
+    d += 1
+    d *= s
+    return dy * d
+
+
+def _silu_second(a: Any) -> Any:
+    """``silu''(a) = s (1 - s) (2 + a (1 - 2 s))`` with primitives (differentiable again)."""
+    s = sigmoid(a)
+    return s * (1 - s) * (2 + a * (1 - 2 * s))
+
+
+silu = Primitive(
+    "Silu",
+    _silu_fwd,
+    [lambda g, ans, a: silu_backward(g, a)],
+    ["d silu(a)/da = s (1 + a (1 - s)), s = sigmoid(a)"],
+    jvp="elementwise",
+    recompute=True,  # its rule reads a, not the output
+)
+silu_backward = Primitive(  # dy * silu'(a): a node on tensors, so any order of derivative works
+    "SiluBackward",
+    _silu_backward_fwd,
+    [
+        lambda g, ans, dy, a: silu_backward(g, a),
+        lambda g, ans, dy, a: g * dy * _silu_second(a),
+    ],
+    ["d (dy silu'(a))/d dy = silu'(a)", "d (dy silu'(a))/da = dy silu''(a)"],
     jvp="elementwise",
 )
 
