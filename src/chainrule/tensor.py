@@ -96,7 +96,7 @@ class Tensor:
     # from an in-place op, the view's own grad_fn is stale)
     # _accum: a weak reference to a leaf's AccumulateGrad node
     # _hooks, _post_hooks: a leaf's gradient hooks (a non-leaf's live on its node)
-    # _remat: for the output of a cheap op (GELU, LayerNorm), how to make it again
+    # _remat: for the output of a cheap op (GELU, SiLU, LayerNorm), how to make it again
     # (autograd.remat.Recompute), which the ops that save it keep instead of its array
     __array_ufunc__ = None  # let `ndarray * Tensor` reach Tensor.__rmul__
     __array_priority__ = 1000

@@ -224,8 +224,8 @@ class set_detect_anomaly(detect_anomaly):
 
 
 def is_recompute_enabled() -> bool:
-    """True while the outputs of cheap ops (GELU, LayerNorm, RMSNorm) are recomputed in backward
-    instead of kept (in this thread; on by default). See :class:`recompute`.
+    """True while the outputs of cheap ops (GELU, SiLU, LayerNorm, RMSNorm) are recomputed in
+    backward instead of kept (in this thread; on by default). See :class:`recompute`.
 
     Example:
         >>> with recompute(False):
@@ -239,10 +239,10 @@ class recompute(_ModeContext):
     """Within this block (or decorated function), ``mode`` says whether the graph keeps the
     outputs of cheap ops or a recipe to recompute them.
 
-    On (the default), an op that saves the output of a GELU, a LayerNorm or an RMSNorm for its
-    own backward (the Linear after it: its weight's gradient needs its input) keeps the op and
-    its inputs instead, which the graph holds anyway; backward runs that op's forward once more
-    when it gets there. A transformer block's activations shrink by about a third (the GELU's
+    On (the default), an op that saves the output of a GELU, a SiLU, a LayerNorm or an RMSNorm
+    for its own backward (the Linear after it: its weight's gradient needs its input) keeps the
+    op and its inputs instead, which the graph holds anyway; backward runs that op's forward once
+    more when it gets there. A transformer block's activations shrink by about a third (the GELU's
     4x-wide output and both LayerNorm outputs) for one extra elementwise pass each, the trade
     torch.compile's partitioner and ``jax.checkpoint``'s policies make for pointwise ops. The
     gradients are the same to the bit; off keeps every output, as PyTorch's eager mode does.

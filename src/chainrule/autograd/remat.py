@@ -1,6 +1,6 @@
 """Recomputing cheap activations in backward instead of keeping them (rematerialization).
 
-The backward rules of GELU, LayerNorm and RMSNorm read only their inputs, never their output.
+The backward rules of GELU, SiLU, LayerNorm and RMSNorm read only their inputs, never their output.
 The op that consumes that output often does read it: the Linear after it, whose weight
 gradient needs its input. So that consumer's node keeps a :class:`Recompute` in place of the
 array. A Recompute is the op and the arguments it was called with, which the graph holds anyway
