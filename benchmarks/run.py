@@ -28,6 +28,7 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -96,6 +97,16 @@ def row(
     return r
 
 
+def step_row(
+    name: str, cstep: Callable[[], Any], tstep: Callable[[], Any], target: float, rounds: int,
+    inner: int = 1,
+) -> dict:  # fmt: skip
+    """The row of a training step in each library, timed interleaved, with its page faults."""
+    pf: dict[str, float] = {}
+    t = interleave({"cr": cstep, "torch": tstep}, rounds, inner=inner, faults=pf)
+    return row(name, t["cr"], t["torch"], target, faults=(pf["cr"], pf["torch"]))
+
+
 # ----- the rows -----------------------------------------------------------------------------
 @bench()
 def mlp(rounds: int) -> list[dict]:
@@ -122,29 +133,23 @@ def lenet(rounds: int) -> list[dict]:
     xc = rng.standard_normal((64, 1, 28, 28)).astype(np.float32)
     yc = rng.integers(0, 10, 64).astype(np.int64)
     cstep, tstep = train_steps(*cnn_models(), xc, yc)
-    pf: dict[str, float] = {}
-    t = interleave({"cr": cstep, "torch": tstep}, rounds * FAST_ROUNDS, inner=3, faults=pf)
-    return [row("LeNet CNN, batch 64, 28x28, SGD step", t["cr"], t["torch"], 1.0,
-                faults=(pf["cr"], pf["torch"]))]  # fmt: skip
+    return [step_row("LeNet CNN, batch 64, 28x28, SGD step", cstep, tstep, 1.0,
+                     rounds * FAST_ROUNDS, inner=3)]  # fmt: skip
 
 
 @bench()
 def resnet(rounds: int) -> list[dict]:
     # conv3x3 + BatchNorm2d + ReLU blocks, a stride-2 stage, adaptive pool, batch 32
     cstep, tstep = resnet_steps()
-    pf: dict[str, float] = {}
-    t = interleave({"cr": cstep, "torch": tstep}, rounds, faults=pf)
-    return [row("ResNet 3 blocks, 3x32x32, batch 32, SGD+momentum", t["cr"], t["torch"], 1.0,
-                faults=(pf["cr"], pf["torch"]))]  # fmt: skip
+    return [step_row("ResNet 3 blocks, 3x32x32, batch 32, SGD+momentum", cstep, tstep, 1.0,
+                     rounds)]  # fmt: skip
 
 
 @bench()
 def lstm(rounds: int) -> list[dict]:
     cstep, tstep = lstm_steps()
-    pf: dict[str, float] = {}
-    t = interleave({"cr": cstep, "torch": tstep}, rounds, inner=3, faults=pf)
-    return [row("LSTM 64->128, seq 32, batch 32, Adam step", t["cr"], t["torch"], 1.5,
-                faults=(pf["cr"], pf["torch"]))]  # fmt: skip
+    return [step_row("LSTM 64->128, seq 32, batch 32, Adam step", cstep, tstep, 1.5, rounds,
+                     inner=3)]  # fmt: skip
 
 
 @bench()
@@ -152,10 +157,7 @@ def gpt(rounds: int) -> list[dict]:
     rows = []
     for config in ("small", "larger"):  # GPT training step: forward, cross-entropy, backward, AdamW
         cstep, tstep = gpt_steps(config)
-        pf: dict[str, float] = {}
-        t = interleave({"cr": cstep, "torch": tstep}, rounds, faults=pf)
-        rows.append(row(f"GPT {GPT_LABELS[config]}, AdamW step", t["cr"], t["torch"], 1.0,
-                        faults=(pf["cr"], pf["torch"])))  # fmt: skip
+        rows.append(step_row(f"GPT {GPT_LABELS[config]}, AdamW step", cstep, tstep, 1.0, rounds))
     return rows
 
 

@@ -456,8 +456,7 @@ class Primitive:
         ``create_graph`` they get tensors that are in the graph, so the rules record a graph of
         their own.
         """
-        if node.remat:
-            materialize(node)
+        materialize(node)
         args = node.saved
         ans = node.ans
         if create_graph:
@@ -532,8 +531,7 @@ def saved_tensors(node: Node) -> tuple[list, Any]:
         >>> args[0] is x, ans
         (True, None)
     """
-    if node.remat:
-        materialize(node)
+    materialize(node)
     counters = {i: vc for i, vc, _ in node.versions}
     args = list(node.saved)
     for i, e in enumerate(node.edges):
