@@ -189,6 +189,7 @@ from .random import Generator, manual_seed
 from .scalar import Value
 from .serialization import load, save
 from .tensor import Tensor, as_tensor, ones_like, tensor, zeros_like
+from .utils import malloc as _malloc  # noqa: F401  (raises glibc's thresholds: see its docstring)
 
 _SUBMODULES = (
     "nn", "optim", "data", "viz", "scalar", "backend", "func", "cuda", "backends", "utils",

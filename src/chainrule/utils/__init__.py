@@ -1,4 +1,5 @@
-"""``chainrule.utils``: ``chainrule.utils.data`` is :mod:`chainrule.data`, under torch's name.
+"""``chainrule.utils``: ``chainrule.utils.data`` is :mod:`chainrule.data`, under torch's name;
+``chainrule.utils.malloc`` keeps glibc from returning a step's memory to the kernel.
 
 Example:
     >>> from chainrule.utils.data import DataLoader
@@ -7,6 +8,6 @@ Example:
     True
 """
 
-from . import data
+from . import data, malloc
 
-__all__ = ["data"]
+__all__ = ["data", "malloc"]
