@@ -25,6 +25,7 @@ CONV_SWEEP = [  # N, C, H, W, O, kernel, stride, padding, dilation, groups, bias
     (2, 5, 7, 6, 3, 3, 1, 2, 3, 1, True),  # dilated, padded
     (2, 5, 4, 4, 3, 1, 1, 1, 1, 1, True),  # padding wider than the kernel reach
     (2, 8, 5, 5, 8, 3, 3, 1, 1, 1, False),  # stride 3: unused last input row
+    (2, 8, 7, 7, 16, 3, 1, 0, 1, 1, True),  # LeNet's 8 -> 16: input gradient by columns
 ]
 
 

@@ -694,10 +694,13 @@ def _conv2d_input_grad_fwd(
     _check_grad_shape("conv2d_input_grad", g, n, h, wd, w.shape, stride, pads, dilation)
     (sh, sw), (dh, dw) = stride, dilation
     eh, ew = dh * (kh - 1), dw * (kw - 1)
-    if stride == (1, 1) and (o <= c or _by_taps(g, (kh, kw), stride, groups, c)):
+    if stride == (1, 1) and (o <= c or (c >= 12 and _by_taps(g, (kh, kw), stride, groups, c))):
         # the adjoint is a convolution of g with the turned kernels; through columns (as wide
         # as g has channels) it pays unless g has more channels than the input, by kernel
-        # positions (no columns) always (measured: LeNet's 8 -> 16 conv 1.7 -> 1.3 ms)
+        # positions (no columns) unless it has few outputs: each position's product then has
+        # only c rows (measured, 3x3 at one thread: LeNet's 8 -> 16 at 13x13 by positions
+        # 1.22 ms, below 0.58 ms; 3 -> 64 at 32x32 3.09 against 2.21 ms; 12 -> 24 at 20x20
+        # 1.81 against 1.76, 16 -> 32 at 16x16 1.10 against 1.58 ms)
         adj = (eh - pads[0], h - g.shape[2] + pads[0], ew - pads[2], wd - g.shape[3] + pads[2])
         return _conv2d_fwd(g, _flipped(w, groups), (1, 1), adj, dilation, groups)
     # every window's gradient (one product), added back where the window read; a few images
