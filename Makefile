@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
 LINTED := $(wildcard src tests examples benchmarks scripts)
 
-.PHONY: demo test docs lint format bench clean
+.PHONY: demo test docs lint format bench bench-alone clean
 
 $(VENV)/.base:
 	$(PYTHON) -m venv $(VENV)
@@ -48,6 +48,10 @@ format: $(VENV)/.test
 
 bench: $(VENV)/.bench
 	$(PY) -m benchmarks.run $(BENCH_ARGS)
+
+# The training steps again, each library in a process of its own (see benchmarks/alone.py).
+bench-alone: $(VENV)/.bench
+	$(PY) -m benchmarks.alone $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) build dist site src/*.egg-info .pytest_cache .ruff_cache

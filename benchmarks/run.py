@@ -38,9 +38,11 @@ from benchmarks.common import dump, interleave, machine, markdown_table, ms, tab
 from benchmarks.gpt import GPT_LABELS, gpt_steps, memory_subprocess
 from benchmarks.resnet import resnet_steps
 from benchmarks.workloads import (
+    cnn_batch,
     cnn_models,
     epoch_runs,
     lstm_steps,
+    mlp_batch,
     mlp_models,
     numpy_mlp_step,
     per_op_steps,
@@ -110,9 +112,7 @@ def step_row(
 # ----- the rows -----------------------------------------------------------------------------
 @bench()
 def mlp(rounds: int) -> list[dict]:
-    rng = np.random.default_rng(0)
-    x = rng.standard_normal((128, 784)).astype(np.float32)
-    y = rng.integers(0, 10, 128).astype(np.int64)
+    x, y = mlp_batch()
     tm, cm = mlp_models()
     cstep, tstep = train_steps(tm, cm, x, y)
     floor = numpy_mlp_step(tm, x, y)
@@ -129,10 +129,7 @@ def mlp(rounds: int) -> list[dict]:
 
 @bench()
 def lenet(rounds: int) -> list[dict]:
-    rng = np.random.default_rng(0)
-    xc = rng.standard_normal((64, 1, 28, 28)).astype(np.float32)
-    yc = rng.integers(0, 10, 64).astype(np.int64)
-    cstep, tstep = train_steps(*cnn_models(), xc, yc)
+    cstep, tstep = train_steps(*cnn_models(), *cnn_batch())
     return [step_row("LeNet CNN, batch 64, 28x28, SGD step", cstep, tstep, 1.0,
                      rounds * FAST_ROUNDS, inner=3)]  # fmt: skip
 

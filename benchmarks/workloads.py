@@ -49,6 +49,18 @@ def cnn_models() -> tuple[torch.nn.Module, nn.Module]:
     return tm, cm
 
 
+def mlp_batch(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """The MLP rows' batch: 128 random 784-vectors (float32) and class indices."""
+    rng = np.random.default_rng(seed)
+    return rng.standard_normal((128, 784)).astype(np.float32), rng.integers(0, 10, 128)
+
+
+def cnn_batch(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """The LeNet rows' batch: 64 random 1x28x28 images (float32) and class indices."""
+    rng = np.random.default_rng(seed)
+    return rng.standard_normal((64, 1, 28, 28)).astype(np.float32), rng.integers(0, 10, 64)
+
+
 def train_steps(
     tm: torch.nn.Module, cm: nn.Module, x: np.ndarray, y: np.ndarray, lr: float = 0.01
 ) -> tuple[Step, Step]:
