@@ -371,6 +371,13 @@ def fault_lines(rows: list[dict], counts: list[int]) -> str:
     return "\n".join(lines)
 
 
+TWO_THREADS_NOTE = (
+    "with more than one thread, the two libraries' thread pools (OpenBLAS's, PyTorch's OpenMP) "
+    "spin after each call and\nshare the cores, which slows each step interleaved after the "
+    "other's; `make bench-alone` times each library's\nsteps in a process of its own"
+)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="fewer rounds, no slow epochs")
@@ -401,6 +408,8 @@ def main() -> None:
                 print(m["note"])
                 break
     print(fault_lines(rows, counts))
+    if any(n > 1 for n in counts):
+        print(TWO_THREADS_NOTE)
     print("\nMarkdown, for the README:\n")
     print(markdown_table(rows, counts))
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
