@@ -56,6 +56,18 @@ def test_import_raises_the_thresholds_and_a_step_stops_faulting() -> None:
     assert faults < 50  # 12 MiB of fresh pages would be 3,072 faults a round
 
 
+def test_a_second_call_changes_nothing_and_keeps_the_state() -> None:
+    code = (
+        "from chainrule.utils import malloc\n"
+        "print(malloc.thresholds_raised(), malloc.raise_thresholds(), malloc.thresholds_raised())"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MALLOC_", "GLIBC_TUN"))}
+    env.pop("CHAINRULE_MALLOC_TUNE", None)
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                         check=True).stdout.split()  # fmt: skip
+    assert out == ["True", "False", "True"]  # the block now comes from the heap
+
+
 def test_the_switch_leaves_glibc_as_it_is() -> None:
     raised, faults = run("0")
     assert not raised

@@ -21,7 +21,7 @@ Elsewhere than glibc (macOS, musl, Windows) it does nothing.
 
 Example:
     >>> from chainrule.utils import malloc
-    >>> malloc.raise_thresholds() in (True, False)
+    >>> malloc.thresholds_raised() in (True, False)   # True on glibc, unless switched off
     True
 """
 
@@ -92,7 +92,7 @@ def raise_thresholds(nbytes: int = SEED_BYTES) -> bool:
         return False
     mapped = info is None or info().hblks > before
     free(block)
-    _state["raised"] = mapped
+    _state["raised"] = _state["raised"] or mapped  # a later call finds them raised already
     return mapped
 
 
