@@ -81,7 +81,10 @@ def measure(name: str, lib: str, threads: int, rounds: int) -> dict:
         env["CHAINRULE_MALLOC_TUNE"] = "0"
     cmd = [sys.executable, "-m", "benchmarks.alone", "--child", name, lib, str(threads),
            str(rounds)]  # fmt: skip
-    out = subprocess.run(cmd, check=True, env=env, capture_output=True, text=True)
+    out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
+    if out.returncode != 0:
+        raise RuntimeError(f"the {lib} {name} step at {threads} threads failed: "
+                           f"{out.stderr[-2000:]}")  # fmt: skip
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
