@@ -13,12 +13,31 @@ from collections.abc import Callable
 from typing import Any
 
 
+def _pools_spin() -> bool:
+    """Whether BLAS and OpenMP run more than one thread here (their variables, as OpenBLAS reads
+    them; unset: one per core)."""
+    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"):
+        if os.environ.get(var):
+            return os.environ[var].strip() != "1"
+    return (os.cpu_count() or 1) > 1
+
+
+# Seconds each block waits before it starts when several threads run: OpenBLAS's idle workers
+# busy-wait about 2^28 cycles (some 80 ms here) before they sleep, and PyTorch's OpenMP workers
+# spin too, so a block started right after the other library's found a core taken: PyTorch's
+# two-thread GPT step measured 26-33 ms interleaved so, 14-18 ms after a 0.1 s wait, as alone.
+# After the wait one untimed call wakes the block's own pools (without it PyTorch's MLP step
+# still read 3.8-4.4 ms, against 1.5-2.9 with it and 1.3-1.8 alone).
+SETTLE_S = 0.1 if _pools_spin() else 0.0
+
+
 def interleave(
     fns: dict[str, Callable[[], Any]],
     rounds: int,
     inner: int = 1,
     own_garbage: bool = False,
     faults: dict[str, float] | None = None,
+    settle: float | None = None,
 ) -> dict[str, float]:
     """Median seconds per call of each function, timed A B A B ... over ``rounds`` rounds of
     ``inner`` consecutive calls each.
@@ -28,6 +47,10 @@ def interleave(
     after a ``gc.collect()`` outside its timing and ends with one inside it, so each function
     pays for its own cyclic garbage and for no one else's (a graph of reference cycles left by
     one engine was otherwise collected in the next one's time).
+
+    With more than one thread each block first waits ``settle`` seconds (default
+    :data:`SETTLE_S`) for the thread pools of the block before to go idle, then makes one
+    untimed call.
 
     ``faults``, if given, gets each function's minor page faults per call (this process's,
     from ``getrusage``): fresh pages touched for the first time, about 2-3 us each in a VM.
@@ -40,10 +63,14 @@ def interleave(
     """
     for fn in fns.values():
         fn()
+    wait = (SETTLE_S if settle is None else settle) if len(fns) > 1 else 0.0
     times: dict[str, list[float]] = {k: [] for k in fns}
     minflt = dict.fromkeys(fns, 0)
     for _ in range(rounds):
         for name, fn in fns.items():
+            if wait:  # let the other's pools go idle, then wake this one's, untimed
+                time.sleep(wait)
+                fn()
             if own_garbage:
                 gc.collect()
             f0 = resource.getrusage(resource.RUSAGE_SELF).ru_minflt

@@ -372,9 +372,9 @@ def fault_lines(rows: list[dict], counts: list[int]) -> str:
 
 
 TWO_THREADS_NOTE = (
-    "with more than one thread, the two libraries' thread pools (OpenBLAS's, PyTorch's OpenMP) "
-    "spin after each call and\nshare the cores, which slows each step interleaved after the "
-    "other's; `make bench-alone` times each library's\nsteps in a process of its own"
+    "with more than one thread, each block waited benchmarks.common.SETTLE_S seconds and made "
+    "one untimed call first,\nso that the other library's spinning thread pools had gone idle; "
+    "`make bench-alone` times each library's steps\nin a process of its own"
 )
 
 
