@@ -14,7 +14,7 @@ ordered chainrule, PyTorch, then PyTorch, chainrule, ..., and reports each libra
 its processes: the same step moves by 10-25% from one fresh process to the next here.
 
 Example:
-    >>> sorted(STEPS)[:2]
+    >>> sorted(ROUNDS)[:2]
     ['gpt_larger', 'gpt_small']
 """
 
@@ -26,45 +26,23 @@ import os
 import statistics
 import subprocess
 import sys
-from collections.abc import Callable
-from typing import Any
 
 import torch
 
 from benchmarks.common import interleave, markdown_table, table
-from benchmarks.gpt import GPT_LABELS, gpt_steps
-from benchmarks.resnet import resnet_steps
 from benchmarks.run import combine, fault_lines, row, thread_env
-from benchmarks.workloads import (
-    cnn_batch,
-    cnn_models,
-    lstm_steps,
-    mlp_batch,
-    mlp_models,
-    train_steps,
-)
+from benchmarks.steps import TRAINING_STEPS
 from chainrule.utils import malloc
 
-# name: (the row's label, its target, how many steps a process times, the (chainrule, PyTorch)
-# steps); the labels and targets are those of ``make bench``
-STEPS: dict[str, tuple[str, float, int, Callable[[], tuple[Any, Any]]]] = {
-    "mlp": ("MLP 784-256-128-10, batch 128, SGD step", 0.9, 300,
-            lambda: train_steps(*mlp_models(), *mlp_batch())),
-    "lenet": ("LeNet CNN, batch 64, 28x28, SGD step", 1.0, 150,
-              lambda: train_steps(*cnn_models(), *cnn_batch())),
-    "resnet": ("ResNet 3 blocks, 3x32x32, batch 32, SGD+momentum", 1.0, 25, resnet_steps),
-    "lstm": ("LSTM 64->128, seq 32, batch 32, Adam step", 1.5, 60, lstm_steps),
-    "gpt_small": (f"GPT {GPT_LABELS['small']}, AdamW step", 1.0, 50, lambda: gpt_steps("small")),
-    "gpt_larger": (f"GPT {GPT_LABELS['larger']}, AdamW step", 1.0, 12,
-                   lambda: gpt_steps("larger")),
-}  # fmt: skip
+# how many steps one process times, per step of benchmarks.steps.TRAINING_STEPS
+ROUNDS = {"mlp": 300, "lenet": 150, "resnet": 25, "lstm": 60, "gpt_small": 50, "gpt_larger": 12}
 
 
 def child(name: str, lib: str, threads: int, rounds: int) -> dict:
     """Seconds per step (median), minor page faults per step of one library's step, in this
     process, and whether chainrule raised glibc's thresholds in it."""
     torch.set_num_threads(threads)
-    cstep, tstep = STEPS[name][3]()
+    cstep, tstep = TRAINING_STEPS[name].build()
     step = cstep if lib == "chainrule" else tstep
     for _ in range(2):  # warm up: first calls compile kernels and settle the heap
         step()
@@ -95,8 +73,8 @@ def run(names: list[str], counts: list[int], scale: float, pairs: int = 2) -> li
     for n in counts:
         rows = []
         for name in names:
-            label, target, rounds, _ = STEPS[name]
-            rounds = max(3, round(rounds * scale))
+            s = TRAINING_STEPS[name]
+            rounds = max(3, round(ROUNDS[name] * scale))
             print(f"[{n} thread{'s' * (n > 1)}] {name} ...", flush=True)
             got: dict[str, list[dict]] = {"chainrule": [], "torch": []}
             for p in range(pairs):
@@ -104,7 +82,7 @@ def run(names: list[str], counts: list[int], scale: float, pairs: int = 2) -> li
                     got[lib].append(measure(name, lib, n, rounds))
             t = {k: statistics.median(m["seconds"] for m in v) for k, v in got.items()}
             f = {k: statistics.median(m["faults"] for m in v) for k, v in got.items()}
-            r = row(label, t["chainrule"], t["torch"], target,
+            r = row(s.label, t["chainrule"], t["torch"], s.target,
                     faults=(f["chainrule"], f["torch"]))  # fmt: skip
             r["threads"] = n
             rows.append(r)
@@ -115,7 +93,7 @@ def run(names: list[str], counts: list[int], scale: float, pairs: int = 2) -> li
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--threads", default="1,2", help="thread counts, comma-separated")
-    ap.add_argument("--only", help="these steps only, comma-separated: " + ", ".join(STEPS))
+    ap.add_argument("--only", help="these steps only, comma-separated: " + ", ".join(ROUNDS))
     ap.add_argument("--scale", type=float, default=1.0, help="times the steps timed per process")
     ap.add_argument("--pairs", type=int, default=2, help="pairs of processes per step")
     ap.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
@@ -124,10 +102,10 @@ def main() -> None:
         name, lib, threads, rounds = args.child
         print(json.dumps(child(name, lib, int(threads), int(rounds))))
         return
-    names = args.only.split(",") if args.only else list(STEPS)
-    unknown = sorted(set(names) - set(STEPS))
+    names = args.only.split(",") if args.only else list(ROUNDS)
+    unknown = sorted(set(names) - set(ROUNDS))
     if unknown:
-        ap.error(f"unknown step {', '.join(unknown)}; the steps are {', '.join(STEPS)}")
+        ap.error(f"unknown step {', '.join(unknown)}; the steps are {', '.join(ROUNDS)}")
     counts = [int(t) for t in args.threads.split(",")]
     rows = combine(run(names, counts, args.scale, args.pairs))
     print(f"\neach library alone in its process (median of {args.pairs} processes each):\n")

@@ -12,15 +12,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-
-def _pools_spin() -> bool:
-    """Whether BLAS and OpenMP run more than one thread here (their variables, as OpenBLAS reads
-    them; unset: one per core)."""
-    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"):
-        if os.environ.get(var):
-            return os.environ[var].strip() != "1"
-    return (os.cpu_count() or 1) > 1
-
+from chainrule.ops.conv import _single_threaded_blas
 
 # Seconds each block waits before it starts when several threads run: OpenBLAS's idle workers
 # busy-wait about 2^28 cycles (some 80 ms here) before they sleep, and PyTorch's OpenMP workers
@@ -28,7 +20,7 @@ def _pools_spin() -> bool:
 # two-thread GPT step measured 26-33 ms interleaved so, 14-18 ms after a 0.1 s wait, as alone.
 # After the wait one untimed call wakes the block's own pools (without it PyTorch's MLP step
 # still read 3.8-4.4 ms, against 1.5-2.9 with it and 1.3-1.8 alone).
-SETTLE_S = 0.1 if _pools_spin() else 0.0
+SETTLE_S = 0.0 if _single_threaded_blas() else 0.1
 
 
 def interleave(
@@ -37,7 +29,6 @@ def interleave(
     inner: int = 1,
     own_garbage: bool = False,
     faults: dict[str, float] | None = None,
-    settle: float | None = None,
 ) -> dict[str, float]:
     """Median seconds per call of each function, timed A B A B ... over ``rounds`` rounds of
     ``inner`` consecutive calls each.
@@ -48,9 +39,8 @@ def interleave(
     pays for its own cyclic garbage and for no one else's (a graph of reference cycles left by
     one engine was otherwise collected in the next one's time).
 
-    With more than one thread each block first waits ``settle`` seconds (default
-    :data:`SETTLE_S`) for the thread pools of the block before to go idle, then makes one
-    untimed call.
+    With more than one thread each block first waits :data:`SETTLE_S` seconds for the thread
+    pools of the block before to go idle, then makes one untimed call.
 
     ``faults``, if given, gets each function's minor page faults per call (this process's,
     from ``getrusage``): fresh pages touched for the first time, about 2-3 us each in a VM.
@@ -63,7 +53,7 @@ def interleave(
     """
     for fn in fns.values():
         fn()
-    wait = (SETTLE_S if settle is None else settle) if len(fns) > 1 else 0.0
+    wait = SETTLE_S if len(fns) > 1 else 0.0
     times: dict[str, list[float]] = {k: [] for k in fns}
     minflt = dict.fromkeys(fns, 0)
     for _ in range(rounds):

@@ -14,8 +14,6 @@ import json
 import os
 import sys
 
-import numpy as np
-
 
 def _status_mb(field: str) -> float:
     with open("/proc/self/status") as f:
@@ -52,12 +50,10 @@ def bench_threads() -> int:
 def main(lib: str, batch: int = 1024) -> dict:
     import torch
 
-    from benchmarks.workloads import mlp_models, train_steps
+    from benchmarks.workloads import mlp_batch, mlp_models, train_steps
 
     torch.set_num_threads(bench_threads())
-    rng = np.random.default_rng(0)
-    x = rng.standard_normal((batch, 784)).astype(np.float32)
-    y = rng.integers(0, 10, batch).astype(np.int64)
+    x, y = mlp_batch(batch)
     # one step of a one-example copy first, so code loaded on first use (Numba's kernels, with
     # the fast extra: about 130 MiB) is not counted; the measured step is a fresh model's first
     warm = train_steps(*mlp_models(), x[:1], y[:1])

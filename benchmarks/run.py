@@ -35,13 +35,10 @@ import torch
 
 import chainrule as cr
 from benchmarks.common import dump, interleave, machine, markdown_table, ms, table
-from benchmarks.gpt import GPT_LABELS, gpt_steps, memory_subprocess
-from benchmarks.resnet import resnet_steps
+from benchmarks.gpt import memory_subprocess
+from benchmarks.steps import TRAINING_STEPS
 from benchmarks.workloads import (
-    cnn_batch,
-    cnn_models,
     epoch_runs,
-    lstm_steps,
     mlp_batch,
     mlp_models,
     numpy_mlp_step,
@@ -119,9 +116,9 @@ def mlp(rounds: int) -> list[dict]:
     pf: dict[str, float] = {}
     t = interleave({"cr": cstep, "torch": tstep, "numpy": floor}, rounds * FAST_ROUNDS, inner=5,
                    faults=pf)  # fmt: skip
+    s = TRAINING_STEPS["mlp"]  # built here too: the floor takes the PyTorch model's weights
     return [
-        row("MLP 784-256-128-10, batch 128, SGD step", t["cr"], t["torch"], 0.9,
-            faults=(pf["cr"], pf["torch"])),
+        row(s.label, t["cr"], t["torch"], s.target, faults=(pf["cr"], pf["torch"])),
         row("  same, against the hand-written NumPy floor", t["cr"], t["numpy"], 1.15,
             reference="NumPy", faults=(pf["cr"], pf["numpy"])),
     ]  # fmt: skip
@@ -129,33 +126,26 @@ def mlp(rounds: int) -> list[dict]:
 
 @bench()
 def lenet(rounds: int) -> list[dict]:
-    cstep, tstep = train_steps(*cnn_models(), *cnn_batch())
-    return [step_row("LeNet CNN, batch 64, 28x28, SGD step", cstep, tstep, 1.0,
-                     rounds * FAST_ROUNDS, inner=3)]  # fmt: skip
+    s = TRAINING_STEPS["lenet"]
+    return [step_row(s.label, *s.build(), s.target, rounds * FAST_ROUNDS, inner=3)]
 
 
 @bench()
 def resnet(rounds: int) -> list[dict]:
-    # conv3x3 + BatchNorm2d + ReLU blocks, a stride-2 stage, adaptive pool, batch 32
-    cstep, tstep = resnet_steps()
-    return [step_row("ResNet 3 blocks, 3x32x32, batch 32, SGD+momentum", cstep, tstep, 1.0,
-                     rounds)]  # fmt: skip
+    s = TRAINING_STEPS["resnet"]
+    return [step_row(s.label, *s.build(), s.target, rounds)]
 
 
 @bench()
 def lstm(rounds: int) -> list[dict]:
-    cstep, tstep = lstm_steps()
-    return [step_row("LSTM 64->128, seq 32, batch 32, Adam step", cstep, tstep, 1.5, rounds,
-                     inner=3)]  # fmt: skip
+    s = TRAINING_STEPS["lstm"]
+    return [step_row(s.label, *s.build(), s.target, rounds, inner=3)]
 
 
 @bench()
 def gpt(rounds: int) -> list[dict]:
-    rows = []
-    for config in ("small", "larger"):  # GPT training step: forward, cross-entropy, backward, AdamW
-        cstep, tstep = gpt_steps(config)
-        rows.append(step_row(f"GPT {GPT_LABELS[config]}, AdamW step", cstep, tstep, 1.0, rounds))
-    return rows
+    steps = (TRAINING_STEPS["gpt_small"], TRAINING_STEPS["gpt_larger"])
+    return [step_row(s.label, *s.build(), s.target, rounds) for s in steps]
 
 
 @bench()

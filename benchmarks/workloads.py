@@ -49,10 +49,10 @@ def cnn_models() -> tuple[torch.nn.Module, nn.Module]:
     return tm, cm
 
 
-def mlp_batch(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """The MLP rows' batch: 128 random 784-vectors (float32) and class indices."""
+def mlp_batch(batch: int = 128, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """The MLP rows' batch: ``batch`` random 784-vectors (float32) and class indices."""
     rng = np.random.default_rng(seed)
-    return rng.standard_normal((128, 784)).astype(np.float32), rng.integers(0, 10, 128)
+    return rng.standard_normal((batch, 784)).astype(np.float32), rng.integers(0, 10, batch)
 
 
 def cnn_batch(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
