@@ -40,20 +40,20 @@ print(malloc.thresholds_raised(), faults)
 """
 
 
-def run(env_value: str | None) -> tuple[bool, float]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MALLOC_", "GLIBC_TUN"))}
-    env.pop("CHAINRULE_MALLOC_TUNE", None)
-    if env_value is not None:
-        env["CHAINRULE_MALLOC_TUNE"] = env_value
-    out = subprocess.run([sys.executable, "-c", STEPS], env=env, capture_output=True, text=True,
-                         check=True).stdout.split()  # fmt: skip
-    return out[0] == "True", float(out[1])
+def python(code: str, **env: str) -> list[str]:
+    """What ``code`` prints, split, in a fresh interpreter whose environment sets no malloc
+    threshold and no ``CHAINRULE_MALLOC_TUNE``, but for ``env``."""
+    clean = {k: v for k, v in os.environ.items()
+             if not k.startswith(("MALLOC_", "GLIBC_TUN")) and k != "CHAINRULE_MALLOC_TUNE"}  # fmt: skip
+    out = subprocess.run([sys.executable, "-c", code], env={**clean, **env}, capture_output=True,
+                         text=True, check=True)  # fmt: skip
+    return out.stdout.split()
 
 
 def test_import_raises_the_thresholds_and_a_step_stops_faulting() -> None:
-    raised, faults = run(None)
-    assert raised
-    assert faults < 50  # 12 MiB of fresh pages would be 3,072 faults a round
+    raised, faults = python(STEPS)
+    assert raised == "True"
+    assert float(faults) < 50  # 12 MiB of fresh pages would be 3,072 faults a round
 
 
 def test_a_second_call_changes_nothing_and_keeps_the_state() -> None:
@@ -61,25 +61,18 @@ def test_a_second_call_changes_nothing_and_keeps_the_state() -> None:
         "from chainrule.utils import malloc\n"
         "print(malloc.thresholds_raised(), malloc.raise_thresholds(), malloc.thresholds_raised())"
     )
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MALLOC_", "GLIBC_TUN"))}
-    env.pop("CHAINRULE_MALLOC_TUNE", None)
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
-                         check=True).stdout.split()  # fmt: skip
-    assert out == ["True", "False", "True"]  # the block now comes from the heap
+    assert python(code) == ["True", "False", "True"]  # the block now comes from the heap
 
 
 def test_the_switch_leaves_glibc_as_it_is() -> None:
-    raised, faults = run("0")
-    assert not raised
-    assert faults > 1000  # the heap is trimmed and grown again every round
+    raised, faults = python(STEPS, CHAINRULE_MALLOC_TUNE="0")
+    assert raised == "False"
+    assert float(faults) > 1000  # the heap is trimmed and grown again every round
 
 
 def test_a_user_threshold_is_respected() -> None:
     # a fixed threshold turns glibc's dynamic adjustment off: chainrule's block then changes
     # nothing, and the user's 1 MiB trim threshold still trims every round
-    env = {k: v for k, v in os.environ.items() if k != "CHAINRULE_MALLOC_TUNE"}
-    env["MALLOC_TRIM_THRESHOLD_"] = str(1 << 20)
-    out = subprocess.run([sys.executable, "-c", STEPS], env=env, capture_output=True, text=True,
-                         check=True).stdout.split()  # fmt: skip
-    assert out[0] == "False"
-    assert float(out[1]) > 1000
+    raised, faults = python(STEPS, MALLOC_TRIM_THRESHOLD_=str(1 << 20))
+    assert raised == "False"
+    assert float(faults) > 1000
